@@ -1,0 +1,78 @@
+import { Context, type Effect, Schema } from "effect"
+import type { ImageRef } from "../spec/ImageRef.js"
+import type { Revision, Target, WorkloadSource } from "../domain/Target.js"
+
+/** What the adapter can do; the interpreter and planner consult it before choosing a path. */
+export interface AdapterCapabilities {
+  /** Can start the new version beside the old one (blue-green, surge). */
+  readonly surge: boolean
+  /** Can deliver a config change + signal instead of recreating. */
+  readonly configOnly: boolean
+  /** Can route a weight of traffic (true canary); otherwise canary = fraction of the fleet. */
+  readonly trafficWeight: boolean
+}
+
+/** The artifact a rollout delivers. */
+export interface Artifact {
+  readonly image: ImageRef
+  /** Optional config-only change (environment, config file), used when the adapter supports it. */
+  readonly config?: {
+    readonly env?: Readonly<Record<string, string>>
+    readonly files?: Readonly<Record<string, string>>
+    readonly signal?: string
+  }
+}
+
+export interface TargetState {
+  readonly target: Target
+  readonly revision: Revision
+  /** The raw workload description the policies see. */
+  readonly workload: WorkloadSource
+}
+
+export type HealthStatus = "healthy" | "progressing" | "unhealthy"
+export interface HealthReport {
+  readonly status: HealthStatus
+  readonly reason?: string
+}
+
+export interface ApplyContext {
+  readonly rolloutId: string
+  readonly wave: number
+  /** Blue-green: start the new one first and keep the old one until promoted. */
+  readonly mode: "replace" | "surge"
+}
+
+/**
+ * An adapter operation failed. `transient` failures are retried by the interpreter with its
+ * Schedule; permanent ones fail the wave.
+ */
+export class AdapterError extends Schema.TaggedError<AdapterError>()("AdapterError", {
+  operation: Schema.Literals(["discover", "inspect", "apply", "health", "rollback", "finalize"]),
+  target: Schema.optional(Schema.String),
+  message: Schema.String,
+  transient: Schema.Boolean
+}) {}
+
+export interface TargetAdapterShape {
+  readonly name: string
+  readonly capabilities: AdapterCapabilities
+  /** Decodes and validates the adapter-specific selector from the spec (errors list their paths). */
+  readonly selectorSchema: Schema.Codec<unknown, unknown>
+  readonly discover: (selector: unknown) => Effect.Effect<ReadonlyArray<Target>, AdapterError>
+  readonly inspect: (target: Target) => Effect.Effect<TargetState, AdapterError>
+  /**
+   * Idempotent by contract: applying an artifact a target already runs is a no-op, and an apply
+   * interrupted by a crash can be called again. Returns the revision now running.
+   */
+  readonly apply: (target: Target, artifact: Artifact, ctx: ApplyContext) => Effect.Effect<Revision, AdapterError>
+  readonly health: (target: Target) => Effect.Effect<HealthReport, AdapterError>
+  /** Idempotent: restores `revision` (a no-op when the target already runs it). */
+  readonly rollback: (target: Target, revision: Revision) => Effect.Effect<void, AdapterError>
+  /** Called once when a rollout completes: drop what was kept for rollback (old containers). */
+  readonly finalize: (targets: ReadonlyArray<Target>) => Effect.Effect<void, AdapterError>
+}
+
+export class TargetAdapter extends Context.Service<TargetAdapter, TargetAdapterShape>()(
+  "@sluice/core/adapter/TargetAdapter"
+) {}

@@ -1,0 +1,3 @@
+export interface ImageRef {
+  readonly raw: string
+}
