@@ -43,6 +43,11 @@ export interface ApplyContext {
   readonly mode: "replace" | "surge"
 }
 
+export interface RollbackContext {
+  readonly rolloutId: string
+  readonly applied?: Revision
+}
+
 /**
  * An adapter operation failed. `transient` failures are retried by the interpreter with its
  * Schedule; permanent ones fail the wave.
@@ -62,13 +67,21 @@ export interface TargetAdapterShape {
   readonly discover: (selector: unknown) => Effect.Effect<ReadonlyArray<Target>, AdapterError>
   readonly inspect: (target: Target) => Effect.Effect<TargetState, AdapterError>
   /**
+   * The workload as it will run once `artifact` is applied, for the policy gate. Optional: without
+   * it the core swaps the image into the inspected workload (`withImage`).
+   */
+  readonly render?: (state: TargetState, artifact: Artifact) => Effect.Effect<WorkloadSource, AdapterError>
+  /**
    * Idempotent by contract: applying an artifact a target already runs is a no-op, and an apply
    * interrupted by a crash can be called again. Returns the revision now running.
    */
   readonly apply: (target: Target, artifact: Artifact, ctx: ApplyContext) => Effect.Effect<Revision, AdapterError>
   readonly health: (target: Target) => Effect.Effect<HealthReport, AdapterError>
-  /** Idempotent: restores `revision` (a no-op when the target already runs it). */
-  readonly rollback: (target: Target, revision: Revision) => Effect.Effect<void, AdapterError>
+  /**
+   * Idempotent: restores `revision` (a no-op when the target already runs it). `ctx.applied` is the
+   * revision `apply` returned, when the journal has it (e.g. where Docker put the new container).
+   */
+  readonly rollback: (target: Target, revision: Revision, ctx?: RollbackContext) => Effect.Effect<void, AdapterError>
   /** Called once when a rollout completes: drop what was kept for rollback (old containers). */
   readonly finalize: (targets: ReadonlyArray<Target>) => Effect.Effect<void, AdapterError>
 }

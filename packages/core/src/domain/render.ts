@@ -1,0 +1,56 @@
+import type { WorkloadSource } from "./Target.js"
+
+const repositoryOf = (image: string): string => {
+  const noDigest = image.split("@")[0] ?? image
+  const lastSlash = noDigest.lastIndexOf("/")
+  const colon = noDigest.lastIndexOf(":")
+  return colon > lastSlash ? noDigest.slice(0, colon) : noDigest
+}
+
+type Json = Record<string, unknown>
+const isObject = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Replaces the image of the containers that run the artifact's repository (or the first one). */
+const swapContainers = (containers: unknown, image: string): unknown => {
+  if (!Array.isArray(containers) || containers.length === 0) return containers
+  const repo = repositoryOf(image)
+  const matches = containers.map((c) => isObject(c) && typeof c.image === "string" && repositoryOf(c.image) === repo)
+  const any = matches.some(Boolean)
+  return containers.map((c, i) => (isObject(c) && (matches[i] || (!any && i === 0)) ? { ...c, image } : c))
+}
+
+const swapPodSpec = (spec: unknown, image: string): unknown =>
+  isObject(spec) ? { ...spec, containers: swapContainers(spec.containers, image) } : spec
+
+/**
+ * The workload as it will look once the artifact is applied: what the policy gate must judge,
+ * since a rollout is allowed or denied for what it is about to run, not for what runs now.
+ */
+export const withImage = (workload: WorkloadSource, image: string): WorkloadSource => {
+  switch (workload.source) {
+    case "normalized": {
+      const w = workload.workload
+      return isObject(w)
+        ? { source: "normalized", workload: { ...w, containers: swapContainers(w.containers, image) } }
+        : workload
+    }
+    case "kubernetes": {
+      const o = workload.object
+      if (!isObject(o) || !isObject(o.spec)) return workload
+      if (o.kind === "Pod") return { source: "kubernetes", object: { ...o, spec: swapPodSpec(o.spec, image) } }
+      const template = o.spec.template
+      if (!isObject(template)) return workload
+      return {
+        source: "kubernetes",
+        object: { ...o, spec: { ...o.spec, template: { ...template, spec: swapPodSpec(template.spec, image) } } }
+      }
+    }
+    case "docker": {
+      const c = workload.container
+      if (!isObject(c)) return workload
+      const config = isObject(c.Config) ? { ...c.Config, Image: image } : { Image: image }
+      const { image: _oldImage, ...rest } = workload
+      return { ...rest, container: { ...c, Config: config, Image: image } }
+    }
+  }
+}

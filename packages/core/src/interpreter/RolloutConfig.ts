@@ -1,0 +1,53 @@
+import type { Artifact } from "../adapter/TargetAdapter.js"
+
+/** One analysis gate: a query whose value must satisfy the condition. */
+export interface AnalysisConfig {
+  readonly name: string
+  readonly query: string
+  /** e.g. `result < 0.05`: `result` compared with one of < <= > >= == != and a number. */
+  readonly successCondition: string
+  readonly provider?: string
+  readonly address?: string
+  /** How many measurements, how far apart; every one must pass. */
+  readonly count: number
+  readonly intervalMs: number
+}
+
+/**
+ * Everything the interpreter needs to run a rollout, as plain JSON, derived from the decoded spec
+ * and stored in the journal header so a resumed process needs nothing else.
+ */
+export interface RolloutConfig {
+  readonly rolloutId: string
+  readonly adapter: string
+  readonly selector: unknown
+  readonly artifact: Artifact
+  readonly health: {
+    readonly progressDeadlineMs: number
+    readonly minReadyMs: number
+    readonly pollIntervalMs: number
+  }
+  readonly rollback: { readonly onFailure: boolean; readonly onAbort: boolean }
+  readonly gates: {
+    readonly policy: boolean
+    readonly scan: boolean
+    readonly analysis: ReadonlyArray<AnalysisConfig>
+  }
+  readonly operations: {
+    /** Per adapter call. */
+    readonly timeoutMs: number
+    /** Transient failures are retried this many times with exponential backoff. */
+    readonly retries: number
+    readonly retryBaseMs: number
+    /** Bounded concurrency for discovery/inspect and rollbacks. */
+    readonly concurrency: number
+  }
+  readonly maxInFlight?: number
+}
+
+export const defaultOperations: RolloutConfig["operations"] = {
+  timeoutMs: 120_000,
+  retries: 5,
+  retryBaseMs: 200,
+  concurrency: 8
+}

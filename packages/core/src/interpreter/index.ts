@@ -1,0 +1,3 @@
+export * from "./Interpreter.js"
+export * from "./outstanding.js"
+export * from "./RolloutConfig.js"

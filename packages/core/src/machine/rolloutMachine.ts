@@ -1,0 +1,341 @@
+import { enqueueActions, setup } from "xstate"
+import {
+  beginRollback,
+  beginWave,
+  cancelDeadline,
+  currentWave,
+  dispatchUpdates,
+  initialContext,
+  rollbackDone,
+  rollbackSettled,
+  type Step,
+  targetHealthy,
+  waveComplete
+} from "./steps.js"
+import type { Command, MachineInput, Outcome, RolloutContext, MachineEvent } from "./types.js"
+
+/**
+ * Applies a pure step inside an XState action: the patch becomes an assign and each command an
+ * action the interpreter runs. The machine itself never performs I/O.
+ */
+const run = (f: (ctx: RolloutContext, event: MachineEvent) => Step) =>
+  enqueueActions<RolloutContext, MachineEvent, undefined, MachineEvent, never, never, never, never, never>(
+    ({ context, event, enqueue }) => {
+      const step = f(context, event)
+      if (Object.keys(step.patch).length > 0) enqueue.assign(step.patch)
+      for (const command of step.commands) enqueue({ type: "command", params: command } as never)
+    }
+  )
+
+const command = (c: (ctx: RolloutContext, event: MachineEvent) => Command) =>
+  run((ctx, event) => ({ patch: {}, commands: [c(ctx, event)] }))
+
+const finished = (outcome: Outcome) =>
+  run((ctx) => ({
+    patch: {},
+    commands: [
+      { kind: "cancelUpdates" },
+      {
+        kind: "notify",
+        note:
+          ctx.failure === undefined
+            ? { kind: "finished", outcome }
+            : { kind: "finished", outcome, reason: ctx.failure.reason }
+      }
+    ]
+  }))
+
+const failWith = (reason: (ctx: RolloutContext, event: MachineEvent) => { reason: string; target?: string }) =>
+  run((ctx, event) => {
+    const r = reason(ctx, event)
+    return {
+      patch: { failure: { ...r, wave: ctx.waveIndex } },
+      commands: []
+    }
+  })
+
+export const rolloutMachine = setup({
+  types: {
+    context: {} as RolloutContext,
+    events: {} as MachineEvent,
+    input: {} as MachineInput
+  },
+  actions: {
+    // Intentionally empty: commands are data returned by transition() and run by the interpreter.
+    command: (_args, _params: Command) => {}
+  },
+  guards: {
+    isRollbackMode: ({ context }) => context.mode === "rollback",
+    noMoreWaves: ({ context }) => context.waveIndex >= context.waves.length,
+    heldByOperator: ({ context }) => context.userPaused,
+    needsApproval: ({ context }) => currentWave(context)?.approvalBefore === true && !context.approved,
+    waveComplete: ({ context }) => waveComplete(context),
+    hasAnalysis: ({ context }) => (currentWave(context)?.analysis.length ?? 0) > 0,
+    timedPause: ({ context }) => currentWave(context)?.pauseAfter?.kind === "duration",
+    pauseUntilResumed: ({ context }) => currentWave(context)?.pauseAfter?.kind === "untilResumed",
+    shouldRollBackOnFailure: ({ context }) => context.rollback.onFailure && context.touched.length > 0,
+    shouldRollBackOnAbort: ({ context }) => context.rollback.onAbort && context.touched.length > 0,
+    rollbackDoneWithFailures: ({ context }) => rollbackDone(context) && context.rollbackFailed.length > 0,
+    rollbackDoneAfterAbort: ({ context }) => rollbackDone(context) && context.aborting,
+    rollbackDone: ({ context }) => rollbackDone(context)
+  }
+}).createMachine({
+  id: "rollout",
+  context: ({ input }) => initialContext(input),
+  initial: "starting",
+  states: {
+    starting: {
+      always: [
+        {
+          guard: "isRollbackMode",
+          target: "rollingBack",
+          actions: run((ctx) => beginRollback(ctx, "manual rollback"))
+        },
+        { target: "validating" }
+      ]
+    },
+    validating: {
+      entry: command(() => ({ kind: "validate" })),
+      on: {
+        VALIDATED: "gating",
+        INVALID: {
+          target: "failed",
+          actions: failWith((_, e) => ({ reason: e.type === "INVALID" ? e.reason : "invalid" }))
+        },
+        ABORT: "aborted"
+      }
+    },
+    gating: {
+      entry: command(() => ({ kind: "evaluateGates" })),
+      on: {
+        GATES_PASSED: "progressing",
+        GATES_DENIED: {
+          target: "blocked",
+          actions: failWith((_, e) => ({ reason: e.type === "GATES_DENIED" ? e.reason : "denied" }))
+        },
+        ABORT: "aborted"
+      }
+    },
+    progressing: {
+      initial: "waveStart",
+      on: {
+        PAUSE: {
+          actions: run((ctx) => ({
+            patch: { userPaused: true },
+            commands: [{ kind: "notify", note: { kind: "paused", wave: ctx.waveIndex, reason: "operator" } }]
+          }))
+        },
+        RESUME: {
+          actions: run((ctx) => {
+            const resumed = { ...ctx, userPaused: false }
+            const dispatched = dispatchUpdates(resumed)
+            return {
+              patch: { userPaused: false, ...dispatched.patch },
+              commands: [{ kind: "notify", note: { kind: "resumed", wave: ctx.waveIndex } }, ...dispatched.commands]
+            }
+          })
+        },
+        ABORT: [
+          {
+            guard: "shouldRollBackOnAbort",
+            target: "rollingBack",
+            actions: run((ctx, e) => {
+              const reason = e.type === "ABORT" && e.reason !== undefined ? e.reason : "aborted by operator"
+              const step = beginRollback(ctx, reason)
+              return { patch: { ...step.patch, aborting: true, failure: { reason } }, commands: step.commands }
+            })
+          },
+          {
+            target: "aborted",
+            actions: run((_, e) => ({
+              patch: {
+                failure: { reason: e.type === "ABORT" && e.reason !== undefined ? e.reason : "aborted by operator" }
+              },
+              commands: []
+            }))
+          }
+        ]
+      },
+      states: {
+        waveStart: {
+          always: [
+            { guard: "noMoreWaves", target: "#rollout.finalizing" },
+            { guard: "heldByOperator", target: "held" },
+            { guard: "needsApproval", target: "awaitingApproval" },
+            { target: "checking" }
+          ]
+        },
+        held: {
+          on: {
+            RESUME: {
+              target: "waveStart",
+              actions: run((ctx) => ({
+                patch: { userPaused: false },
+                commands: [{ kind: "notify", note: { kind: "resumed", wave: ctx.waveIndex } }]
+              }))
+            }
+          }
+        },
+        awaitingApproval: {
+          entry: command((ctx) => ({ kind: "notify", note: { kind: "awaitingApproval", wave: ctx.waveIndex } })),
+          on: { APPROVE: { target: "checking", actions: run(() => ({ patch: { approved: true }, commands: [] })) } }
+        },
+        checking: {
+          entry: command((ctx) => ({ kind: "checkWave", wave: ctx.waveIndex })),
+          on: {
+            WAVE_CHECKED: { guard: ({ context, event }) => event.wave === context.waveIndex, target: "applying" },
+            WAVE_DENIED: {
+              guard: ({ context, event }) => event.wave === context.waveIndex,
+              target: "#rollout.failing",
+              actions: failWith((_, e) => ({ reason: e.type === "WAVE_DENIED" ? e.reason : "denied" }))
+            }
+          }
+        },
+        applying: {
+          entry: run((ctx) => beginWave(ctx)),
+          always: {
+            guard: "waveComplete",
+            target: "analysing",
+            actions: run((ctx) => {
+              const c = cancelDeadline(ctx)
+              return {
+                patch: c.patch,
+                commands: [...c.commands, { kind: "notify", note: { kind: "waveHealthy", wave: ctx.waveIndex } }]
+              }
+            })
+          },
+          on: {
+            TARGET_HEALTHY: {
+              actions: run((ctx, e) =>
+                e.type === "TARGET_HEALTHY" ? targetHealthy(ctx, e.targetId) : { patch: {}, commands: [] }
+              )
+            },
+            TARGET_FAILED: {
+              guard: ({ context, event }) => context.inFlight.includes(event.targetId),
+              target: "#rollout.failing",
+              actions: failWith((_, e) =>
+                e.type === "TARGET_FAILED" ? { reason: e.reason, target: e.targetId } : { reason: "target failed" }
+              )
+            },
+            TIMER_FIRED: {
+              guard: ({ context, event }) => event.timerId === context.deadlineTimer,
+              target: "#rollout.failing",
+              actions: failWith((ctx) => ({
+                reason: `progress deadline of ${ctx.progressDeadlineMs}ms exceeded in wave ${ctx.waveIndex} (${ctx.inFlight.length} target(s) not healthy)`
+              }))
+            }
+          }
+        },
+        analysing: {
+          always: { guard: ({ context }) => (currentWave(context)?.analysis.length ?? 0) === 0, target: "afterWave" },
+          entry: run((ctx) => {
+            const wave = currentWave(ctx)
+            return wave === undefined || wave.analysis.length === 0
+              ? { patch: {}, commands: [] }
+              : { patch: {}, commands: [{ kind: "runAnalysis", wave: ctx.waveIndex, analysis: wave.analysis }] }
+          }),
+          on: {
+            ANALYSIS_PASSED: { guard: ({ context, event }) => event.wave === context.waveIndex, target: "afterWave" },
+            ANALYSIS_FAILED: {
+              guard: ({ context, event }) => event.wave === context.waveIndex,
+              target: "#rollout.failing",
+              actions: failWith((_, e) => ({ reason: e.type === "ANALYSIS_FAILED" ? e.reason : "analysis failed" }))
+            }
+          }
+        },
+        afterWave: {
+          always: [
+            { guard: "timedPause", target: "pausedTimed" },
+            { guard: "pauseUntilResumed", target: "pausedUntilResumed" },
+            { target: "nextWave" }
+          ]
+        },
+        pausedTimed: {
+          entry: run((ctx) => {
+            const pause = currentWave(ctx)?.pauseAfter
+            const timerId = `pause-${ctx.waveIndex}-${ctx.timerSeq}`
+            return {
+              patch: { pauseTimer: timerId, timerSeq: ctx.timerSeq + 1 },
+              commands: [
+                { kind: "notify", note: { kind: "paused", wave: ctx.waveIndex, reason: "step" } },
+                { kind: "startTimer", timerId, ms: pause?.kind === "duration" ? pause.ms : 0, purpose: "pause" }
+              ]
+            }
+          }),
+          on: {
+            TIMER_FIRED: { guard: ({ context, event }) => event.timerId === context.pauseTimer, target: "nextWave" },
+            RESUME: { target: "nextWave", actions: run(() => ({ patch: { userPaused: false }, commands: [] })) },
+            PROMOTE: "nextWave"
+          },
+          // Leaving the pause any way (timer, resume, promote, abort) retires its timer.
+          exit: run((ctx) => ({
+            patch: { pauseTimer: undefined },
+            commands: ctx.pauseTimer === undefined ? [] : [{ kind: "cancelTimer", timerId: ctx.pauseTimer }]
+          }))
+        },
+        pausedUntilResumed: {
+          entry: command((ctx) => ({ kind: "notify", note: { kind: "paused", wave: ctx.waveIndex, reason: "step" } })),
+          on: {
+            RESUME: { target: "nextWave", actions: run(() => ({ patch: { userPaused: false }, commands: [] })) },
+            PROMOTE: "nextWave"
+          }
+        },
+        nextWave: {
+          entry: run((ctx) => ({ patch: { waveIndex: ctx.waveIndex + 1, approved: false }, commands: [] })),
+          always: { target: "waveStart" }
+        }
+      }
+    },
+    failing: {
+      always: [
+        {
+          guard: "shouldRollBackOnFailure",
+          target: "rollingBack",
+          actions: run((ctx) => beginRollback(ctx, ctx.failure?.reason ?? "failure"))
+        },
+        { target: "failed" }
+      ]
+    },
+    rollingBack: {
+      always: [
+        { guard: "rollbackDoneWithFailures", target: "rollbackFailed" },
+        { guard: "rollbackDoneAfterAbort", target: "aborted" },
+        { guard: "rollbackDone", target: "rolledBack" }
+      ],
+      on: {
+        TARGET_ROLLED_BACK: {
+          actions: run((ctx, e) =>
+            e.type === "TARGET_ROLLED_BACK" ? rollbackSettled(ctx, e.targetId, true) : { patch: {}, commands: [] }
+          )
+        },
+        TARGET_ROLLBACK_FAILED: {
+          actions: run((ctx, e) =>
+            e.type === "TARGET_ROLLBACK_FAILED" ? rollbackSettled(ctx, e.targetId, false) : { patch: {}, commands: [] }
+          )
+        }
+      }
+    },
+    finalizing: {
+      entry: command(() => ({ kind: "finalize" })),
+      on: { FINALIZED: "completed" }
+    },
+    completed: { type: "final", entry: finished("completed") },
+    blocked: { type: "final", entry: finished("blocked") },
+    failed: { type: "final", entry: finished("failed") },
+    rolledBack: { type: "final", entry: finished("rolledBack") },
+    rollbackFailed: { type: "final", entry: finished("rollbackFailed") },
+    aborted: { type: "final", entry: finished("aborted") }
+  }
+})
+
+export type RolloutMachine = typeof rolloutMachine
+export type RolloutSnapshot = ReturnType<typeof rolloutMachine.resolveState>
+
+/** Final state names, which are also the rollout's outcome. */
+export const outcomeOf = (snapshot: RolloutSnapshot): Outcome | undefined => {
+  const value = snapshot.value
+  return typeof value === "string" &&
+    ["completed", "blocked", "failed", "rolledBack", "rollbackFailed", "aborted"].includes(value)
+    ? (value as Outcome)
+    : undefined
+}

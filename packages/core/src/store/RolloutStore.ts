@@ -1,0 +1,90 @@
+import { Context, type Effect, Schema } from "effect"
+import type { Revision } from "../domain/Target.js"
+import type { Plan } from "../plan/Plan.js"
+import type { RolloutConfig } from "../interpreter/RolloutConfig.js"
+import type { Command, MachineEvent, MachineInput } from "../machine/types.js"
+
+/** Everything needed to resume a rollout in another process, written once when it starts. */
+export interface RolloutHeader {
+  readonly rolloutId: string
+  readonly createdAt: number
+  /** The decoded spec as plain JSON (re-decoded on resume). */
+  readonly spec: unknown
+  /** The artifact image being rolled out. */
+  readonly image: string
+  readonly adapter: string
+  readonly config: RolloutConfig
+  readonly machineInput: MachineInput
+  /** The plan, for `status`, the progress view and the audit trail. */
+  readonly plan: Plan
+  /** Each target's revision before the rollout touched it: what rollback restores. */
+  readonly previous: Readonly<Record<string, Revision>>
+}
+
+/**
+ * The journal is the source of truth: machine events in the order the machine consumed them, and
+ * every command's intent written before the interpreter acts on it.
+ */
+export type JournalEntry =
+  | { readonly kind: "event"; readonly at: number; readonly event: MachineEvent }
+  | {
+      readonly kind: "intent"
+      readonly at: number
+      readonly command: Command
+      /** For timers: the absolute time it fires, so a resumed run keeps the original deadline. */
+      readonly dueAt?: number
+    }
+  | { readonly kind: "applied"; readonly at: number; readonly targetId: string; readonly revision: Revision }
+
+export interface StoredRollout {
+  readonly header: RolloutHeader
+  readonly entries: ReadonlyArray<JournalEntry>
+}
+
+export type ControlSignal = "PAUSE" | "RESUME" | "ABORT" | "APPROVE" | "PROMOTE"
+export interface ControlRequest {
+  readonly id: string
+  readonly signal: ControlSignal
+  readonly at: number
+  readonly reason?: string
+}
+
+export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
+  rolloutId: Schema.String,
+  operation: Schema.String,
+  message: Schema.String
+}) {}
+
+export class RolloutNotFound extends Schema.TaggedError<RolloutNotFound>()("RolloutNotFound", {
+  rolloutId: Schema.String
+}) {}
+
+/** Another live process owns the rollout (single writer). */
+export class RolloutLocked extends Schema.TaggedError<RolloutLocked>()("RolloutLocked", {
+  rolloutId: Schema.String,
+  owner: Schema.String
+}) {}
+
+export interface RolloutStoreShape {
+  /** Fails with StoreError if the id already exists. */
+  readonly create: (header: RolloutHeader) => Effect.Effect<void, StoreError>
+  /** Durable when it returns (the file store fsyncs). */
+  readonly append: (rolloutId: string, entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, StoreError>
+  readonly read: (rolloutId: string) => Effect.Effect<StoredRollout, StoreError | RolloutNotFound>
+  readonly list: () => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /** Single-writer lease for a rollout; released when the returned effect's scope closes. */
+  readonly acquire: (rolloutId: string, owner: string) => Effect.Effect<void, StoreError | RolloutLocked>
+  readonly release: (rolloutId: string, owner: string) => Effect.Effect<void, StoreError>
+  /** Who holds the lease now, if anyone alive does. */
+  readonly owner: (rolloutId: string) => Effect.Effect<string | undefined, StoreError>
+  /** Operator controls from another process, picked up by the running interpreter. */
+  readonly sendControl: (
+    rolloutId: string,
+    request: ControlRequest
+  ) => Effect.Effect<void, StoreError | RolloutNotFound>
+  readonly takeControls: (rolloutId: string) => Effect.Effect<ReadonlyArray<ControlRequest>, StoreError>
+}
+
+export class RolloutStore extends Context.Service<RolloutStore, RolloutStoreShape>()(
+  "@sluice/core/store/RolloutStore"
+) {}

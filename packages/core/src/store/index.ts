@@ -1,0 +1,3 @@
+export * from "./FileStore.js"
+export * from "./MemoryStore.js"
+export * from "./RolloutStore.js"

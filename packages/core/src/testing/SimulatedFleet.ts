@@ -1,0 +1,325 @@
+import { Clock, Effect, Layer, Schema } from "effect"
+import { MetricsError, MetricsProvider } from "../adapter/MetricsProvider.js"
+import {
+  AdapterError,
+  type Artifact,
+  type HealthReport,
+  TargetAdapter,
+  type TargetAdapterShape,
+  type TargetState
+} from "../adapter/TargetAdapter.js"
+import type { Revision, Target, WorkloadSource } from "../domain/Target.js"
+import { type Prng, makePrng } from "./prng.js"
+
+/** How a version behaves once started. */
+export type VersionBehaviour =
+  | { readonly kind: "healthy" }
+  /** Stays "progressing" forever: only the progress deadline ends it. */
+  | { readonly kind: "neverHealthy" }
+  /** Healthy at first, unhealthy (crash loop) `afterMs` after start. */
+  | { readonly kind: "failAfter"; readonly afterMs: number }
+  /** Alternates healthy/unhealthy on successive probes. */
+  | { readonly kind: "flapping" }
+
+export interface VersionProfile {
+  readonly behaviour?: VersionBehaviour
+  /** Analysis metric (error rate) the simulated Prometheus reports for targets on this version. */
+  readonly errorRate?: number
+  /** Runs as root: the policy gate should refuse it. */
+  readonly runsAsRoot?: boolean
+  /** No resource limits: the policy gate should refuse it. */
+  readonly noLimits?: boolean
+}
+
+export interface Latency {
+  readonly minMs: number
+  readonly maxMs: number
+}
+
+export interface Faults {
+  /** Probability that one apply/rollback call fails transiently before doing anything. */
+  readonly transientErrorRate?: number
+  /** Targets whose apply always fails permanently. */
+  readonly permanentApplyFailures?: ReadonlyArray<string>
+  /** Probability that a health probe itself errors transiently. */
+  readonly healthErrorRate?: number
+}
+
+export interface SimulatedFleetOptions {
+  readonly size: number
+  readonly zones?: ReadonlyArray<string>
+  readonly seed?: number
+  readonly image: string
+  readonly namePrefix?: string
+  /** Per-image (or per-tag: `:2.0.0`) behaviour; unknown images are healthy. */
+  readonly versions?: Readonly<Record<string, VersionProfile>>
+  readonly applyLatency?: Latency
+  /** Time from start until a healthy version reports ready. */
+  readonly readyLatency?: Latency
+  readonly faults?: Faults
+}
+
+export interface SimTarget {
+  readonly target: Target
+  image: string
+  /** "stopped" between the two halves of a replace: the window a crash can leave behind. */
+  phase: "running" | "stopped"
+  startedAt: number
+  readyAfterMs: number
+  probes: number
+  /** Every version change, in order: how the tests prove "never updated twice". */
+  readonly history: Array<{ readonly image: string; readonly at: number; readonly via: "apply" | "rollback" }>
+}
+
+export class SimulatedFleetSelector extends Schema.Class<SimulatedFleetSelector>("SimulatedFleetSelector")({
+  /** Only targets whose labels match all of these. */
+  matchLabels: Schema.optional(Schema.Record(Schema.String, Schema.String))
+}) {}
+
+const profileFor = (versions: SimulatedFleetOptions["versions"], image: string): VersionProfile => {
+  if (versions === undefined) return {}
+  if (versions[image] !== undefined) return versions[image]
+  const tag = image.split("@")[0]!.split("/").pop()!.split(":")[1]
+  return (tag !== undefined ? versions[`:${tag}`] : undefined) ?? {}
+}
+
+/** The normalized workload a simulated agent presents to the policies. */
+export const simulatedWorkload = (target: Target, image: string, profile: VersionProfile): WorkloadSource => ({
+  source: "normalized",
+  workload: {
+    platform: "simulated",
+    kind: "Pod",
+    name: target.name,
+    labels: target.labels,
+    annotations: {},
+    pod: {
+      securityContext: profile.runsAsRoot ? { runAsUser: 0 } : { runAsNonRoot: true, runAsUser: 10001 },
+      hostNetwork: false,
+      hostPID: false,
+      hostIPC: false,
+      volumes: []
+    },
+    containers: [
+      {
+        name: "agent",
+        type: "container",
+        image,
+        securityContext: {
+          ...(profile.runsAsRoot ? { runAsUser: 0 } : { runAsNonRoot: true, runAsUser: 10001 }),
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { add: [], drop: ["ALL"] }
+        },
+        resources: profile.noLimits
+          ? { limits: {}, requests: {} }
+          : { limits: { cpu: "200m", memory: "128Mi" }, requests: { cpu: "50m", memory: "64Mi" } },
+        volumeMounts: []
+      }
+    ]
+  }
+})
+
+export interface SimulatedFleet {
+  readonly adapter: TargetAdapterShape
+  readonly metrics: MetricsProvider["Service"]
+  readonly targets: ReadonlyMap<string, SimTarget>
+  /** Most targets that were down (stopped or started and not yet ready) at the same time. */
+  readonly maxConcurrentlyDown: () => number
+  /** Resets the high-water mark, e.g. between phases of a test. */
+  readonly resetDownWatermark: () => void
+  readonly layer: Layer.Layer<TargetAdapter | MetricsProvider>
+}
+
+/**
+ * A deterministic, seeded in-memory fleet behind the TargetAdapter contract: the demo's world and
+ * the property tests' world. Time comes from Effect's Clock, so tests can drive it.
+ */
+export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFleet => {
+  const rng: Prng = makePrng(options.seed ?? 1)
+  const zones = options.zones ?? ["zone-a", "zone-b", "zone-c"]
+  const prefix = options.namePrefix ?? "node"
+  const width = String(options.size).length
+  const applyLatency = options.applyLatency ?? { minMs: 0, maxMs: 0 }
+  const readyLatency = options.readyLatency ?? { minMs: 0, maxMs: 0 }
+  const faults = options.faults ?? {}
+  const sample = (l: Latency) => l.minMs + Math.floor(rng.next() * (l.maxMs - l.minMs + 1))
+
+  const fleet = new Map<string, SimTarget>()
+  for (let i = 0; i < options.size; i++) {
+    const name = `${prefix}-${String(i).padStart(width, "0")}`
+    const zone = zones[i % zones.length] ?? "zone-a"
+    fleet.set(name, {
+      target: { id: name, name, labels: { zone, "sluice.dev/fleet": "simulated" }, ordinal: i },
+      image: options.image,
+      phase: "running",
+      startedAt: Number.NEGATIVE_INFINITY,
+      readyAfterMs: 0,
+      probes: 0,
+      history: []
+    })
+  }
+
+  let watermark = 0
+  const isDown = (t: SimTarget, now: number) => t.phase === "stopped" || now - t.startedAt < t.readyAfterMs
+  const observeDown = (now: number) => {
+    let down = 0
+    for (const t of fleet.values()) if (isDown(t, now)) down++
+    if (down > watermark) watermark = down
+  }
+
+  const get = (operation: AdapterError["operation"], id: string) =>
+    Effect.suspend(() => {
+      const t = fleet.get(id)
+      return t === undefined
+        ? Effect.fail(
+            new AdapterError({ operation, target: id, message: "no such simulated target", transient: false })
+          )
+        : Effect.succeed(t)
+    })
+
+  const transientFault = (operation: AdapterError["operation"], id: string) =>
+    Effect.suspend(() =>
+      rng.next() < (faults.transientErrorRate ?? 0)
+        ? Effect.fail(
+            new AdapterError({
+              operation,
+              target: id,
+              message: "simulated transient error (connection reset)",
+              transient: true
+            })
+          )
+        : Effect.void
+    )
+
+  /** Stop, wait, start: two halves with a crash window between them, like a real replace. */
+  const replace = (t: SimTarget, image: string, via: "apply" | "rollback") =>
+    Effect.gen(function* () {
+      t.phase = "stopped"
+      observeDown(yield* Clock.currentTimeMillis)
+      const latency = sample(applyLatency)
+      if (latency > 0) yield* Effect.sleep(latency)
+      const now = yield* Clock.currentTimeMillis
+      t.image = image
+      t.phase = "running"
+      t.startedAt = now
+      t.readyAfterMs = sample(readyLatency)
+      t.probes = 0
+      t.history.push({ image, at: now, via })
+      observeDown(now)
+    })
+
+  const revisionOf = (t: SimTarget): Revision => ({ image: t.image })
+
+  const adapter: TargetAdapterShape = {
+    name: "simulated",
+    capabilities: { surge: true, configOnly: false, trafficWeight: false },
+    selectorSchema: SimulatedFleetSelector as unknown as Schema.Codec<unknown, unknown>,
+    discover: (selector) =>
+      Effect.sync(() => {
+        const match = (selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {}
+        return [...fleet.values()]
+          .filter((t) => Object.entries(match).every(([k, v]) => t.target.labels[k] === v))
+          .map((t) => t.target)
+      }),
+    inspect: (target) =>
+      get("inspect", target.id).pipe(
+        Effect.map(
+          (t): TargetState => ({
+            target: t.target,
+            revision: revisionOf(t),
+            workload: simulatedWorkload(t.target, t.image, profileFor(options.versions, t.image))
+          })
+        )
+      ),
+    render: (state: TargetState, artifact: Artifact) =>
+      Effect.succeed(
+        simulatedWorkload(state.target, artifact.image.raw, profileFor(options.versions, artifact.image.raw))
+      ),
+    apply: (target, artifact) =>
+      Effect.gen(function* () {
+        const t = yield* get("apply", target.id)
+        const image = artifact.image.raw
+        // Idempotent: a target already on the image (or resumed after a crash that got that far) is left alone.
+        if (t.image === image && t.phase === "running") return revisionOf(t)
+        yield* transientFault("apply", target.id)
+        if (faults.permanentApplyFailures?.includes(target.id)) {
+          return yield* new AdapterError({
+            operation: "apply",
+            target: target.id,
+            message: "simulated permanent error: image pull refused",
+            transient: false
+          })
+        }
+        yield* replace(t, image, "apply")
+        return revisionOf(t)
+      }),
+    health: (target) =>
+      Effect.gen(function* () {
+        const t = yield* get("health", target.id)
+        if (rng.next() < (faults.healthErrorRate ?? 0)) {
+          return yield* new AdapterError({
+            operation: "health",
+            target: target.id,
+            message: "simulated probe timeout",
+            transient: true
+          })
+        }
+        const now = yield* Clock.currentTimeMillis
+        observeDown(now)
+        if (t.phase === "stopped") return { status: "progressing", reason: "stopped" } satisfies HealthReport
+        if (now - t.startedAt < t.readyAfterMs)
+          return { status: "progressing", reason: "starting" } satisfies HealthReport
+        const behaviour = profileFor(options.versions, t.image).behaviour ?? { kind: "healthy" }
+        t.probes++
+        switch (behaviour.kind) {
+          case "healthy":
+            return { status: "healthy" } satisfies HealthReport
+          case "neverHealthy":
+            return { status: "progressing", reason: "readiness probe failing" } satisfies HealthReport
+          case "failAfter":
+            return now - t.startedAt - t.readyAfterMs >= behaviour.afterMs
+              ? ({ status: "unhealthy", reason: "crash loop: exited with code 2" } satisfies HealthReport)
+              : ({ status: "healthy" } satisfies HealthReport)
+          case "flapping":
+            return t.probes % 2 === 0
+              ? ({ status: "unhealthy", reason: "liveness probe failed" } satisfies HealthReport)
+              : ({ status: "healthy" } satisfies HealthReport)
+        }
+      }),
+    rollback: (target, revision) =>
+      Effect.gen(function* () {
+        const t = yield* get("rollback", target.id)
+        if (t.image === revision.image && t.phase === "running") return
+        yield* transientFault("rollback", target.id)
+        yield* replace(t, revision.image, "rollback")
+      }),
+    finalize: () => Effect.void
+  }
+
+  const metrics: MetricsProvider["Service"] = {
+    query: (analysis, scope) =>
+      Effect.suspend(() => {
+        if (!analysis.query.includes("error_rate")) {
+          return Effect.fail(
+            new MetricsError({ query: analysis.query, message: "the simulated Prometheus only knows error_rate" })
+          )
+        }
+        const rates = scope.targets.map((id) => {
+          const t = fleet.get(id)
+          return t === undefined ? 0 : (profileFor(options.versions, t.image).errorRate ?? 0.001)
+        })
+        return Effect.succeed(rates.length === 0 ? 0 : rates.reduce((a, b) => a + b, 0) / rates.length)
+      })
+  }
+
+  return {
+    adapter,
+    metrics,
+    targets: fleet,
+    maxConcurrentlyDown: () => watermark,
+    resetDownWatermark: () => {
+      watermark = 0
+    },
+    layer: Layer.mergeAll(Layer.succeed(TargetAdapter, adapter), Layer.succeed(MetricsProvider, metrics))
+  }
+}
