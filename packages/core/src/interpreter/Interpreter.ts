@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto"
 import * as os from "node:os"
-import { Clock, Effect, FiberMap, Option, Queue, Schedule, Schema } from "effect"
+import { Cause, Clock, Effect, FiberMap, Option, Queue, Schedule, Schema } from "effect"
 import { initialTransition, transition } from "xstate"
 import { MetricsProvider, parseCondition } from "../adapter/MetricsProvider.js"
 import { AdapterError, type HealthStatus, type TargetAdapterShape, TargetAdapter } from "../adapter/TargetAdapter.js"
@@ -55,8 +55,16 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
   let outstanding: Outstanding = track(new Map(), undefined, initialCommands)
   const timerDue = new Map<string, number>()
   const applied = new Map<string, Revision>()
+  const controls = new Map<string, ControlRequest>()
+  const seenControls = new Set<string>()
   for (const entry of entries) {
+    if (entry.kind === "control") {
+      controls.set(entry.request.id, entry.request)
+      seenControls.add(entry.request.id)
+    }
     if (entry.kind === "event") {
+      const controlId = (entry.event as { controlId?: string }).controlId
+      if (controlId !== undefined) controls.delete(controlId)
       const [next, actions] = transition(rolloutMachine, snapshot, entry.event as never)
       snapshot = next as RolloutSnapshot
       outstanding = track(outstanding, entry.event, commandsOf(actions))
@@ -66,7 +74,9 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
       applied.set(entry.targetId, entry.revision)
     }
   }
-  return { snapshot, outstanding, initialCommands, timerDue, applied }
+  /** Controls journaled as received whose event the machine never consumed (crash in between). */
+  const pendingControls = [...controls.values()]
+  return { snapshot, outstanding, initialCommands, timerDue, applied, pendingControls, seenControls }
 }
 
 /** Discovers the targets and inspects each: the inventory the planner works from. */
@@ -206,9 +216,9 @@ const resultOf = (
 const controlEvent = (c: ControlRequest): MachineEvent =>
   c.signal === "ABORT"
     ? c.reason === undefined
-      ? { type: "ABORT" }
-      : { type: "ABORT", reason: c.reason }
-    : { type: c.signal }
+      ? { type: "ABORT", controlId: c.id }
+      : { type: "ABORT", reason: c.reason, controlId: c.id }
+    : { type: c.signal, controlId: c.id }
 
 const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string) =>
   Effect.scoped(
@@ -252,7 +262,9 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             fibers,
             key,
             effect.pipe(
-              Effect.catch((e) => Queue.fail(queue, e)),
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause) ? Effect.void : Queue.failCause(queue, cause)
+              ),
               Effect.asVoid,
               Effect.ensuring(Effect.sync(() => running.delete(key)))
             )
@@ -506,10 +518,15 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
               ...(topology === undefined ? {} : { topology })
             })
             const surge = header.plan.waves[wave]?.kind === "preview"
+            // An apply is never cut in half by a cancel (failure, abort): a target stopped between
+            // "old removed" and "new started" would be down for nobody's reason. Only a crash can
+            // interrupt it, and resume finishes such half-done applies.
             const revision = yield* call(
               "apply",
               targetId,
-              adapter.apply(target, config.artifact, { rolloutId, wave, mode: surge ? "surge" : "replace" })
+              Effect.uninterruptible(
+                adapter.apply(target, config.artifact, { rolloutId, wave, mode: surge ? "surge" : "replace" })
+              )
             )
             applied.set(targetId, revision)
             yield* store.append(rolloutId, [
@@ -757,20 +774,68 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           resumed: false
         })
       }
+      // A crash can cut an apply in half. Its intent is in the journal with no "applied" after it;
+      // unless that update is still outstanding (re-run below) or rollback owns the target, finish it.
+      if (!fresh) {
+        const ctx = snapshot.context
+        const rollbackOwns = new Set([
+          ...ctx.rolledBack,
+          ...ctx.rollbackPending,
+          ...ctx.rollbackInFlight,
+          ...ctx.rollbackFailed
+        ])
+        const halfDone = ctx.touched.filter(
+          (id) => !applied.has(id) && !outstanding.has(`update:${id}`) && !rollbackOwns.has(id)
+        )
+        for (const id of halfDone) {
+          const target = targets.get(id)
+          if (target === undefined) continue
+          const wave = header.machineInput.waves.findIndex((w) => w.targets.includes(id))
+          const revision = yield* call(
+            "apply",
+            id,
+            Effect.uninterruptible(adapter.apply(target, config.artifact, { rolloutId, wave, mode: "replace" }))
+          ).pipe(Effect.option)
+          if (Option.isSome(revision)) {
+            applied.set(id, revision.value)
+            yield* store.append(rolloutId, [
+              { kind: "applied", at: yield* Clock.currentTimeMillis, targetId: id, revision: revision.value }
+            ])
+          }
+        }
+      }
       // A fresh run starts with the initial actions; a resumed one re-runs what was outstanding.
       if (snapshot.status !== "done") {
         yield* runCommands(fresh ? replayed.initialCommands : [...outstanding.values()])
       }
 
+      const seenControls = new Set(replayed.seenControls)
+      for (const c of replayed.pendingControls) yield* send(controlEvent(c))
       // Operator controls from other processes arrive through the store.
       yield* Effect.forkScoped(
         Effect.gen(function* () {
           while (true) {
-            const controls = yield* store.takeControls(rolloutId).pipe(Effect.orElseSucceed(() => []))
-            for (const c of controls) yield* send(controlEvent(c))
+            const inbox = yield* store.pendingControls(rolloutId)
+            const fresh = inbox.filter((c) => !seenControls.has(c.id))
+            if (fresh.length > 0) {
+              const at = yield* Clock.currentTimeMillis
+              yield* store.append(
+                rolloutId,
+                fresh.map((request): JournalEntry => ({ kind: "control", at, request }))
+              )
+              for (const c of fresh) seenControls.add(c.id)
+            }
+            if (inbox.length > 0)
+              yield* store.ackControls(
+                rolloutId,
+                inbox.map((c) => c.id)
+              )
+            for (const c of fresh) yield* send(controlEvent(c))
             yield* Effect.sleep(100)
           }
-        })
+        }).pipe(
+          Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : Queue.failCause(queue, cause)))
+        )
       )
 
       while (snapshot.status !== "done") {

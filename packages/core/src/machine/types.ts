@@ -95,11 +95,11 @@ export type MachineEvent =
   | { readonly type: "TARGET_ROLLED_BACK"; readonly targetId: string }
   | { readonly type: "TARGET_ROLLBACK_FAILED"; readonly targetId: string; readonly reason: string }
   | { readonly type: "FINALIZED" }
-  | { readonly type: "PAUSE" }
-  | { readonly type: "RESUME" }
-  | { readonly type: "APPROVE" }
-  | { readonly type: "PROMOTE" }
-  | { readonly type: "ABORT"; readonly reason?: string }
+  | { readonly type: "PAUSE"; readonly controlId?: string }
+  | { readonly type: "RESUME"; readonly controlId?: string }
+  | { readonly type: "APPROVE"; readonly controlId?: string }
+  | { readonly type: "PROMOTE"; readonly controlId?: string }
+  | { readonly type: "ABORT"; readonly reason?: string; readonly controlId?: string }
 
 /**
  * What the machine asks the interpreter to do. The machine never does it itself: `transition()`

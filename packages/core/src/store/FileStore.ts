@@ -152,21 +152,23 @@ export const makeFileStore = (root: string): RolloutStoreShape => {
           )
         )
       }),
-    takeControls: (rolloutId: string) =>
-      attempt(rolloutId, "takeControls", () => {
+    pendingControls: (rolloutId: string) =>
+      attempt(rolloutId, "pendingControls", () => {
         const inbox = path.join(dir(rolloutId), "controls")
         if (!fs.existsSync(inbox)) return []
-        const files = fs
+        return fs
           .readdirSync(inbox)
           .filter((f) => f.endsWith(".json"))
           .sort()
-        const out: ControlRequest[] = []
-        for (const f of files) {
-          const full = path.join(inbox, f)
-          out.push(JSON.parse(fs.readFileSync(full, "utf8")) as ControlRequest)
-          fs.rmSync(full)
+          .map((f) => JSON.parse(fs.readFileSync(path.join(inbox, f), "utf8")) as ControlRequest)
+      }),
+    ackControls: (rolloutId: string, ids: ReadonlyArray<string>) =>
+      attempt(rolloutId, "ackControls", () => {
+        const inbox = path.join(dir(rolloutId), "controls")
+        if (!fs.existsSync(inbox)) return
+        for (const f of fs.readdirSync(inbox)) {
+          if (ids.some((id) => f.endsWith(`-${id}.json`))) fs.rmSync(path.join(inbox, f), { force: true })
         }
-        return out
       })
   }
 }

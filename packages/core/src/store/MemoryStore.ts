@@ -67,11 +67,11 @@ export const makeMemoryStore = (): RolloutStoreShape & { readonly dump: () => Re
       }),
     owner: (rolloutId) => Effect.sync(() => rollouts.get(rolloutId)?.owner),
     sendControl: (rolloutId, request) => slot(rolloutId).pipe(Effect.map((s) => void s.controls.push(request))),
-    takeControls: (rolloutId) =>
+    pendingControls: (rolloutId) => Effect.sync(() => [...(rollouts.get(rolloutId)?.controls ?? [])]),
+    ackControls: (rolloutId, ids) =>
       Effect.sync(() => {
         const s = rollouts.get(rolloutId)
-        if (s === undefined) return []
-        return s.controls.splice(0, s.controls.length)
+        if (s !== undefined) s.controls = s.controls.filter((c) => !ids.includes(c.id))
       })
   }
 }

@@ -35,6 +35,8 @@ export type JournalEntry =
       readonly dueAt?: number
     }
   | { readonly kind: "applied"; readonly at: number; readonly targetId: string; readonly revision: Revision }
+  /** An operator control taken from the inbox: journaled first so a crash cannot lose it. */
+  | { readonly kind: "control"; readonly at: number; readonly request: ControlRequest }
 
 export interface StoredRollout {
   readonly header: RolloutHeader
@@ -82,7 +84,10 @@ export interface RolloutStoreShape {
     rolloutId: string,
     request: ControlRequest
   ) => Effect.Effect<void, StoreError | RolloutNotFound>
-  readonly takeControls: (rolloutId: string) => Effect.Effect<ReadonlyArray<ControlRequest>, StoreError>
+  /** Controls not yet acknowledged, oldest first. Reading does not remove them. */
+  readonly pendingControls: (rolloutId: string) => Effect.Effect<ReadonlyArray<ControlRequest>, StoreError>
+  /** Removes controls once the interpreter has journaled them (so a crash in between loses none). */
+  readonly ackControls: (rolloutId: string, ids: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
 }
 
 export class RolloutStore extends Context.Service<RolloutStore, RolloutStoreShape>()(

@@ -29,6 +29,11 @@ export interface VersionProfile {
   readonly runsAsRoot?: boolean
   /** No resource limits: the policy gate should refuse it. */
   readonly noLimits?: boolean
+  /**
+   * When set, `behaviour` applies only on these target ids (a bug that shows on some nodes only);
+   * elsewhere the version is healthy.
+   */
+  readonly onlyOn?: ReadonlyArray<string>
 }
 
 export interface Latency {
@@ -57,6 +62,13 @@ export interface SimulatedFleetOptions {
   /** Time from start until a healthy version reports ready. */
   readonly readyLatency?: Latency
   readonly faults?: Faults
+  /**
+   * Restores targets from a {@link SimulatedFleet.snapshot} (e.g. written to disk by another
+   * process): targets listed here start in that state instead of on `image`.
+   */
+  readonly state?: Readonly<Record<string, SimTargetState>>
+  /** Called synchronously after every change to a target (both halves of a replace). */
+  readonly onChange?: (target: SimTarget) => void
 }
 
 export interface SimTarget {
@@ -68,8 +80,30 @@ export interface SimTarget {
   readyAfterMs: number
   probes: number
   /** Every version change, in order: how the tests prove "never updated twice". */
-  readonly history: Array<{ readonly image: string; readonly at: number; readonly via: "apply" | "rollback" }>
+  readonly history: Array<{
+    readonly image: string
+    readonly at: number
+    readonly readyAt: number
+    readonly via: "apply" | "rollback"
+  }>
 }
+
+/** A target's state as plain JSON (`startedAt` is `null` for "running since before the fleet existed"). */
+export interface SimTargetState {
+  readonly image: string
+  readonly phase: "running" | "stopped"
+  readonly startedAt: number | null
+  readonly readyAfterMs: number
+  readonly history: ReadonlyArray<SimTarget["history"][number]>
+}
+
+export const simTargetState = (t: SimTarget): SimTargetState => ({
+  image: t.image,
+  phase: t.phase,
+  startedAt: Number.isFinite(t.startedAt) ? t.startedAt : null,
+  readyAfterMs: t.readyAfterMs,
+  history: [...t.history]
+})
 
 export class SimulatedFleetSelector extends Schema.Class<SimulatedFleetSelector>("SimulatedFleetSelector")({
   /** Only targets whose labels match all of these. */
@@ -127,6 +161,10 @@ export interface SimulatedFleet {
   readonly maxConcurrentlyDown: () => number
   /** Resets the high-water mark, e.g. between phases of a test. */
   readonly resetDownWatermark: () => void
+  /** Every target's state as plain JSON, for `options.state` in another process. */
+  readonly snapshot: () => Record<string, SimTargetState>
+  /** Simulates kill -9 of the controlling process: in-flight operations stop half-way. */
+  readonly crash: () => void
   readonly layer: Layer.Layer<TargetAdapter | MetricsProvider>
 }
 
@@ -148,19 +186,39 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
   for (let i = 0; i < options.size; i++) {
     const name = `${prefix}-${String(i).padStart(width, "0")}`
     const zone = zones[i % zones.length] ?? "zone-a"
+    const restored = options.state?.[name]
     fleet.set(name, {
       target: { id: name, name, labels: { zone, "sluice.dev/fleet": "simulated" }, ordinal: i },
-      image: options.image,
-      phase: "running",
-      startedAt: Number.NEGATIVE_INFINITY,
-      readyAfterMs: 0,
+      image: restored?.image ?? options.image,
+      phase: restored?.phase ?? "running",
+      startedAt: restored?.startedAt ?? Number.NEGATIVE_INFINITY,
+      readyAfterMs: restored?.readyAfterMs ?? 0,
       probes: 0,
-      history: []
+      history: restored === undefined ? [] : [...restored.history]
     })
   }
 
+  /** The behaviour of the version a target runs, on that target (`onlyOn` scopes it). */
+  const behaviourOn = (t: SimTarget): VersionBehaviour => {
+    const profile = profileFor(options.versions, t.image)
+    const affected = profile.onlyOn === undefined || profile.onlyOn.includes(t.target.id)
+    return (affected ? profile.behaviour : undefined) ?? { kind: "healthy" }
+  }
+
   let watermark = 0
-  const isDown = (t: SimTarget, now: number) => t.phase === "stopped" || now - t.startedAt < t.readyAfterMs
+  /** Down = not serving: stopped, still starting, or running a version that is not healthy. */
+  const isDown = (t: SimTarget, now: number) => {
+    if (t.phase === "stopped" || now - t.startedAt < t.readyAfterMs) return true
+    const behaviour = behaviourOn(t)
+    switch (behaviour.kind) {
+      case "healthy":
+        return false
+      case "failAfter":
+        return now - t.startedAt - t.readyAfterMs >= behaviour.afterMs
+      default:
+        return true
+    }
+  }
   const observeDown = (now: number) => {
     let down = 0
     for (const t of fleet.values()) if (isDown(t, now)) down++
@@ -191,20 +249,28 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
         : Effect.void
     )
 
+  /** Bumped by `crash()`: operations of a dead process stop wherever they are. */
+  let epoch = 0
+
   /** Stop, wait, start: two halves with a crash window between them, like a real replace. */
   const replace = (t: SimTarget, image: string, via: "apply" | "rollback") =>
     Effect.gen(function* () {
+      const started = epoch
       t.phase = "stopped"
+      options.onChange?.(t)
       observeDown(yield* Clock.currentTimeMillis)
       const latency = sample(applyLatency)
       if (latency > 0) yield* Effect.sleep(latency)
+      // The process that began this replace was killed: the second half never happens.
+      if (epoch !== started) return yield* Effect.interrupt
       const now = yield* Clock.currentTimeMillis
       t.image = image
       t.phase = "running"
       t.startedAt = now
       t.readyAfterMs = sample(readyLatency)
       t.probes = 0
-      t.history.push({ image, at: now, via })
+      t.history.push({ image, at: now, readyAt: now + t.readyAfterMs, via })
+      options.onChange?.(t)
       observeDown(now)
     })
 
@@ -269,7 +335,7 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
         if (t.phase === "stopped") return { status: "progressing", reason: "stopped" } satisfies HealthReport
         if (now - t.startedAt < t.readyAfterMs)
           return { status: "progressing", reason: "starting" } satisfies HealthReport
-        const behaviour = profileFor(options.versions, t.image).behaviour ?? { kind: "healthy" }
+        const behaviour = behaviourOn(t)
         t.probes++
         switch (behaviour.kind) {
           case "healthy":
@@ -319,6 +385,10 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
     maxConcurrentlyDown: () => watermark,
     resetDownWatermark: () => {
       watermark = 0
+    },
+    snapshot: () => Object.fromEntries([...fleet].map(([id, t]) => [id, simTargetState(t)])),
+    crash: () => {
+      epoch++
     },
     layer: Layer.mergeAll(Layer.succeed(TargetAdapter, adapter), Layer.succeed(MetricsProvider, metrics))
   }
