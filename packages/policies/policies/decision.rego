@@ -1,0 +1,81 @@
+# The single decision document the PolicyEngine reads (Wasm entrypoint "sluice/decision"):
+#
+#   data.sluice.decision = {
+#     "allow": bool,                                  # true iff deny is empty
+#     "deny":  [{"rule", "message", "container"?}],   # sorted by rule, container, message
+#     "warn":  [{"rule", "message", "container"?}],
+#   }
+#
+# It collects the deny and warn sets of every package under data.sluice.policies (the built-in
+# policies and any a policy author adds there). Entries may be objects as above or plain
+# strings; a string, or an object without a string rule, gets the package name as its rule.
+package sluice
+
+import future.keywords.not
+
+decision := {
+	"allow": count(_deny) == 0,
+	"deny": _sorted(_deny),
+	"warn": _sorted(_warn),
+}
+
+# The rule ids the built-in policies emit (documented in packages/policies/policies/README.md;
+# scripts/opa/check-samples.sh fails on any other id coming from a built-in policy).
+rule_ids := {
+	"input/invalid",
+	"params/invalid",
+	"non-root",
+	"resource-limits/missing",
+	"resource-limits/invalid",
+	"resource-limits/requests-exceed-limits",
+	"resource-limits/maximum",
+	"privileges/privileged",
+	"privileges/allow-privilege-escalation",
+	"privileges/capabilities",
+	"privileges/host-network",
+	"privileges/host-pid",
+	"privileges/host-ipc",
+	"privileges/host-path",
+	"privileges/read-only-root-filesystem",
+	"image-provenance/registry",
+	"image-provenance/tag",
+	"image-provenance/digest",
+	"scan-gate/vulnerability",
+	"scan-gate/missing-report",
+	"scan-gate/invalid-report",
+	"scan-gate/exception",
+}
+
+_deny contains _entry(pkg, v) if {
+	some pkg
+	some v in data.sluice.policies[pkg].deny
+}
+
+_warn contains _entry(pkg, v) if {
+	some pkg
+	some v in data.sluice.policies[pkg].warn
+}
+
+_entry(pkg, v) := {"rule": pkg, "message": v} if is_string(v)
+
+_entry(pkg, v) := object.union(v, {"rule": _rule(pkg, v), "message": _message(pkg, v)}) if is_object(v)
+
+_entry(pkg, v) := {"rule": pkg, "message": _message(pkg, v)} if {
+	not is_string(v)
+	not is_object(v)
+}
+
+_rule(pkg, v) := v.rule if is_string(v.rule)
+
+else := pkg
+
+# Not json.marshal(v): its output differs between Go and Wasm.
+_message(pkg, v) := v.message if {
+	is_string(v.message)
+} else := concat("", ["policy ", pkg, " reported a violation without a message"])
+
+# Sets are ordered differently by the Go evaluator and the Wasm runtime; sort explicitly.
+_sorted(entries) := [e |
+	some t in sort([[e.rule, object.get(e, "container", ""), e.message, e] | some e in entries])
+	e := t[3]
+]
