@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Provisions everything the whole test suite needs, skipping what is already there:
+#   - opa (built from the Go module proxy into .tools/bin),
+#   - the Kubernetes test control plane binaries (etcd, kube-apiserver, kube-controller-manager,
+#     kube-scheduler, kwok, kwokctl; built from Go modules into .tools/bin),
+#   - a Docker Engine (Debian docker.io, dockerd with vfs) with the test images and a local registry.
+# Safe to run again; every step reuses what it finds. Prints how long each step took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() {
+  local name="$1"
+  shift
+  local t0=$SECONDS
+  echo "==> setup: $name"
+  "$@"
+  echo "==> setup: $name done in $((SECONDS - t0))s"
+}
+
+need_apt() {
+  local missing=()
+  for pkg in "$@"; do command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+step "base tools (jq, openssl)" need_apt jq openssl
+step "opa" bash scripts/opa/build-opa.sh
+step "kubernetes control plane binaries" bash scripts/kube/build-tools.sh
+step "docker engine" bash scripts/docker/provision.sh
+step "docker test images" bash scripts/docker/build-test-images.sh
+step "docker registry" bash scripts/docker/registry.sh
