@@ -1,1 +1,11 @@
-export {}
+export * from "./adapter/MetricsProvider.js"
+export * from "./adapter/TargetAdapter.js"
+export * from "./domain/Target.js"
+export * from "./events/index.js"
+export * from "./interpreter/index.js"
+export * from "./machine/index.js"
+export * from "./plan/index.js"
+export * from "./policy/PolicyEngine.js"
+export * from "./run/index.js"
+export * from "./spec/index.js"
+export * from "./store/index.js"

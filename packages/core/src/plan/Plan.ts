@@ -30,6 +30,23 @@ export interface Wave {
   readonly analysis: ReadonlyArray<AnalysisRef>
   /** A manual approval is required before this wave starts. */
   readonly approvalBefore: boolean
+  /**
+   * How the adapter applies this wave (`ApplyContext.mode`): `surge` starts the new version beside
+   * the old one and keeps the old until the rollout is promoted/finalized (the blue-green
+   * `preview` wave); every other wave is `replace`. The planner always sets it; absent = `replace`.
+   */
+  readonly mode?: "replace" | "surge"
+  /** How many of the plan's targets run the new version once this wave is done (cumulative count). */
+  readonly updatedAfter?: number
+  /** Partition waves: the ordinal threshold (this wave updates targets with ordinal >= partition). */
+  readonly partition?: number
+  /** With a topology key: how many of this wave's targets carry each topology value (`""` = unlabelled). */
+  readonly topologyCounts?: Readonly<Record<string, number>>
+  /**
+   * With a topology key: the most targets of each topology value this wave may take (the planner
+   * already honours it when choosing the wave's targets; informative for the interpreter/CLI).
+   */
+  readonly perValueMax?: Readonly<Record<string, number>>
 }
 
 export interface Plan {
@@ -40,13 +57,27 @@ export interface Plan {
   readonly waves: ReadonlyArray<Wave>
   /** Targets that are already at the desired image and are left alone. */
   readonly upToDate: ReadonlyArray<string>
-  /** sha256 of the canonical JSON of the waves: same spec + inventory, same fingerprint. */
+  /**
+   * sha256 (hex) of the canonical JSON of the plan's content (strategy, desired image and config,
+   * topology key, waves, up-to-date targets): same spec + inventory, same fingerprint.
+   */
   readonly fingerprint: string
+  /** The desired image, canonical (`registry/repository[:tag][@digest]`). */
+  readonly image?: string
+  /** Sorted topology values seen among the targets to update (`""` = targets without the label). */
+  readonly topologyValues?: ReadonlyArray<string>
+  /** Things the planner worked around (duplicate ids, targets without ordinals, approval indexes out of range). */
+  readonly warnings?: ReadonlyArray<string>
 }
 
 /** What discovery + inspect found: each target with the image it runs now. */
 export interface InventoryItem {
   readonly target: Target
   readonly image: string
+  /**
+   * The target's current config hash (`Revision.configHash`), compared with
+   * `artifactConfigHash(spec.artifact.config)` when the spec carries a config change.
+   */
+  readonly configHash?: string
 }
 export type Inventory = ReadonlyArray<InventoryItem>

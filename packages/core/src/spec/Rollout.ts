@@ -1,0 +1,500 @@
+import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { countOrPercent } from "./CountOrPercent.js"
+import { DurationMs } from "./Duration.js"
+import { ImageRefFromString } from "./ImageRef.js"
+import { parseSuccessCondition } from "./SuccessCondition.js"
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------------------------
+
+/** A field that may be absent from the document; when absent it decodes as `encodedDefault`. */
+const withDefault =
+  <S extends Schema.Top>(encodedDefault: S["Encoded"]) =>
+  (schema: S) =>
+    schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(encodedDefault)))
+
+/**
+ * A struct-valued field that may be absent; when absent it decodes as the struct decoded from `{}`
+ * (so its own defaults apply). Uses the Type-side default so that, when the field is present,
+ * the real schema (with its annotations) decodes it and problems read well.
+ */
+function withStructDefault<S extends Schema.Codec<unknown, unknown, never, never>>(schema: S) {
+  let cached: { value: S["Type"] } | undefined
+  const value = Effect.sync(() => {
+    cached ??= { value: Schema.decodeUnknownSync(schema)({}) }
+    return cached.value
+  })
+  return schema.pipe(Schema.withDecodingDefaultTypeKey(value))
+}
+
+const expecting = <S extends Schema.Top>(schema: S, expected: string): S["Rebuild"] => schema.annotate({ expected })
+
+/** `expected exactly one of a, b, c (got 2: a, b)` — shared by the schema and the raw pre-checks. */
+export function exactlyOneMessage(what: string, keys: ReadonlyArray<string>, given: ReadonlyArray<string>): string {
+  const got = given.length === 0 ? "got none" : `got ${given.length}: ${given.join(", ")}`
+  return `expected exactly one ${what} (${keys.join(", ")}), ${got}`
+}
+
+const exactlyOneOf = (what: string, keys: ReadonlyArray<string>) =>
+  Schema.makeFilter<object>((o) => {
+    const given = keys.filter((k) => (o as Record<string, unknown>)[k] !== undefined)
+    return given.length === 1
+      ? undefined
+      : new SchemaIssue.InvalidValue({ message: exactlyOneMessage(what, keys, given) })
+  })
+
+/**
+ * Where the raw document must hold exactly one of some keys. The schema checks these too, but a
+ * struct-level check only runs once every field of the struct decoded, so `decodeRolloutSpec`
+ * also checks them on the raw input to report them next to the other problems.
+ */
+export const EXACTLY_ONE_RULES: ReadonlyArray<{
+  /** Path with `*` for "every array item". */
+  readonly path: ReadonlyArray<string>
+  readonly what: string
+  readonly keys: ReadonlyArray<string>
+}> = [
+  { path: ["spec", "strategy"], what: "strategy", keys: ["rolling", "canary", "blueGreen", "recreate", "partition"] },
+  { path: ["spec", "strategy", "canary", "steps", "*"], what: "step kind", keys: ["setWeight", "pause", "analysis"] },
+  { path: ["spec", "strategy", "partition"], what: "of", keys: ["partitions", "steps"] },
+  { path: ["spec", "health", "probe"], what: "probe kind", keys: ["http", "tcp", "exec"] }
+]
+
+const rule = (path: string) => EXACTLY_ONE_RULES.find((r) => r.path.join(".") === path)!
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const DnsLabel = expecting(
+  Schema.String.check(Schema.isPattern(DNS_LABEL), Schema.isMaxLength(63)),
+  "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with an alphanumeric, at most 63 characters)"
+)
+
+const LABEL_KEY =
+  /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$/
+const LABEL_KEY_EXPECTED = "a label key like `app` or `topology.kubernetes.io/zone`"
+const LabelKey = expecting(
+  Schema.String.check(Schema.isPattern(LABEL_KEY), Schema.isMaxLength(316)),
+  LABEL_KEY_EXPECTED
+)
+const LABEL_VALUE = /^(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
+const LabelValue = expecting(
+  Schema.String.check(Schema.isPattern(LABEL_VALUE), Schema.isMaxLength(63)),
+  "a label value (at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric)"
+)
+/** Invalid keys of a record are reported as `invalid key: expected …` (see issueToProblems). */
+const Labels = Schema.Record(LabelKey, LabelValue)
+
+const NonEmpty = expecting(Schema.String.check(Schema.isMinLength(1)), "a non-empty string")
+const PositiveInt = expecting(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), "an integer >= 1")
+const NonNegativeInt = expecting(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), "an integer >= 0")
+const Port = expecting(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 })), "a port number 1..65535")
+const Percent = expecting(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 })), "an integer 0..100")
+
+const BatchSize = countOrPercent({ minCount: 1, minPercent: 1 })
+const MaxUnavailable = countOrPercent({ minCount: 1, minPercent: 1 })
+const MaxSurge = countOrPercent({ minCount: 0, minPercent: 0 })
+
+const PERCENT_STRING = /^(\d{1,3})%$/
+const PERCENT_EXPECTED = 'a percentage "0%".."100%"'
+/** `"80%"` ⇄ `80`. */
+const PercentString = Schema.String.pipe(
+  Schema.decodeTo(
+    Percent,
+    SchemaTransformation.transformEffect({
+      decode: (s: string) => {
+        const m = PERCENT_STRING.exec(s)
+        const n = m === null ? Number.NaN : Number(m[1])
+        return n >= 0 && n <= 100
+          ? Effect.succeed(n)
+          : Effect.fail(new SchemaIssue.InvalidValue({ expected: PERCENT_EXPECTED }))
+      },
+      encode: (n: number) => Effect.succeed(`${n}%`)
+    })
+  )
+).annotate({ expected: PERCENT_EXPECTED })
+
+/** Strictly decreasing numbers, reported at the offending index. */
+const strictlyDecreasing = (label: string) =>
+  Schema.makeFilter<ReadonlyArray<number>>((xs) =>
+    xs.flatMap((x, i) =>
+      i > 0 && x >= xs[i - 1]!
+        ? [
+            {
+              path: [i],
+              issue: new SchemaIssue.InvalidValue({
+                message: `${label} must be strictly decreasing: ${x} is not below the previous ${xs[i - 1]}`
+              })
+            }
+          ]
+        : []
+    )
+  )
+
+// ---------------------------------------------------------------------------------------------
+// metadata, target, artifact
+// ---------------------------------------------------------------------------------------------
+
+export const Metadata = Schema.Struct({
+  name: DnsLabel,
+  labels: Schema.optionalKey(Labels)
+})
+export type Metadata = typeof Metadata.Type
+
+export const TargetSpec = Schema.Struct({
+  /** `simulated`, `docker`, `kubernetes` or any registered adapter name. */
+  adapter: expecting(
+    Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9._-]*$/), Schema.isMaxLength(63)),
+    "an adapter name like simulated, docker or kubernetes"
+  ),
+  /** Adapter-specific; validated later by the adapter's own `selectorSchema`. */
+  selector: Schema.Record(Schema.String, Schema.Unknown).pipe(withDefault({}))
+})
+export type TargetSpec = typeof TargetSpec.Type
+
+const EnvName = expecting(
+  Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/)),
+  "an environment variable name [A-Za-z_][A-Za-z0-9_]*"
+)
+const FilePath = expecting(
+  Schema.String.check(
+    Schema.makeFilter((k: string) => k.startsWith("/") && !k.includes("\0") && !k.split("/").includes(".."))
+  ),
+  "an absolute file path without '..' components"
+)
+export const ArtifactConfig = Schema.Struct({
+  env: Schema.optionalKey(Schema.Record(EnvName, expecting(Schema.String, "a string (quote numbers and booleans)"))),
+  files: Schema.optionalKey(Schema.Record(FilePath, expecting(Schema.String, "the file content as a string"))),
+  signal: Schema.optionalKey(
+    expecting(Schema.String.check(Schema.isPattern(/^SIG[A-Z0-9]+$/)), "a signal name like SIGHUP")
+  )
+})
+export type ArtifactConfig = typeof ArtifactConfig.Type
+
+export const ArtifactSpec = Schema.Struct({
+  image: ImageRefFromString,
+  /** Optional config-only change (environment, files, reload signal). */
+  config: Schema.optionalKey(ArtifactConfig)
+})
+export type ArtifactSpec = typeof ArtifactSpec.Type
+
+// ---------------------------------------------------------------------------------------------
+// strategies
+// ---------------------------------------------------------------------------------------------
+
+export const RollingStrategy = Schema.Struct({
+  batchSize: BatchSize,
+  maxUnavailable: MaxUnavailable.pipe(withDefault(1)),
+  maxSurge: MaxSurge.pipe(withDefault(0)),
+  pauseBetweenWaves: Schema.optionalKey(DurationMs)
+})
+export type RollingStrategy = typeof RollingStrategy.Type
+
+const CanaryStepFields = Schema.Struct({
+  setWeight: Schema.optionalKey(Percent),
+  pause: Schema.optionalKey(
+    Schema.Struct({
+      /** Absent: wait until resumed. */
+      duration: Schema.optionalKey(DurationMs)
+    })
+  ),
+  analysis: Schema.optionalKey(
+    Schema.Struct({
+      templates: Schema.NonEmptyArray(NonEmpty)
+    })
+  )
+}).check(exactlyOneOf(rule("spec.strategy.canary.steps.*").what, rule("spec.strategy.canary.steps.*").keys))
+
+const CanaryStepType = Schema.Union([
+  Schema.Struct({ setWeight: Schema.Number }),
+  Schema.Struct({ pause: Schema.Struct({ duration: Schema.optionalKey(Schema.Number) }) }),
+  Schema.Struct({ analysis: Schema.Struct({ templates: Schema.NonEmptyArray(Schema.String) }) })
+])
+export type CanaryStep = typeof CanaryStepType.Type
+
+const pickPresent = <T>(o: object): T => {
+  const entry = Object.entries(o).find(([, v]) => v !== undefined)
+  return (entry === undefined ? {} : { [entry[0]]: entry[1] }) as T
+}
+
+/** One of `{setWeight}`, `{pause: {duration?}}`, `{analysis: {templates}}`. */
+export const CanaryStepSchema = CanaryStepFields.pipe(
+  Schema.decodeTo(
+    CanaryStepType,
+    SchemaTransformation.transform({ decode: (o) => pickPresent<CanaryStep>(o), encode: (s) => s })
+  )
+)
+
+const canaryStepsRules = Schema.makeFilter<ReadonlyArray<CanaryStep>>((steps) => {
+  const issues: Array<Schema.FilterIssue> = []
+  let previous: number | undefined
+  let seenWave = false
+  steps.forEach((step, i) => {
+    if ("setWeight" in step) {
+      if (previous !== undefined && step.setWeight <= previous) {
+        issues.push({
+          path: [i, "setWeight"],
+          issue: new SchemaIssue.InvalidValue({
+            message: `setWeight must increase from step to step: ${step.setWeight} is not above the previous ${previous}`
+          })
+        })
+      }
+      previous = step.setWeight
+      if (step.setWeight > 0) seenWave = true
+    } else if (!seenWave) {
+      issues.push({
+        path: [i],
+        issue: new SchemaIssue.InvalidValue({
+          message: `a ${"pause" in step ? "pause" : "analysis"} step must follow a setWeight step with a weight above 0`
+        })
+      })
+    }
+  })
+  return issues
+})
+
+export const CanaryStrategy = Schema.Struct({
+  steps: Schema.NonEmptyArray(CanaryStepSchema).check(canaryStepsRules),
+  maxUnavailable: MaxUnavailable.pipe(withDefault(1)),
+  /** How the targets not covered by the steps roll afterwards (default: one final wave). */
+  rolling: Schema.optionalKey(
+    Schema.Struct({
+      batchSize: BatchSize,
+      maxUnavailable: Schema.optionalKey(MaxUnavailable),
+      pauseBetweenWaves: Schema.optionalKey(DurationMs)
+    })
+  )
+})
+export type CanaryStrategy = typeof CanaryStrategy.Type
+
+export const BlueGreenStrategy = Schema.Struct({
+  previewSize: BatchSize.pipe(withDefault(1)),
+  autoPromote: Schema.Boolean.pipe(withDefault(false)),
+  autoPromotionSeconds: Schema.optionalKey(NonNegativeInt),
+  /** How many of a wave's targets may be updating at once (default 1). */
+  maxUnavailable: MaxUnavailable.pipe(withDefault(1))
+}).check(
+  Schema.makeFilter((bg) =>
+    bg.autoPromotionSeconds !== undefined && !bg.autoPromote
+      ? {
+          path: ["autoPromotionSeconds"],
+          issue: new SchemaIssue.InvalidValue({ message: "autoPromotionSeconds requires autoPromote: true" })
+        }
+      : undefined
+  )
+)
+export type BlueGreenStrategy = typeof BlueGreenStrategy.Type
+
+/**
+ * `{}` — an empty Struct accepts any non-null value (and ignores onExcessProperty), so the
+ * emptiness and the object-ness are checked explicitly.
+ */
+export const RecreateStrategy = Schema.Struct({})
+  .check(
+    Schema.makeFilter((v: object, ast) => {
+      if (typeof v !== "object" || Array.isArray(v))
+        return new SchemaIssue.InvalidValue({ expected: "an empty mapping {}" })
+      return Object.keys(v).map((k) => ({ path: [k], issue: new SchemaIssue.UnexpectedKey(ast, undefined) }))
+    })
+  )
+  .annotate({ expected: "an empty mapping {}" })
+export type RecreateStrategy = typeof RecreateStrategy.Type
+
+export const PartitionStrategy = Schema.Struct({
+  /** Ordinal thresholds: wave i updates targets whose ordinal is >= partitions[i]. */
+  partitions: Schema.optionalKey(Schema.NonEmptyArray(NonNegativeInt).check(strictlyDecreasing("partitions"))),
+  /** The same as percentages of the ordinal range (`"80%"` of 10 replicas = partition 8, rounded up). */
+  steps: Schema.optionalKey(Schema.NonEmptyArray(PercentString).check(strictlyDecreasing("steps"))),
+  maxUnavailable: MaxUnavailable.pipe(withDefault(1)),
+  pauseBetweenWaves: Schema.optionalKey(DurationMs)
+}).check(exactlyOneOf(rule("spec.strategy.partition").what, rule("spec.strategy.partition").keys))
+export type PartitionStrategy = typeof PartitionStrategy.Type
+
+const strategyRule = rule("spec.strategy")
+const StrategyFields = Schema.Struct({
+  rolling: Schema.optionalKey(RollingStrategy),
+  canary: Schema.optionalKey(CanaryStrategy),
+  blueGreen: Schema.optionalKey(BlueGreenStrategy),
+  recreate: Schema.optionalKey(RecreateStrategy),
+  partition: Schema.optionalKey(PartitionStrategy)
+}).check(exactlyOneOf(strategyRule.what, strategyRule.keys))
+
+const StrategyType = Schema.Union([
+  Schema.Struct({ rolling: Schema.toType(RollingStrategy) }),
+  Schema.Struct({ canary: Schema.toType(CanaryStrategy) }),
+  Schema.Struct({ blueGreen: Schema.toType(BlueGreenStrategy) }),
+  Schema.Struct({ recreate: Schema.toType(RecreateStrategy) }),
+  Schema.Struct({ partition: Schema.toType(PartitionStrategy) })
+])
+/** Exactly one of the strategies, under its own key (`"canary" in strategy`). */
+export type Strategy = typeof StrategyType.Type
+export type StrategyKind = "rolling" | "canary" | "blueGreen" | "recreate" | "partition"
+
+export const StrategySchema = StrategyFields.pipe(
+  Schema.decodeTo(
+    StrategyType,
+    SchemaTransformation.transform({ decode: (o) => pickPresent<Strategy>(o), encode: (s) => s })
+  )
+)
+
+export function strategyKind(strategy: Strategy): StrategyKind {
+  if ("rolling" in strategy) return "rolling"
+  if ("canary" in strategy) return "canary"
+  if ("blueGreen" in strategy) return "blueGreen"
+  if ("recreate" in strategy) return "recreate"
+  return "partition"
+}
+
+// ---------------------------------------------------------------------------------------------
+// topology, health, gates, rollback, concurrency
+// ---------------------------------------------------------------------------------------------
+
+const TopologyStruct = Schema.Struct({
+  key: LabelKey,
+  /** At most this share of one topology value's targets in one wave (default: the wave's share, rounded up). */
+  maxSharePerWave: Schema.optionalKey(countOrPercent({ minCount: 1, minPercent: 1 }))
+})
+/** `topology: zone` is shorthand for `topology: { key: zone }`. */
+export const TopologySchema = Schema.Union([LabelKey, TopologyStruct])
+  .pipe(
+    Schema.decodeTo(
+      Schema.toType(TopologyStruct),
+      SchemaTransformation.transform({
+        decode: (v) => (typeof v === "string" ? { key: v } : v),
+        encode: (v) => v
+      })
+    )
+  )
+  .annotate({ expected: "a label key, or { key, maxSharePerWave? }" })
+export type Topology = typeof TopologySchema.Type
+
+const probeRule = rule("spec.health.probe")
+export const Probe = Schema.Struct({
+  http: Schema.optionalKey(
+    Schema.Struct({
+      port: Port,
+      path: expecting(Schema.String.check(Schema.isPattern(/^\//)), "an absolute URL path like /healthz"),
+      scheme: Schema.optionalKey(Schema.Literals(["HTTP", "HTTPS"]))
+    })
+  ),
+  tcp: Schema.optionalKey(Schema.Struct({ port: Port })),
+  exec: Schema.optionalKey(Schema.Struct({ command: Schema.NonEmptyArray(NonEmpty) })),
+  initialDelay: DurationMs.pipe(withDefault("0s")),
+  period: DurationMs.pipe(withDefault("5s")),
+  successThreshold: PositiveInt.pipe(withDefault(1)),
+  failureThreshold: PositiveInt.pipe(withDefault(3))
+}).check(exactlyOneOf(probeRule.what, probeRule.keys))
+export type Probe = typeof Probe.Type
+
+export const HealthSpec = Schema.Struct({
+  /** A wave that is not healthy within this time fails. */
+  progressDeadline: DurationMs.pipe(withDefault("10m")),
+  /** A target counts as healthy once it has been ready this long. */
+  minReadySeconds: NonNegativeInt.pipe(withDefault(0)),
+  probe: Schema.optionalKey(Probe)
+})
+export type HealthSpec = typeof HealthSpec.Type
+
+export const AnalysisTemplate = Schema.Struct({
+  name: DnsLabel,
+  provider: Schema.Literals(["prometheus"]),
+  address: expecting(Schema.String.check(Schema.isPattern(/^https?:\/\/[^\s/]+/)), "an http(s):// URL"),
+  query: NonEmpty,
+  successCondition: expecting(
+    Schema.String.check(Schema.makeFilter((s) => parseSuccessCondition(s) !== undefined)),
+    'a condition like "result < 0.05" (result <op> number, joined by && or ||)'
+  ),
+  interval: Schema.optionalKey(DurationMs),
+  count: Schema.optionalKey(PositiveInt)
+})
+export type AnalysisTemplate = typeof AnalysisTemplate.Type
+
+const uniqueNames = Schema.makeFilter<ReadonlyArray<{ readonly name: string }>>((xs) =>
+  xs.flatMap((x, i) =>
+    xs.findIndex((y) => y.name === x.name) < i
+      ? [{ path: [i, "name"], issue: new SchemaIssue.InvalidValue({ message: `duplicate analysis name "${x.name}"` }) }]
+      : []
+  )
+)
+
+export const ManualApproval = Schema.Struct({
+  before: expecting(
+    Schema.Union([Schema.Literals(["none", "first", "every"]), Schema.Array(NonNegativeInt)]),
+    '"none", "first", "every" or a list of wave indexes'
+  ).pipe(withDefault("none"))
+})
+export type ManualApproval = typeof ManualApproval.Type
+
+export const Gates = Schema.Struct({
+  policy: Schema.Struct({
+    enabled: Schema.Boolean.pipe(withDefault(true)),
+    bundles: Schema.optionalKey(Schema.Array(NonEmpty))
+  }).pipe(withStructDefault),
+  scan: Schema.Struct({
+    enabled: Schema.Boolean.pipe(withDefault(true)),
+    reportsDir: Schema.optionalKey(NonEmpty),
+    waiveMissingReport: Schema.Boolean.pipe(withDefault(false))
+  }).pipe(withStructDefault),
+  analysis: Schema.Array(AnalysisTemplate).check(uniqueNames).pipe(withDefault([])),
+  manualApproval: ManualApproval.pipe(withStructDefault)
+})
+export type Gates = typeof Gates.Type
+
+export const RollbackSpec = Schema.Struct({
+  onFailure: Schema.Boolean.pipe(withDefault(true)),
+  onAbort: Schema.Boolean.pipe(withDefault(true))
+})
+export type RollbackSpec = typeof RollbackSpec.Type
+
+export const ConcurrencySpec = Schema.Struct({
+  maxInFlight: Schema.optionalKey(PositiveInt)
+})
+export type ConcurrencySpec = typeof ConcurrencySpec.Type
+
+const templatesDefined = Schema.makeFilter<{
+  readonly strategy: Strategy
+  readonly gates: { readonly analysis: ReadonlyArray<{ readonly name: string }> }
+}>((spec) => {
+  if (!("canary" in spec.strategy)) return undefined
+  const defined = spec.gates.analysis.map((a) => a.name)
+  const issues: Array<Schema.FilterIssue> = []
+  spec.strategy.canary.steps.forEach((step, i) => {
+    if (!("analysis" in step)) return
+    step.analysis.templates.forEach((name, j) => {
+      if (!defined.includes(name)) {
+        issues.push({
+          path: ["strategy", "canary", "steps", i, "analysis", "templates", j],
+          issue: new SchemaIssue.InvalidValue({
+            message: `unknown analysis template "${name}" (defined in spec.gates.analysis: ${
+              defined.length === 0 ? "none" : defined.join(", ")
+            })`
+          })
+        })
+      }
+    })
+  })
+  return issues
+})
+
+export const RolloutSpecBody = Schema.Struct({
+  target: TargetSpec,
+  artifact: ArtifactSpec,
+  strategy: StrategySchema,
+  topology: Schema.optionalKey(TopologySchema),
+  health: HealthSpec.pipe(withStructDefault),
+  gates: Gates.pipe(withStructDefault),
+  rollback: RollbackSpec.pipe(withStructDefault),
+  concurrency: Schema.optionalKey(ConcurrencySpec)
+}).check(templatesDefined)
+export type RolloutSpecBody = typeof RolloutSpecBody.Type
+
+export const API_VERSION = "sluice.dev/v1alpha1"
+
+/** The `Rollout` document: YAML/JSON on the outside, {@link RolloutSpec} once decoded. */
+export const RolloutSpecSchema = Schema.Struct({
+  apiVersion: Schema.Literal(API_VERSION),
+  kind: Schema.Literal("Rollout"),
+  metadata: Metadata,
+  spec: RolloutSpecBody
+}).annotate({ expected: "a Rollout document (a mapping with apiVersion, kind, metadata and spec)" })
+export type RolloutSpec = typeof RolloutSpecSchema.Type
+export type RolloutSpecEncoded = typeof RolloutSpecSchema.Encoded

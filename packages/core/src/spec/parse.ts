@@ -1,0 +1,422 @@
+import { Effect, Result } from "effect"
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, type Document } from "yaml"
+import { decodeRolloutSpecLocated } from "./decode.js"
+import type { RolloutSpec } from "./Rollout.js"
+import { formatPath, type LocatedProblem, type PathSegment, SpecError, type SpecProblem } from "./SpecError.js"
+
+// ---------------------------------------------------------------------------------------------
+// documents
+// ---------------------------------------------------------------------------------------------
+
+export type SpecFormat = "yaml" | "json"
+
+/** A parsed source document, able to tell where a path is in its text. */
+export interface SourceDocument {
+  readonly name: string
+  readonly value: unknown
+  /** 1-based line/column of the deepest node on `path`, how many segments were found, and whether all were. */
+  readonly locate: (
+    path: ReadonlyArray<PathSegment>
+  ) => { line: number; column: number; depth: number; exact: boolean } | undefined
+}
+
+const problem = (p: SpecProblem): SpecError => new SpecError({ problems: [p] })
+
+/** Whether a parsed tree contains a reference cycle (possible with YAML aliases). */
+function hasCycle(root: unknown): boolean {
+  const stack = new Set<unknown>()
+  const visit = (v: unknown): boolean => {
+    if (typeof v !== "object" || v === null) return false
+    if (stack.has(v)) return true
+    stack.add(v)
+    const children: ReadonlyArray<unknown> = Array.isArray(v) ? v : Object.values(v)
+    const found = children.some(visit)
+    stack.delete(v)
+    return found
+  }
+  return visit(root)
+}
+
+function yamlLocator(doc: Document.Parsed, counter: LineCounter): SourceDocument["locate"] {
+  return (path) => {
+    let node: unknown = doc.contents
+    let offset: number | undefined = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0]
+    let exact = true
+    let depth = 0
+    for (const seg of path) {
+      while (isAlias(node)) node = node.resolve(doc)
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))
+        if (pair === undefined) {
+          exact = false
+          break
+        }
+        const key = pair.key as { range?: [number, number, number] }
+        offset = key.range?.[0] ?? offset
+        node = pair.value
+        depth++
+      } else if (isSeq(node) && typeof seg === "number" && seg < node.items.length) {
+        node = node.items[seg]
+        offset = (node as { range?: [number, number, number] } | null)?.range?.[0] ?? offset
+        depth++
+      } else {
+        exact = false
+        break
+      }
+    }
+    if (offset === undefined) return undefined
+    const pos = counter.linePos(offset)
+    return { line: pos.line, column: pos.col, depth, exact }
+  }
+}
+
+/**
+ * Parses YAML (or JSON, which YAML 1.2 includes; `format: "json"` insists on strict JSON) into a
+ * {@link SourceDocument}. Syntax errors (and duplicate keys, several documents in one stream,
+ * circular aliases) become a {@link SpecError} with line and column.
+ */
+export function parseSourceDocument(
+  text: string,
+  options: { readonly format?: SpecFormat; readonly name?: string } = {}
+): Result.Result<SourceDocument, SpecError> {
+  const name = options.name ?? (options.format === "json" ? "spec.json" : "spec.yaml")
+  try {
+    if (options.format === "json") {
+      try {
+        JSON.parse(text)
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e)
+        const at = /line (\d+) column (\d+)/.exec(message)
+        return Result.fail(
+          problem({
+            path: "",
+            message: `JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "").replace(/ \(line \d+ column \d+\)$/, "")}`,
+            source: name,
+            ...(at !== null ? { line: Number(at[1]), column: Number(at[2]) } : {})
+          })
+        )
+      }
+    }
+    const counter = new LineCounter()
+    const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true, version: "1.2" })
+    if (doc.errors.length > 0) {
+      return Result.fail(
+        new SpecError({
+          problems: doc.errors.map((err) => {
+            const firstLine = (err.message.split("\n")[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, "")
+            const pos = err.linePos?.[0]
+            return {
+              path: "",
+              message: `${options.format === "json" ? "JSON" : "YAML"} syntax error: ${firstLine}`,
+              source: name,
+              ...(pos !== undefined ? { line: pos.line, column: pos.col } : {})
+            }
+          })
+        })
+      )
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 })
+    if (hasCycle(value)) {
+      return Result.fail(problem({ path: "", message: "the document contains a circular alias", source: name }))
+    }
+    return Result.succeed({ name, value, locate: yamlLocator(doc, counter) })
+  } catch (e) {
+    return Result.fail(
+      problem({
+        path: "",
+        message: `cannot parse the document: ${e instanceof Error ? e.message : String(e)}`,
+        source: name
+      })
+    )
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// overlays: --values and --set
+// ---------------------------------------------------------------------------------------------
+
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Defines an own, enumerable property (safe for keys like `__proto__`). */
+function put(target: Record<string, unknown> | Array<unknown>, key: PathSegment, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+/**
+ * Deep-merges `overlay` over `base`: objects merge key by key, arrays and scalars replace, and a
+ * `null` in the overlay removes the key (as in Helm values) — e.g. `strategy: { rolling: null,
+ * canary: {…} }` switches strategies. Neither input is modified.
+ */
+export function deepMerge(base: unknown, overlay: unknown): unknown {
+  if (!isPlainObject(overlay) || !isPlainObject(base)) return overlay
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(base)) put(out, key, base[key])
+  for (const key of Object.keys(overlay)) {
+    const v = overlay[key]
+    if (v === null) delete out[key]
+    else put(out, key, Object.hasOwn(out, key) ? deepMerge(out[key], v) : v)
+  }
+  return out
+}
+
+/** Parses a `--set` path: `a.b[2].c`, `metadata.labels["app.kubernetes.io/name"]`, `a\.b` (escaped dot). */
+export function parseSetPath(text: string): Result.Result<Array<PathSegment>, string> {
+  const out: Array<PathSegment> = []
+  let i = 0
+  let expectKey = true
+  while (i < text.length) {
+    const c = text[i]!
+    if (c === "[") {
+      const close = text.indexOf("]", i)
+      if (close < 0) return Result.fail(`unclosed '[' at position ${i + 1}`)
+      const inner = text.slice(i + 1, close)
+      if (/^\d+$/.test(inner)) out.push(Number(inner))
+      else if (/^"(?:[^"\\]|\\.)*"$/.test(inner)) out.push(JSON.parse(inner) as string)
+      else if (/^'[^']*'$/.test(inner)) out.push(inner.slice(1, -1))
+      else return Result.fail(`'[${inner}]' is neither an index nor a quoted key`)
+      i = close + 1
+      expectKey = false
+      if (i < text.length && text[i] !== "." && text[i] !== "[") return Result.fail(`expected '.' or '[' after ']'`)
+      if (text[i] === ".") {
+        i++
+        expectKey = true
+        if (i >= text.length) return Result.fail("the path ends with '.'")
+      }
+      continue
+    }
+    if (!expectKey) return Result.fail(`unexpected '${c}' at position ${i + 1}`)
+    let key = ""
+    while (i < text.length && text[i] !== "." && text[i] !== "[") {
+      if (text[i] === "\\" && i + 1 < text.length) {
+        key += text[i + 1]
+        i += 2
+      } else {
+        key += text[i]
+        i++
+      }
+    }
+    if (key === "") return Result.fail(`empty path segment at position ${i + 1}`)
+    out.push(key)
+    expectKey = false
+    if (text[i] === ".") {
+      i++
+      expectKey = true
+      if (i >= text.length) return Result.fail("the path ends with '.'")
+    }
+  }
+  if (out.length === 0) return Result.fail("empty path")
+  return Result.succeed(out)
+}
+
+/** A `--set` value: a YAML scalar (`5`, `true`, `null`, `"25%"`), or a flow collection (`[a, b]`, `{…}`). */
+export function parseSetValue(text: string): unknown {
+  if (text === "") return ""
+  try {
+    const v: unknown = parseYaml(text, { version: "1.2", maxAliasCount: 0 })
+    const trimmed = text.trimStart()
+    if (typeof v === "object" && v !== null && !trimmed.startsWith("[") && !trimmed.startsWith("{")) return text
+    return v
+  } catch {
+    return text
+  }
+}
+
+/** Sets (or, for `null`, removes) the value at `path`, creating objects/arrays on the way. Copy-on-write. */
+export function setAtPath(
+  root: unknown,
+  path: ReadonlyArray<PathSegment>,
+  value: unknown
+): Result.Result<unknown, string> {
+  const describe = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "a list" : `a ${typeof v}`)
+  const go = (node: unknown, depth: number): Result.Result<unknown, string> => {
+    const seg = path[depth]!
+    const last = depth === path.length - 1
+    const here = formatPath(path.slice(0, depth)) || "the document"
+    if (typeof seg === "number") {
+      if (node === undefined) node = []
+      if (!Array.isArray(node)) return Result.fail(`${here} is ${describe(node)}, not a list`)
+      if (seg > node.length) return Result.fail(`index ${seg} is out of range: ${here} has ${node.length} items`)
+      const copy = [...node]
+      if (last) {
+        copy[seg] = value
+        return Result.succeed(copy)
+      }
+      const child = go(copy[seg], depth + 1)
+      if (Result.isFailure(child)) return child
+      copy[seg] = child.success
+      return Result.succeed(copy)
+    }
+    if (node === undefined || node === null) node = {}
+    if (!isPlainObject(node)) return Result.fail(`${here} is ${describe(node)}, not an object`)
+    const copy: Record<string, unknown> = {}
+    for (const k of Object.keys(node)) put(copy, k, node[k])
+    if (last) {
+      if (value === null) delete copy[seg]
+      else put(copy, seg, value)
+      return Result.succeed(copy)
+    }
+    const child = go(Object.hasOwn(copy, seg) ? copy[seg] : undefined, depth + 1)
+    if (Result.isFailure(child)) return child
+    put(copy, seg, child.success)
+    return Result.succeed(copy)
+  }
+  return go(root, 0)
+}
+
+export interface SetExpression {
+  readonly text: string
+  readonly path: ReadonlyArray<PathSegment>
+  readonly value: unknown
+}
+
+/** Parses `key.path=value` (the first `=` separates the path from the value). */
+export function parseSetExpression(text: string): Result.Result<SetExpression, SpecError> {
+  const source = `--set ${text}`
+  const eq = text.indexOf("=")
+  if (eq < 0) return Result.fail(problem({ path: "", message: "expected key.path=value", source }))
+  const path = parseSetPath(text.slice(0, eq))
+  if (Result.isFailure(path)) return Result.fail(problem({ path: "", message: `bad path: ${path.failure}`, source }))
+  return Result.succeed({ text, path: path.success, value: parseSetValue(text.slice(eq + 1)) })
+}
+
+/** A values overlay: YAML/JSON text (optionally named, e.g. after its file) or an already-parsed value. */
+export type ValuesSource =
+  | string
+  | { readonly name?: string; readonly text: string; readonly format?: SpecFormat }
+  | { readonly name?: string; readonly value: unknown }
+
+export interface OverlayOptions {
+  /** Values documents deep-merged over the spec, in order (`--values env.yaml`). */
+  readonly values?: ReadonlyArray<ValuesSource>
+  /** `key.path=value` assignments applied after the values, in order (`--set`). */
+  readonly set?: ReadonlyArray<string>
+}
+
+interface Applied {
+  readonly value: unknown
+  /** Later sources first. */
+  readonly documents: ReadonlyArray<SourceDocument>
+  readonly sets: ReadonlyArray<SetExpression>
+}
+
+function applyOverlaysTo(base: SourceDocument, options: OverlayOptions): Result.Result<Applied, SpecError> {
+  const problems: Array<SpecProblem> = []
+  const documents: Array<SourceDocument> = [base]
+  let value = base.value
+  ;(options.values ?? []).forEach((source, i) => {
+    let doc: SourceDocument
+    if (typeof source === "string" || "text" in source) {
+      const text = typeof source === "string" ? source : source.text
+      const name = typeof source === "string" ? `values[${i}]` : (source.name ?? `values[${i}]`)
+      const parsed = parseSourceDocument(text, {
+        name,
+        ...(typeof source !== "string" && source.format !== undefined ? { format: source.format } : {})
+      })
+      if (Result.isFailure(parsed)) {
+        problems.push(...parsed.failure.problems)
+        return
+      }
+      doc = parsed.success
+    } else {
+      doc = { name: source.name ?? `values[${i}]`, value: source.value, locate: () => undefined }
+    }
+    if (doc.value === null || doc.value === undefined) return
+    if (!isPlainObject(doc.value)) {
+      problems.push({ path: "", message: "a values document must be a mapping", source: doc.name })
+      return
+    }
+    documents.push(doc)
+    value = deepMerge(value, doc.value)
+  })
+  const sets: Array<SetExpression> = []
+  for (const text of options.set ?? []) {
+    const expr = parseSetExpression(text)
+    if (Result.isFailure(expr)) {
+      problems.push(...expr.failure.problems)
+      continue
+    }
+    const next = setAtPath(value, expr.success.path, expr.success.value)
+    if (Result.isFailure(next)) {
+      problems.push({
+        path: formatPath(expr.success.path),
+        message: `cannot set: ${next.failure}`,
+        source: `--set ${text}`
+      })
+      continue
+    }
+    value = next.success
+    sets.push(expr.success)
+  }
+  if (problems.length > 0) return Result.fail(new SpecError({ problems }))
+  return Result.succeed({ value, documents: documents.reverse(), sets: sets.reverse() })
+}
+
+/** Applies `--values` documents then `--set` expressions to an already-parsed document. */
+export function applyOverlays(doc: unknown, options: OverlayOptions): Result.Result<unknown, SpecError> {
+  return Result.map(
+    applyOverlaysTo({ name: "spec", value: doc, locate: () => undefined }, options),
+    (applied) => applied.value
+  )
+}
+
+const isPrefix = (prefix: ReadonlyArray<PathSegment>, path: ReadonlyArray<PathSegment>) =>
+  prefix.length <= path.length && prefix.every((seg, i) => String(seg) === String(path[i]))
+
+/** Adds source/line/column: the last `--set` covering the path, else the last document holding it. */
+function locateProblem(applied: Applied, located: LocatedProblem): SpecProblem {
+  const { segments, problem: p } = located
+  const set = applied.sets.find((s) => isPrefix(s.path, segments))
+  if (set !== undefined) return { ...p, source: `--set ${set.text}` }
+  let best: { doc: SourceDocument; line: number; column: number; depth: number } | undefined
+  for (const doc of applied.documents) {
+    const at = doc.locate(segments)
+    if (at === undefined) continue
+    if (at.exact) return { ...p, source: doc.name, line: at.line, column: at.column }
+    if (best === undefined || at.depth > best.depth) best = { doc, line: at.line, column: at.column, depth: at.depth }
+  }
+  return best === undefined ? p : { ...p, source: best.doc.name, line: best.line, column: best.column }
+}
+
+export interface ParseRolloutSpecOptions extends OverlayOptions {
+  /** Default: YAML (which also reads JSON); `"json"` insists on strict JSON. */
+  readonly format?: SpecFormat
+  /** The file name shown in problem locations (default `spec.yaml` / `spec.json`). */
+  readonly source?: string
+}
+
+/**
+ * Parses a Rollout document from YAML/JSON text, applies `values` overlays and `set` expressions
+ * in order, then decodes it. Never throws: syntax errors, bad overlays and invalid fields all
+ * come back as one {@link SpecError}, each problem with its path and, when known, its location.
+ */
+export function parseRolloutSpec(
+  text: string,
+  options: ParseRolloutSpecOptions = {}
+): Result.Result<RolloutSpec, SpecError> {
+  try {
+    const base = parseSourceDocument(text, {
+      ...(options.format !== undefined ? { format: options.format } : {}),
+      ...(options.source !== undefined ? { name: options.source } : {})
+    })
+    if (Result.isFailure(base)) return Result.fail(base.failure)
+    const applied = applyOverlaysTo(base.success, options)
+    if (Result.isFailure(applied)) return Result.fail(applied.failure)
+    const decoded = decodeRolloutSpecLocated(applied.success.value)
+    if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+    return Result.fail(new SpecError({ problems: decoded.failure.map((p) => locateProblem(applied.success, p)) }))
+  } catch (e) {
+    return Result.fail(
+      problem({
+        path: "",
+        message: `internal error while parsing the spec: ${e instanceof Error ? e.message : String(e)}`
+      })
+    )
+  }
+}
+
+/** {@link parseRolloutSpec} as an Effect failing with {@link SpecError}. */
+export const parseRolloutSpecEffect = (
+  text: string,
+  options?: ParseRolloutSpecOptions
+): Effect.Effect<RolloutSpec, SpecError> => Effect.suspend(() => Effect.fromResult(parseRolloutSpec(text, options)))
