@@ -1,0 +1,210 @@
+import { Effect, Fiber, Layer } from "effect"
+import { describe, expect, it } from "vitest"
+import { inspectRollout, startRollout } from "../../src/interpreter/Interpreter.js"
+import type { ControlSignal } from "../../src/store/RolloutStore.js"
+import { chunkPlan, configFor, denyImages, V1, V2, world } from "../support/harness.js"
+import { runVirtual } from "../support/virtualTime.js"
+
+const targetsOf = (w: ReturnType<typeof world>) => [...w.fleet.targets.values()].map((t) => t.target)
+
+/** Sends a control once the rollout has published an event matching `when`. */
+const operator = (w: ReturnType<typeof world>, when: (type: string) => boolean, signal: ControlSignal) =>
+  Effect.gen(function* () {
+    while (!w.sink.events.some((e) => when(e.type))) yield* Effect.sleep(5)
+    yield* w.store.sendControl("r1", { id: `${signal}-${w.sink.events.length}`, signal, at: 0 })
+  })
+
+describe("operator controls", () => {
+  it("waits for approval before a wave that needs one, then continues when approved", async () => {
+    const w = world({ size: 4, namePrefix: "n" })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2, { approvalBefore: true }), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      runVirtual(
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(startRollout({ config: configFor(), spec: {}, plan: () => plan }))
+          yield* operator(w, (t) => t === "awaitingApproval", "APPROVE")
+          // Nothing may be touched before the approval arrives.
+          expect([...w.fleet.targets.values()].every((t) => t.history.length === 0)).toBe(true)
+          while (w.sink.events.filter((e) => e.type === "awaitingApproval").length < 2) yield* Effect.sleep(5)
+          expect([...w.fleet.targets.values()].filter((t) => t.image === V2)).toHaveLength(2)
+          yield* w.store.sendControl("r1", { id: "approve-2", signal: "APPROVE", at: 0 })
+          return yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("completed")
+  })
+
+  it("holds at a pause-until-resumed step until the operator resumes", async () => {
+    const w = world({ size: 4, namePrefix: "n" })
+    const plan = {
+      ...chunkPlan([...w.fleet.targets.keys()], 2, { pauseAfter: { kind: "untilResumed" } }),
+      targets: targetsOf(w)
+    }
+    const result = await Effect.runPromise(
+      runVirtual(
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(startRollout({ config: configFor(), spec: {}, plan: () => plan }))
+          while (!w.sink.events.some((e) => e.type === "paused")) yield* Effect.sleep(5)
+          yield* Effect.sleep(10_000)
+          expect([...w.fleet.targets.values()].filter((t) => t.image === V2)).toHaveLength(2)
+          const mid = yield* inspectRollout("r1")
+          expect(JSON.stringify(mid.snapshot.value)).toContain("pausedUntilResumed")
+          yield* w.store.sendControl("r1", { id: "resume-1", signal: "RESUME", at: 0 })
+          while (w.sink.events.filter((e) => e.type === "paused").length < 2) yield* Effect.sleep(5)
+          yield* w.store.sendControl("r1", { id: "resume-2", signal: "RESUME", at: 0 })
+          return yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("completed")
+  })
+
+  it("aborts with rollback: every touched target returns to its previous image", async () => {
+    const w = world({ size: 6, namePrefix: "n", applyLatency: { minMs: 20, maxMs: 20 } })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      runVirtual(
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(startRollout({ config: configFor(), spec: {}, plan: () => plan }))
+          yield* operator(w, (t) => t === "waveHealthy", "ABORT")
+          return yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("aborted")
+    expect(result.touched.length).toBeGreaterThan(0)
+    expect(result.rolledBack).toEqual(expect.arrayContaining([...result.touched]))
+    for (const t of w.fleet.targets.values()) expect(t.image).toBe(V1)
+  })
+
+  it("aborts without rollback when rollback on abort is off, leaving updated targets on the new image", async () => {
+    const w = world({ size: 6, namePrefix: "n", applyLatency: { minMs: 20, maxMs: 20 } })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      runVirtual(
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(
+            startRollout({
+              config: configFor({ rollback: { onFailure: true, onAbort: false } }),
+              spec: {},
+              plan: () => plan
+            })
+          )
+          yield* operator(w, (t) => t === "waveHealthy", "ABORT")
+          return yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("aborted")
+    expect(result.rolledBack).toHaveLength(0)
+    expect([...w.fleet.targets.values()].filter((t) => t.image === V2).length).toBeGreaterThanOrEqual(2)
+  })
+})
+
+describe("gates", () => {
+  it("a policy deny blocks the rollout before any target is touched and lists the violations per target", async () => {
+    const w = world({ size: 5, namePrefix: "n" })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      startRollout({
+        config: configFor({ gates: { policy: true, scan: false, analysis: [] } }),
+        spec: {},
+        plan: () => plan
+      }).pipe(Effect.provide(Layer.merge(w.layer, denyImages([V2]))))
+    )
+    expect(result.outcome).toBe("blocked")
+    expect(result.violations).toHaveLength(5)
+    expect(result.violations[0]).toMatchObject({ rule: "test/denied-image", container: "agent" })
+    for (const t of w.fleet.targets.values()) expect(t.history).toHaveLength(0)
+  })
+
+  it("fails closed when the policy gate is on and no engine is configured", async () => {
+    const w = world({ size: 2, namePrefix: "n" })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      startRollout({
+        config: configFor({ gates: { policy: true, scan: false, analysis: [] } }),
+        spec: {},
+        plan: () => plan
+      }).pipe(Effect.provide(w.layer))
+    )
+    expect(result.outcome).toBe("blocked")
+    expect(result.reason).toMatch(/no policy engine/)
+  })
+
+  it("an analysis gate whose metric breaks the condition fails the wave and rolls back", async () => {
+    const w = world({ size: 4, namePrefix: "n", versions: { [V2]: { errorRate: 0.2 } } })
+    const plan = {
+      ...chunkPlan([...w.fleet.targets.keys()], 2, { analysis: [{ name: "errors" }] }),
+      targets: targetsOf(w)
+    }
+    const analysis = [
+      { name: "errors", query: "error_rate", successCondition: "result < 0.05", count: 2, intervalMs: 100 }
+    ]
+    const result = await Effect.runPromise(
+      runVirtual(
+        startRollout({
+          config: configFor({ gates: { policy: false, scan: false, analysis } }),
+          spec: {},
+          plan: () => plan
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("rolledBack")
+    expect(result.reason).toMatch(/0\.2 does not satisfy result < 0\.05/)
+    for (const t of w.fleet.targets.values()) expect(t.image).toBe(V1)
+  })
+
+  it("a passing analysis gate lets the rollout complete", async () => {
+    const w = world({ size: 4, namePrefix: "n", versions: { [V2]: { errorRate: 0.01 } } })
+    const plan = {
+      ...chunkPlan([...w.fleet.targets.keys()], 2, { analysis: [{ name: "errors" }] }),
+      targets: targetsOf(w)
+    }
+    const analysis = [
+      { name: "errors", query: "error_rate", successCondition: "result < 0.05", count: 2, intervalMs: 100 }
+    ]
+    const result = await Effect.runPromise(
+      runVirtual(
+        startRollout({
+          config: configFor({ gates: { policy: false, scan: false, analysis } }),
+          spec: {},
+          plan: () => plan
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("completed")
+  })
+})
+
+describe("adapter faults", () => {
+  it("retries transient apply errors and still completes", async () => {
+    const w = world({ size: 6, namePrefix: "n", faults: { transientErrorRate: 0.5 } })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 3), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      runVirtual(
+        startRollout({
+          config: configFor({ operations: { timeoutMs: 10_000, retries: 40, retryBaseMs: 1, concurrency: 4 } }),
+          spec: {},
+          plan: () => plan
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("completed")
+    expect(w.sink.events.some((e) => e.type === "retrying")).toBe(true)
+    for (const t of w.fleet.targets.values()) expect(t.history).toHaveLength(1)
+  })
+
+  it("a permanent apply error fails the wave at once (no retries) and rolls back", async () => {
+    const w = world({ size: 4, namePrefix: "n", faults: { permanentApplyFailures: ["n-2"] } })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      runVirtual(startRollout({ config: configFor(), spec: {}, plan: () => plan }).pipe(Effect.provide(w.layer)))
+    )
+    expect(result.outcome).toBe("rolledBack")
+    expect(result.reason).toMatch(/n-2.*permanent/)
+    expect(w.sink.events.filter((e) => e.type === "retrying")).toHaveLength(0)
+    for (const t of w.fleet.targets.values()) expect(t.image).toBe(V1)
+  })
+})
