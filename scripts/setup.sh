@@ -26,7 +26,7 @@ need_apt() {
   fi
 }
 
-step "base tools (jq, openssl)" need_apt jq openssl
+step "base tools (jq, openssl, prometheus)" need_apt jq openssl prometheus
 step "opa" bash scripts/opa/build-opa.sh
 step "kubernetes control plane binaries" bash scripts/kube/build-tools.sh
 step "docker engine" bash scripts/docker/provision.sh

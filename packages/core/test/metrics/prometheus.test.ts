@@ -1,0 +1,109 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Exit } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { MetricsProvider } from "../../src/adapter/MetricsProvider.js"
+import { PrometheusMetrics, queryPrometheus } from "../../src/adapter/PrometheusMetrics.js"
+
+// A real Prometheus (Debian's package) scrapes a tiny exporter that this test serves; the
+// provider then reads through Prometheus' own HTTP API.
+const binary = spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim()
+const available = binary !== ""
+if (!available) {
+  const message = "prometheus is not installed. Provision it with: bash scripts/setup.sh (apt-get install prometheus)"
+  if (process.env.CI === "true") throw new Error(`CI=true and ${message}`)
+  console.warn(`\n!!! SKIPPING the Prometheus analysis suite: ${message}\n`)
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = http.createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+
+let exporter: http.Server
+let prometheus: ChildProcess
+let address = ""
+const metricsText = [
+  'agent_error_ratio{rollout="r1",wave="0"} 0.01',
+  'agent_error_ratio{rollout="r1",wave="1"} 0.2',
+  ""
+].join("\n")
+
+beforeAll(async () => {
+  if (!available) return
+  exporter = http.createServer((_req, res) => res.end(metricsText)).listen(0, "127.0.0.1")
+  await new Promise((r) => exporter.once("listening", r))
+  const exporterPort = (exporter.address() as AddressInfo).port
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-prom-"))
+  fs.writeFileSync(
+    path.join(dir, "prometheus.yml"),
+    `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: agents\n    static_configs: [ { targets: ["127.0.0.1:${exporterPort}"] } ]\n`
+  )
+  prometheus = spawn(
+    binary,
+    [
+      `--config.file=${path.join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${path.join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`
+    ],
+    { stdio: "ignore" }
+  )
+  address = `http://127.0.0.1:${port}`
+  // Wait until Prometheus has scraped the exporter at least once.
+  for (let i = 0; i < 300; i++) {
+    const exit = await Effect.runPromiseExit(queryPrometheus(address, 'count(agent_error_ratio{rollout="r1"})'))
+    if (Exit.isSuccess(exit) && exit.value === 2) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error("Prometheus never scraped the test exporter")
+}, 60_000)
+
+afterAll(() => {
+  prometheus?.kill("SIGKILL")
+  exporter?.close()
+})
+
+const scope = (wave: number) => ({ rolloutId: "r1", wave, targets: [] })
+const analysis = { name: "errors", successCondition: "result < 0.05", count: 1, intervalMs: 0 }
+
+describe.skipIf(!available)("Prometheus analysis provider (real Prometheus)", () => {
+  it("reads the value of a one-sample query, with {{rollout}} and {{wave}} filled in", async () => {
+    const program = Effect.gen(function* () {
+      const metrics = yield* MetricsProvider
+      return yield* metrics.query(
+        { ...analysis, query: 'agent_error_ratio{rollout="{{rollout}}",wave="{{wave}}"}', address },
+        scope(1)
+      )
+    })
+    expect(await Effect.runPromise(program.pipe(Effect.provide(PrometheusMetrics())))).toBe(0.2)
+  })
+
+  it("fails closed on a query with no data", async () => {
+    const exit = await Effect.runPromiseExit(queryPrometheus(address, 'agent_error_ratio{rollout="nope"}'))
+    expect(JSON.stringify(exit)).toContain("no data")
+  })
+
+  it("fails closed on a query matching several series", async () => {
+    const exit = await Effect.runPromiseExit(queryPrometheus(address, "agent_error_ratio"))
+    expect(JSON.stringify(exit)).toContain("expected exactly one sample, got 2")
+  })
+
+  it("reports Prometheus' own error for invalid PromQL", async () => {
+    const exit = await Effect.runPromiseExit(queryPrometheus(address, "sum(("))
+    expect(JSON.stringify(exit)).toContain("Prometheus rejected the query: bad_data")
+  })
+
+  it("fails with the address named when Prometheus cannot be reached", async () => {
+    const port = await freePort()
+    const exit = await Effect.runPromiseExit(queryPrometheus(`http://127.0.0.1:${port}`, "up", 2_000))
+    expect(JSON.stringify(exit)).toContain(`cannot query Prometheus at http://127.0.0.1:${port}`)
+  })
+})
