@@ -4,7 +4,9 @@ import type { WorkloadSource } from "../domain/Target.js"
 export const Violation = Schema.Struct({
   rule: Schema.String,
   message: Schema.String,
-  container: Schema.optional(Schema.String)
+  container: Schema.optional(Schema.String),
+  /** Which bundle produced it, when several are loaded. */
+  bundle: Schema.optional(Schema.String)
 })
 export type Violation = typeof Violation.Type
 
