@@ -1,0 +1,56 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { configFromSpec, planWaves, startRollout } from "@sluice/core"
+import { flag, type Parsed, str } from "../args.js"
+import { UserError } from "../errors.js"
+import { gateLayer } from "../gates.js"
+import type { Io } from "../io.js"
+import {
+  checkAdapterName,
+  fileStore,
+  noteIgnoredFleetFlags,
+  openAdapter,
+  outputModeOf,
+  resetWorld,
+  runRollout,
+  simRunOf,
+  storeRootOf,
+  worldOptionsOf
+} from "../runtime.js"
+import { readWorld } from "../simulated/world.js"
+import { checkRolloutId, checkSelector, loadSpec, newRolloutId } from "../spec.js"
+
+export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
+  const loaded = await loadSpec(io, parsed, "apply")
+  const adapter = str(parsed, "adapter") ?? loaded.spec.spec.target.adapter
+  checkAdapterName(adapter, "apply")
+  await checkSelector(loaded.spec, adapter, loaded.source)
+  const storeRoot = storeRootOf(io, parsed)
+  const rolloutId = str(parsed, "id") ?? newRolloutId(loaded.spec)
+  checkRolloutId(rolloutId, "apply")
+  if (fs.existsSync(path.join(storeRoot, rolloutId, "header.json"))) {
+    throw new UserError({
+      message: `rollout ${rolloutId} already exists in ${storeRoot}; pick another --id, or \`sluice resume ${rolloutId}\``
+    })
+  }
+  const world = worldOptionsOf(parsed, "apply")
+  const sim = simRunOf(parsed)
+  if (adapter === "simulated") {
+    if (flag(parsed, "reset-fleet")) resetWorld(storeRoot)
+    noteIgnoredFleetFlags(io, parsed, storeRoot, readWorld(storeRoot)?.options)
+  }
+  const config = configFromSpec(loaded.spec, rolloutId, { adapter })
+  const gates = await gateLayer(loaded.spec)
+  const opened = await openAdapter(io, parsed, adapter, storeRoot, rolloutId, world, sim)
+  const spec = loaded.spec
+  return runRollout({
+    io,
+    mode: outputModeOf(io, parsed),
+    verbose: flag(parsed, "verbose"),
+    store: fileStore(storeRoot),
+    adapter: opened,
+    gates,
+    rolloutId,
+    program: startRollout({ config, spec: loaded.document, plan: (inventory) => planWaves(spec, inventory) })
+  })
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from "node:crypto"
+import { type ControlSignal, parseDuration, resumeRollout, type RolloutResult } from "@sluice/core"
+import { Exit, Layer } from "effect"
+import { flag, type Parsed, str } from "../args.js"
+import { loadStatus, type RolloutStatus, type statusOf } from "../describe.js"
+import { UsageError, UserError } from "../errors.js"
+import { ExitCode, exitCodeFor } from "../exitCodes.js"
+import { gateLayer } from "../gates.js"
+import type { Io } from "../io.js"
+import { makeStyle } from "../render/style.js"
+import { summaryLines } from "../render/summary.js"
+import {
+  checkAdapterName,
+  existingWorldOptions,
+  fileStore,
+  openAdapter,
+  outputModeOf,
+  reportFailure,
+  runRollout,
+  runStoreEffect,
+  simRunFor,
+  storeRootOf,
+  worldOptionsOf
+} from "../runtime.js"
+import { specFromHeader } from "../spec.js"
+
+const verb: Record<ControlSignal, string> = {
+  PAUSE: "pause",
+  RESUME: "resume",
+  ABORT: "abort",
+  APPROVE: "approval",
+  PROMOTE: "promotion"
+}
+
+/** Whether the control makes sense in this state; a message when it does not. */
+const refusal = (signal: ControlSignal, s: RolloutStatus): string | undefined => {
+  switch (signal) {
+    case "APPROVE":
+      return s.awaitingApproval ? undefined : `rollout ${s.rolloutId} is not waiting for an approval (${s.phase})`
+    case "PROMOTE":
+      return /paused(Timed|UntilResumed)$/.test(s.state)
+        ? undefined
+        : `rollout ${s.rolloutId} is not in a pause that can be promoted (${s.phase})`
+    default:
+      return undefined
+  }
+}
+
+/** Waits until the running process has journaled the control (it acts on it right after). */
+const waitForAck = async (storeRoot: string, id: string, controlId: string, ms: number) => {
+  const store = fileStore(storeRoot)
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    const read = await runStoreEffect(store, store.read(id))
+    if (Exit.isSuccess(read)) {
+      const acked = read.value.entries.some((e) => e.kind === "control" && e.request.id === controlId)
+      if (acked) return true
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return false
+}
+
+export const runControl = async (io: Io, parsed: Parsed, signal: ControlSignal, command: string): Promise<number> => {
+  const id = parsed.positionals[0]!
+  const storeRoot = storeRootOf(io, parsed)
+  const store = fileStore(storeRoot)
+  const timeoutText = str(parsed, "timeout")
+  const waitMs = timeoutText === undefined ? 10_000 : parseDuration(timeoutText)
+  if (waitMs === undefined)
+    throw new UsageError({ message: `--timeout "${timeoutText}" is not a duration (like 10s)`, command })
+  const loaded = await runStoreEffect(store, loadStatus(store, id))
+  if (Exit.isFailure(loaded)) return reportFailure(io, loaded.cause)
+  const { status, inspected } = loaded.value
+  const style = makeStyle(io.color)
+  if (status.finished) {
+    if (signal === "RESUME") {
+      io.out(`rollout ${id} already finished:\n`)
+      io.out(
+        `${summaryLines({ header: inspected.header, result: inspected.result!, waveIndex: inspected.snapshot.context.waveIndex }, style).join("\n")}\n`
+      )
+      return resultExit(inspected.header.machineInput.mode, inspected.result!)
+    }
+    throw new UserError({ message: `rollout ${id} already finished (${status.outcome}); nothing to ${command}` })
+  }
+  const refused = refusal(signal, status)
+  if (refused !== undefined) throw new UserError({ message: refused })
+  const request = {
+    id: randomUUID().slice(0, 12),
+    signal,
+    at: Date.now(),
+    ...(signal === "ABORT" && str(parsed, "reason") !== undefined ? { reason: str(parsed, "reason")! } : {})
+  }
+  if (status.running) {
+    if (signal === "RESUME" && !status.paused) {
+      io.out(`rollout ${id} is running and not paused (${status.phase}); nothing to resume\n`)
+      return ExitCode.ok
+    }
+    if (signal === "PAUSE" && status.paused) {
+      io.out(`rollout ${id} is already paused (${status.phase})\n`)
+      return ExitCode.ok
+    }
+    const sent = await runStoreEffect(store, store.sendControl(id, request))
+    if (Exit.isFailure(sent)) return reportFailure(io, sent.cause)
+    const acked = await waitForAck(storeRoot, id, request.id, waitMs)
+    if (!acked) {
+      io.err(
+        `warning: the ${verb[signal]} is queued, but the process running ${id} (${status.owner}) has not taken it within ${timeoutText ?? "10s"}\n`
+      )
+      return ExitCode.ok
+    }
+    const after = await runStoreEffect(store, loadStatus(store, id))
+    const phase = Exit.isSuccess(after) ? after.value.status.phase : "?"
+    io.out(`${command}${command.endsWith("e") ? "d" : "ed"} ${id}: ${phase}\n`)
+    return ExitCode.ok
+  }
+  // Nobody runs it: queue the control (if it means something) and continue it here.
+  if (signal === "PAUSE") {
+    io.out(
+      `rollout ${id} is not running (no live process; ${status.phase}); nothing to pause. \`sluice resume ${id}\` continues it\n`
+    )
+    return ExitCode.ok
+  }
+  if (signal !== "RESUME" || status.paused) {
+    const sent = await runStoreEffect(store, store.sendControl(id, request))
+    if (Exit.isFailure(sent)) return reportFailure(io, sent.cause)
+  }
+  io.err(`no live process runs ${id}: continuing it here from its journal\n`)
+  return takeOver(io, parsed, id, inspected)
+}
+
+type Inspected = Parameters<typeof statusOf>[0]
+
+/** A rollback run succeeds when it rolled back; a rollout when it completed. */
+export const resultExit = (mode: "rollout" | "rollback" | undefined, result: RolloutResult) =>
+  mode === "rollback"
+    ? result.outcome === "rolledBack"
+      ? ExitCode.ok
+      : exitCodeFor(result.outcome)
+    : exitCodeFor(result.outcome)
+
+/** Continues a rollout nobody runs in this process, from its journal. */
+export const takeOver = async (io: Io, parsed: Parsed, id: string, inspected: Inspected): Promise<number> => {
+  const { header } = inspected
+  const storeRoot = storeRootOf(io, parsed)
+  checkAdapterName(header.adapter, "resume")
+  const mode = header.machineInput.mode ?? "rollout"
+  const gates = mode === "rollback" ? Layer.empty : await gateLayer(specFromHeader(header.spec))
+  const world = existingWorldOptions(io, storeRoot, header.adapter, worldOptionsOf(parsed, "resume"))
+  const opened = await openAdapter(io, parsed, header.adapter, storeRoot, id, world, simRunFor(storeRoot, id, parsed))
+  return runRollout({
+    io,
+    mode: outputModeOf(io, parsed),
+    verbose: flag(parsed, "verbose"),
+    store: fileStore(storeRoot),
+    adapter: opened,
+    gates,
+    header,
+    seed: (r) => r.model.seed(inspected.snapshot.context),
+    rolloutId: id,
+    program: resumeRollout(id),
+    exitCode: (result) => resultExit(mode, result)
+  })
+}

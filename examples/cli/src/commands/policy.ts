@@ -1,0 +1,79 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Cause, Effect, Exit } from "effect"
+import { flag, type Parsed, str } from "../args.js"
+import { UserError } from "../errors.js"
+import { ExitCode } from "../exitCodes.js"
+import type { Io } from "../io.js"
+
+const bundlePath = async (io: Io, text: string) => {
+  if (text === "builtin") return (await import("@sluice/policies")).builtinBundleDir
+  const p = path.resolve(io.cwd, text)
+  if (!fs.existsSync(p)) throw new UserError({ message: `no bundle at ${text}` })
+  return p
+}
+
+const fileArg = (io: Io, text: string | undefined, what: string) => {
+  if (text === undefined) return undefined
+  const p = path.resolve(io.cwd, text)
+  if (!fs.existsSync(p)) throw new UserError({ message: `no ${what} file ${text}` })
+  return p
+}
+
+const failure = (cause: Cause.Cause<unknown>): never => {
+  const e = Cause.findErrorOption(cause)
+  if (e._tag === "Some") {
+    const err = e.value as { file?: string; message?: string }
+    throw new UserError({
+      message: `${err.file !== undefined && !err.message?.includes(err.file) ? `${err.file}: ` : ""}${err.message ?? String(e.value)}`
+    })
+  }
+  throw Cause.squash(cause)
+}
+
+export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => {
+  const policies = await import("@sluice/policies")
+  const [bundleText, casesText] = parsed.positionals as [string, string]
+  const bundle = await bundlePath(io, bundleText)
+  const cases = fileArg(io, casesText, "cases")!
+  const dataFile = fileArg(io, str(parsed, "data"), "data")
+  const nowText = str(parsed, "now")
+  const exit = await Effect.runPromiseExit(
+    policies.runPolicyCasesEffect(bundle, cases, {
+      ...(dataFile === undefined ? {} : { data: dataFile }),
+      ...(nowText === undefined ? {} : { now: nowText })
+    })
+  )
+  if (Exit.isFailure(exit)) return failure(exit.cause)
+  const report = exit.value
+  if (flag(parsed, "json")) io.out(`${JSON.stringify(report, null, 2)}\n`)
+  else io.out(policies.formatCaseResults(report, { verbose: flag(parsed, "verbose") }))
+  return report.failed === 0 ? ExitCode.ok : ExitCode.blocked
+}
+
+export const runPolicyEval = async (io: Io, parsed: Parsed): Promise<number> => {
+  const policies = await import("@sluice/policies")
+  const [bundleText, inputText] = parsed.positionals as [string, string]
+  const bundle = await bundlePath(io, bundleText)
+  const input = fileArg(io, inputText, "input")!
+  const scan = fileArg(io, str(parsed, "scan"), "scan report")
+  const image = fileArg(io, str(parsed, "image"), "image inspect")
+  const dataFile = fileArg(io, str(parsed, "data"), "data")
+  const nowText = str(parsed, "now")
+  const exit = await Effect.runPromiseExit(
+    policies.evalPolicyEffect(bundle, input, {
+      ...(scan === undefined ? {} : { scanFile: scan }),
+      ...(image === undefined ? {} : { imageFile: image }),
+      ...(dataFile === undefined ? {} : { data: dataFile }),
+      ...(nowText === undefined ? {} : { now: nowText })
+    })
+  )
+  if (Exit.isFailure(exit)) return failure(exit.cause)
+  const result = exit.value
+  if (flag(parsed, "json")) {
+    io.out(
+      `${JSON.stringify({ decision: result.decision, inputSha256: result.inputSha256, bundles: result.bundles, input: result.input }, null, 2)}\n`
+    )
+  } else io.out(policies.formatDecision(result.decision, result.bundles))
+  return result.decision.allow ? ExitCode.ok : ExitCode.blocked
+}

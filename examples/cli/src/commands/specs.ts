@@ -1,0 +1,250 @@
+/**
+ * Every command's options and help, kept apart from the code that runs them so \`--help\` and
+ * usage errors answer without loading the core.
+ */
+import type { CommandSpec } from "../args.js"
+import { EXIT_CODES_HELP } from "../exitCodes.js"
+import * as o from "../options.js"
+
+export const FAULTS_HELP = `Faults (--faults), a comma-separated list of KIND=VALUE items:
+  transient=<p>              each apply/rollback call fails transiently with probability p (0..1);
+                             the interpreter retries it with backoff
+  probe-errors=<p>           each health probe errors transiently with probability p
+  permanent=<t>[+<t>…]       apply always fails (image pull refused) on these targets
+  never-healthy=<v>[#<t>…]   targets on version v never become ready: the progress deadline fails the wave
+  fail-after=<v>@<dur>[#<t>…]
+                             targets on v turn unhealthy (crash loop) <dur> after they became ready
+  flapping=<v>[#<t>…]        targets on v alternate healthy/unhealthy between probes
+  root=<v>                   v runs as root (the built-in policy gate denies it)
+  no-limits=<v>              v has no resource limits (the built-in policy gate denies it)
+  error-rate=<v>@<r>         the simulated Prometheus reports error rate r (0..1) for targets on v
+<v> is a tag written ":2.1.0" (any repository) or a full image "registry/repo:tag".
+"#<t>+<t>…" limits a behaviour to the listed targets (a bug that only shows on some nodes);
+other targets on that version are healthy. Durations: 500ms, 3s, 1m30s.
+Example: --faults transient=0.05,never-healthy=:2.1.0,fail-after=:2.2.0@3s,permanent=node-007`
+
+const takeoverOptions = [...o.output, o.adapterConfig, ...o.simulatedRun, o.store, o.help]
+const timeout = {
+  name: "timeout",
+  kind: "string",
+  value: "<duration>",
+  description: "how long to wait for the running process to take the control (default 10s)"
+} as const
+
+const TAKEOVER = `If no live process runs the rollout (it crashed or was killed), this command continues it
+here, from its journal, after queuing the control: no target is updated twice. The simulated
+fleet continues with the faults and latencies the rollout was started with, unless given again.`
+
+const idArg = { name: "id", required: true, description: "the rollout id (see `sluice list`)" }
+
+const data = {
+  name: "data",
+  kind: "string",
+  value: "<file>",
+  description: "JSON/YAML data deep-merged over the bundle's data (registries, thresholds, exceptions)"
+} as const
+const now = {
+  name: "now",
+  kind: "string",
+  value: "<rfc3339>",
+  description: "evaluation time (exceptions expire); default: the cases file's, else the clock"
+} as const
+
+const BUNDLE = `<bundle> is an OPA Wasm bundle: a .tar.gz from \`opa build -t wasm\`, a directory holding
+policy.wasm (+ data.json), or "builtin" for Sluice's built-in bundle.`
+
+export const planCommand: CommandSpec = {
+  name: "plan",
+  summary: "Show the waves a rollout would run, without touching anything.",
+  positionals: [],
+  options: [
+    o.file,
+    o.values,
+    o.set,
+    o.adapter,
+    o.adapterConfig,
+    ...o.simulatedFleet,
+    { ...o.json, description: "the plan as stable JSON (same spec + fleet, same bytes)" },
+    o.store,
+    o.help
+  ],
+  details: `The inventory comes from the adapter: with --adapter simulated, the simulated fleet stored
+next to the rollouts (or, before the first apply, the one --fleet-size/--zones/--seed would create).
+Nothing is written: not the store, not the fleet.`
+}
+
+export const applyCommand: CommandSpec = {
+  name: "apply",
+  summary: "Start a rollout from a spec and drive it to its outcome in this process.",
+  positionals: [],
+  options: [
+    o.file,
+    o.values,
+    o.set,
+    o.id,
+    o.adapter,
+    o.adapterConfig,
+    ...o.simulatedFleet,
+    o.resetFleet,
+    ...o.simulatedRun,
+    ...o.output,
+    o.store,
+    o.help
+  ],
+  details: `Progress: a live view on a terminal, one line per event otherwise (--plain), or JSON
+events (--json). Ends with a summary: outcome, counts, duration, reason, gate violations per
+target and container.
+
+Another shell controls the running rollout through the store: sluice pause|resume|abort|
+approve|promote <id>. If this process dies, \`sluice resume <id>\` continues the rollout from
+its journal without updating any target twice.
+
+The simulated fleet (--adapter simulated, the default) is stored in <store>/.simulated-fleet, so
+later commands (apply of the next version, resume, rollback) see the fleet this one left.
+
+${FAULTS_HELP}
+
+${EXIT_CODES_HELP}`
+}
+
+export const statusCommand: CommandSpec = {
+  name: "status",
+  summary: "Show a rollout's state, wave, counts and outcome (the latest one when no id is given).",
+  positionals: [{ name: "id", required: false, description: "the rollout id (default: the newest rollout)" }],
+  options: [
+    { ...o.json, description: "the status as one JSON object (`null` when the store has no rollout)" },
+    o.store,
+    o.help
+  ]
+}
+
+export const listCommand: CommandSpec = {
+  name: "list",
+  summary: "List the rollouts in the store, newest first.",
+  positionals: [],
+  options: [{ ...o.json, description: "a JSON array of statuses" }, o.store, o.help]
+}
+
+export const pauseCommand: CommandSpec = {
+  name: "pause",
+  summary: "Pause a running rollout: targets in flight finish, no new target starts.",
+  positionals: [idArg],
+  options: [timeout, o.store, o.help],
+  details: "The process running the rollout picks the control up through the store. `sluice resume <id>` continues."
+}
+
+export const resumeCommand: CommandSpec = {
+  name: "resume",
+  summary: "Resume a paused rollout, or continue a rollout whose process died (crash recovery).",
+  positionals: [idArg],
+  options: [timeout, ...takeoverOptions],
+  details: `A paused rollout (by an operator, or at a "pause until resumed" step) gets a RESUME.
+${TAKEOVER}
+Resuming a finished rollout prints its summary and exits with its outcome's code.
+
+${EXIT_CODES_HELP}`
+}
+
+export const abortCommand: CommandSpec = {
+  name: "abort",
+  summary: "Abort a rollout: stop updating and roll back every touched target (unless rollback.onAbort is false).",
+  positionals: [idArg],
+  options: [
+    { name: "reason", kind: "string", value: "<text>", description: "why (kept in the journal)" },
+    timeout,
+    ...takeoverOptions
+  ],
+  details: `${TAKEOVER}\n\n${EXIT_CODES_HELP}`
+}
+
+export const approveCommand: CommandSpec = {
+  name: "approve",
+  summary: "Approve the wave a rollout is waiting on (spec.gates.manualApproval).",
+  positionals: [idArg],
+  options: [timeout, ...takeoverOptions],
+  details: `${TAKEOVER}\n\n${EXIT_CODES_HELP}`
+}
+
+export const promoteCommand: CommandSpec = {
+  name: "promote",
+  summary: "End the pause after the current wave now (canary step pause, blue-green preview).",
+  positionals: [idArg],
+  options: [timeout, ...takeoverOptions],
+  details: `${TAKEOVER}\n\n${EXIT_CODES_HELP}`
+}
+
+export const rollbackCommand: CommandSpec = {
+  name: "rollback",
+  summary: "Roll a finished rollout back: every target it touched returns to its previous revision.",
+  positionals: [{ name: "id", required: true, description: "the finished rollout (see `sluice list`)" }],
+  options: [
+    { ...o.id, description: "id of the rollback run (default <id>-rollback)" },
+    ...o.output,
+    o.adapterConfig,
+    ...o.simulatedRun,
+    o.store,
+    o.help
+  ],
+  details: `For a completed rollout (or one that failed with rollback disabled, or whose rollback
+failed): the targets it touched and did not already roll back are restored to the revision
+recorded before it touched them. The rollback runs as a new rollout, <id>-rollback, journaled
+like any other: \`sluice status\` shows it and \`sluice resume\` continues it after a crash.
+A running rollout is rolled back with \`sluice abort <id>\` instead.
+
+Exit codes: 0 every target restored, 4 some could not be restored, 64 nothing to roll back,
+1 internal error.`
+}
+
+export const policyTestCommand: CommandSpec = {
+  name: "policy test",
+  summary: "Run a YAML file of policy cases (input + expected decision) against a bundle.",
+  positionals: [
+    { name: "bundle", required: true, description: 'a bundle file or directory, or "builtin"' },
+    { name: "cases", required: true, description: "the cases file (YAML)" }
+  ],
+  options: [
+    data,
+    now,
+    { ...o.verbose, description: "list passing cases too" },
+    { ...o.json, description: "the report as JSON" },
+    o.help
+  ],
+  details: `${BUNDLE}
+
+Cases file:
+  now: "2025-01-01T00:00:00Z"          # optional
+  cases:
+    - name: root container is denied
+      inputFile: manifests/root.yaml     # a Kubernetes manifest, docker inspect JSON or policy input
+      scanFile: scans/agent.json         # optional Trivy JSON report
+      expect: { allow: false, deny: [non-root] }   # rule ids or message substrings
+
+Exit codes: 0 every case passed, 2 some case failed (a bundle that cannot load fails every
+case: fail closed), 64 the cases file or an argument is unusable, 1 internal error.`
+}
+
+export const policyEvalCommand: CommandSpec = {
+  name: "policy eval",
+  summary: "Evaluate one workload (Kubernetes manifest, docker inspect JSON, or policy input) against a bundle.",
+  positionals: [
+    { name: "bundle", required: true, description: 'a bundle file or directory, or "builtin"' },
+    { name: "input", required: true, description: "the input file (YAML/JSON)" }
+  ],
+  options: [
+    { name: "scan", kind: "string", value: "<file>", description: "a Trivy JSON report for the image (input.scan)" },
+    {
+      name: "image",
+      kind: "string",
+      value: "<file>",
+      description: "docker image inspect JSON (its Config.User) for a docker input"
+    },
+    data,
+    now,
+    { ...o.json, description: "decision, input hash and bundles as JSON" },
+    o.help
+  ],
+  details: `${BUNDLE}
+
+Exit codes: 0 allowed, 2 denied (fail closed: a bundle that cannot load denies), 64 unusable
+input or argument, 1 internal error.`
+}

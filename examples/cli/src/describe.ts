@@ -1,0 +1,173 @@
+import {
+  inspectRollout,
+  type RolloutContext,
+  type RolloutHeader,
+  type RolloutResult,
+  type RolloutStoreShape,
+  RolloutStore
+} from "@sluice/core"
+import { Effect } from "effect"
+
+type Inspected = Effect.Success<ReturnType<typeof inspectRollout>>
+
+export interface RolloutStatus {
+  readonly rolloutId: string
+  readonly mode: "rollout" | "rollback"
+  readonly image: string
+  readonly adapter: string
+  readonly createdAt: string
+  /** The machine state, e.g. `progressing.applying`, `rolledBack`. */
+  readonly state: string
+  /** Human words for it: `updating wave 3/7`, `paused by an operator`, … */
+  readonly phase: string
+  readonly finished: boolean
+  readonly outcome?: RolloutResult["outcome"]
+  readonly reason?: string
+  /** A live process owns (runs) it. */
+  readonly running: boolean
+  readonly owner?: string
+  readonly paused: boolean
+  readonly awaitingApproval: boolean
+  readonly wave: { readonly index: number; readonly number: number; readonly total: number; readonly kind?: string }
+  readonly counts: {
+    readonly planned: number
+    readonly upToDate: number
+    readonly touched: number
+    readonly updated: number
+    readonly inFlight: number
+    readonly rolledBack: number
+    readonly rollbackFailed: number
+  }
+  readonly pendingControls: ReadonlyArray<string>
+  readonly violations: RolloutResult["violations"]
+}
+
+export const stateName = (value: unknown): string =>
+  typeof value === "string"
+    ? value
+    : Object.entries(value as Record<string, unknown>)
+        .map(([k, v]) => `${k}.${stateName(v)}`)
+        .join(",")
+
+const phaseOf = (state: string, ctx: RolloutContext, header: RolloutHeader, running: boolean) => {
+  const total = header.plan.waves.length
+  const wave = `wave ${Math.min(ctx.waveIndex + 1, total)}/${total}`
+  const sub = state.startsWith("progressing.") ? state.slice("progressing.".length) : state
+  const base = (() => {
+    switch (sub) {
+      case "starting":
+      case "validating":
+      case "gating":
+        return "checking gates"
+      case "waveStart":
+      case "checking":
+        return `checking ${wave}`
+      case "applying":
+        return ctx.userPaused ? `paused by an operator in ${wave}` : `updating ${wave}`
+      case "analysing":
+        return `analysing ${wave}`
+      case "held":
+        return `paused by an operator before ${wave}`
+      case "awaitingApproval":
+        return `waiting for approval of ${wave}`
+      case "pausedTimed":
+        return `timed pause after ${wave}`
+      case "pausedUntilResumed":
+        return `paused after ${wave} until resumed`
+      case "afterWave":
+      case "nextWave":
+        return `finishing ${wave}`
+      case "failing":
+      case "rollingBack":
+        return `rolling back (${ctx.rolledBack.length + ctx.rollbackFailed.length}/${ctx.rolledBack.length + ctx.rollbackFailed.length + ctx.rollbackInFlight.length + ctx.rollbackPending.length})`
+      case "finalizing":
+        return "finishing"
+      default:
+        return sub
+    }
+  })()
+  return running ? base : `${base} — not running`
+}
+
+export const statusOf = (
+  inspected: Inspected,
+  owner: string | undefined,
+  pending: ReadonlyArray<string>
+): RolloutStatus => {
+  const { header, snapshot, result } = inspected
+  const ctx = snapshot.context
+  const state = stateName(snapshot.value)
+  const finished = result !== undefined
+  const running = owner !== undefined && !finished
+  const planned = header.plan.waves.reduce((n, w) => n + w.targets.length, 0)
+  const total = header.plan.waves.length
+  const index = Math.min(ctx.waveIndex, Math.max(0, total - 1))
+  return {
+    rolloutId: header.rolloutId,
+    mode: header.machineInput.mode ?? "rollout",
+    image: header.image,
+    adapter: header.adapter,
+    createdAt: new Date(header.createdAt).toISOString(),
+    state,
+    phase: finished ? result.outcome : phaseOf(state, ctx, header, running),
+    finished,
+    ...(result === undefined ? {} : { outcome: result.outcome }),
+    ...(result?.reason !== undefined
+      ? { reason: result.reason }
+      : ctx.failure === undefined
+        ? {}
+        : { reason: ctx.failure.reason }),
+    running,
+    ...(owner === undefined || finished ? {} : { owner }),
+    paused: !finished && (ctx.userPaused || state.endsWith("held") || state.endsWith("pausedUntilResumed")),
+    awaitingApproval: state.endsWith("awaitingApproval"),
+    wave: {
+      index,
+      number: total === 0 ? 0 : index + 1,
+      total,
+      ...(header.plan.waves[index] === undefined ? {} : { kind: header.plan.waves[index]!.kind })
+    },
+    counts: {
+      planned: header.machineInput.mode === "rollback" ? (header.machineInput.rollbackTargets?.length ?? 0) : planned,
+      upToDate: header.plan.upToDate.length,
+      touched: ctx.touched.length,
+      updated: ctx.updated.length,
+      inFlight: ctx.inFlight.length,
+      rolledBack: ctx.rolledBack.length,
+      rollbackFailed: ctx.rollbackFailed.length
+    },
+    pendingControls: pending,
+    violations: result?.violations ?? []
+  }
+}
+
+/** Inspects a rollout and asks the store who runs it. */
+export const loadStatus = (store: RolloutStoreShape, rolloutId: string) =>
+  Effect.gen(function* () {
+    const inspected = yield* inspectRollout(rolloutId)
+    const owner = yield* store.owner(rolloutId)
+    const pending = yield* store.pendingControls(rolloutId).pipe(Effect.orElseSucceed(() => []))
+    return {
+      inspected,
+      status: statusOf(
+        inspected,
+        owner,
+        pending.map((c) => c.signal)
+      )
+    }
+  }).pipe(Effect.provideService(RolloutStore, store))
+
+/** Every rollout id, newest first (by creation time). */
+export const listRollouts = (store: RolloutStoreShape) =>
+  Effect.gen(function* () {
+    const ids = yield* store.list()
+    const headers = yield* Effect.forEach(ids, (id) =>
+      store.read(id).pipe(
+        Effect.map((s) => s.header),
+        Effect.orElseSucceed(() => undefined)
+      )
+    )
+    return headers
+      .filter((h): h is RolloutHeader => h !== undefined)
+      .sort((a, b) => b.createdAt - a.createdAt || b.rolloutId.localeCompare(a.rolloutId))
+  })

@@ -1,0 +1,64 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { PolicyEngine, RolloutSpec, ScanReportSource } from "@sluice/core"
+import { Layer } from "effect"
+
+/**
+ * The policy and scan gates' services for a spec: the built-in bundle (fail closed when it is
+ * missing) plus the spec's own bundles, and a Trivy report directory for the scan gate. The one
+ * place that knows `@sluice/policies`; loaded lazily so commands that need no gate stay fast.
+ */
+export const gateLayer = async (
+  spec: RolloutSpec
+): Promise<Layer.Layer<PolicyEngine | ScanReportSource> | Layer.Layer<never>> => {
+  const { policy, scan } = spec.spec.gates
+  if (!policy.enabled && !scan.enabled) return Layer.empty
+  const policies = await import("@sluice/policies")
+  const builtin = {
+    path: policies.builtinBundleDir,
+    name: "sluice",
+    // The spec's scan settings override the bundle's defaults.
+    data: { sluice: { params: { scan: { waiveMissingReport: scan.waiveMissingReport } } } }
+  }
+  const sources = [builtin, ...(policy.bundles ?? []).map((p) => ({ path: p }))]
+  const engine = policies.PolicyEngineLive.layerFromBundles(sources)
+  const reports =
+    scan.enabled && scan.reportsDir !== undefined ? policies.TrivyReportDirectory.layer(scan.reportsDir) : Layer.empty
+  return Layer.mergeAll(engine, reports) as Layer.Layer<PolicyEngine | ScanReportSource>
+}
+
+/** Whether the committed built-in bundle is there (the demo turns the gate off, and says so, when it is not). */
+export const builtinBundleReady = async (): Promise<boolean> => {
+  try {
+    const policies = await import("@sluice/policies")
+    return fs.existsSync(path.join(policies.builtinBundleDir, "policy.wasm"))
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Makes the spec's file paths (policy bundles, scan reports) absolute, relative to the spec
+ * file's directory, so the journal header holds paths that work from any directory on resume.
+ */
+export const absolutePaths = (spec: RolloutSpec, baseDir: string): RolloutSpec => {
+  const { gates } = spec.spec
+  const abs = (p: string) => path.resolve(baseDir, p)
+  return {
+    ...spec,
+    spec: {
+      ...spec.spec,
+      gates: {
+        ...gates,
+        policy: {
+          ...gates.policy,
+          ...(gates.policy.bundles === undefined ? {} : { bundles: gates.policy.bundles.map(abs) })
+        },
+        scan: {
+          ...gates.scan,
+          ...(gates.scan.reportsDir === undefined ? {} : { reportsDir: abs(gates.scan.reportsDir) })
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { OptionSpec } from "./args.js"
+
+export const help: OptionSpec = { name: "help", short: "h", kind: "flag", description: "show this help" }
+export const store: OptionSpec = {
+  name: "store",
+  kind: "string",
+  value: "<dir>",
+  description: "rollout store directory (default $SLUICE_STORE, else .sluice/rollouts)"
+}
+export const json: OptionSpec = { name: "json", kind: "flag", description: "machine-readable output (JSON)" }
+export const jsonEvents: OptionSpec = {
+  name: "json",
+  kind: "flag",
+  description: 'one JSON RolloutEvent per line, then one {"type":"result"} line'
+}
+export const plain: OptionSpec = {
+  name: "plain",
+  kind: "flag",
+  description: "one line per event even on a terminal (no live view)"
+}
+export const verbose: OptionSpec = {
+  name: "verbose",
+  short: "v",
+  kind: "flag",
+  description: "also print per-target events (updating, health, retries)"
+}
+export const file: OptionSpec = {
+  name: "filename",
+  short: "f",
+  kind: "string",
+  value: "<file>",
+  description: "the Rollout spec (YAML or JSON); - reads stdin"
+}
+export const values: OptionSpec = {
+  name: "values",
+  kind: "list",
+  value: "<file>",
+  description: "a values file deep-merged over the spec (repeatable, in order)"
+}
+export const set: OptionSpec = {
+  name: "set",
+  kind: "list",
+  value: "<path=value>",
+  description: "set one field after the values, e.g. spec.strategy.rolling.batchSize=25%\n(repeatable)"
+}
+export const adapter: OptionSpec = {
+  name: "adapter",
+  kind: "string",
+  value: "<name>",
+  description: "simulated (default) | docker; overrides spec.target.adapter"
+}
+export const adapterConfig: OptionSpec = {
+  name: "adapter-config",
+  kind: "string",
+  value: "<file>",
+  description: "the adapter's own configuration (YAML/JSON), e.g. Docker hosts and registries"
+}
+export const fleetSize: OptionSpec = {
+  name: "fleet-size",
+  kind: "string",
+  value: "<n>",
+  description: "simulated: number of targets when the fleet is created (default 500)"
+}
+export const zones: OptionSpec = {
+  name: "zones",
+  kind: "string",
+  value: "<a,b,c|n>",
+  description: "simulated: zone names, or a count (default 3: zone-a, zone-b, zone-c)"
+}
+export const seed: OptionSpec = {
+  name: "seed",
+  kind: "string",
+  value: "<n>",
+  description: "simulated: random seed of the fleet (default 1)"
+}
+export const fleetImage: OptionSpec = {
+  name: "fleet-image",
+  kind: "string",
+  value: "<image>",
+  description: "simulated: what a new fleet runs (default registry.sluice.dev/agents/node-agent:1.0.0)"
+}
+export const resetFleet: OptionSpec = {
+  name: "reset-fleet",
+  kind: "flag",
+  description: "simulated: discard the stored simulated fleet and create a new one"
+}
+export const faults: OptionSpec = {
+  name: "faults",
+  kind: "string",
+  value: "<list>",
+  description: "simulated: fault injection, e.g. transient=0.05,never-healthy=:2.1.0 (see below)"
+}
+export const applyLatency: OptionSpec = {
+  name: "apply-latency",
+  kind: "string",
+  value: "<min..max>",
+  description: "simulated: time an update takes (default 20ms..80ms)"
+}
+export const readyLatency: OptionSpec = {
+  name: "ready-latency",
+  kind: "string",
+  value: "<min..max>",
+  description: "simulated: time until a started agent is ready (default 50ms..250ms)"
+}
+export const id: OptionSpec = {
+  name: "id",
+  kind: "string",
+  value: "<rollout-id>",
+  description: "the rollout id (default <metadata.name>-<yyyymmdd-hhmmss>-<random>)"
+}
+
+export const simulatedFleet = [fleetSize, zones, seed, fleetImage] as const
+export const simulatedRun = [faults, applyLatency, readyLatency] as const
+export const output = [jsonEvents, plain, verbose] as const

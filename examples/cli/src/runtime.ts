@@ -1,0 +1,335 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import {
+  EventSink,
+  type InterpreterError,
+  type MetricsProvider,
+  makeFileStore,
+  type PolicyEngine,
+  PrometheusMetrics,
+  type RolloutHeader,
+  type RolloutResult,
+  type RolloutStoreShape,
+  RolloutStore,
+  type ScanReportSource,
+  type TargetAdapter
+} from "@sluice/core"
+import { SimulatedFleetSelector } from "@sluice/core/testing"
+import { Cause, Effect, Exit, Layer, Logger, References, type Schema } from "effect"
+import { flag, type Parsed, parsePositiveInt, str } from "./args.js"
+import { UsageError, UserError } from "./errors.js"
+import { ExitCode, exitCodeFor } from "./exitCodes.js"
+import type { Io } from "./io.js"
+import { makeRenderer, type OutputMode, type Renderer } from "./render/renderers.js"
+import { parseFaults, parseLatency } from "./simulated/faults.js"
+import {
+  DEFAULT_APPLY_LATENCY,
+  DEFAULT_READY_LATENCY,
+  DEFAULT_WORLD,
+  openWorld,
+  readSimRun,
+  readWorld,
+  type SimRunOptions,
+  type WorldOptions,
+  worldDir,
+  writeSimRun
+} from "./simulated/world.js"
+
+export const storeRootOf = (io: Io, parsed: Parsed) =>
+  path.resolve(io.cwd, str(parsed, "store") || io.env.SLUICE_STORE || path.join(".sluice", "rollouts"))
+
+export const outputModeOf = (io: Io, parsed: Parsed): OutputMode =>
+  flag(parsed, "json") ? "json" : io.isTTY && !flag(parsed, "plain") ? "tty" : "plain"
+
+/** A store whose `create` also runs `onCreate` (persist simulation settings, tell the renderer). */
+export const withCreateHook = (
+  inner: RolloutStoreShape,
+  onCreate: (header: RolloutHeader) => void
+): RolloutStoreShape => ({
+  ...inner,
+  create: (header) => inner.create(header).pipe(Effect.tap(() => Effect.sync(() => onCreate(header))))
+})
+
+// ---------------------------------------------------------------------------------------------
+// simulated fleet settings
+// ---------------------------------------------------------------------------------------------
+
+const zonesOf = (text: string, command: string): string[] => {
+  if (/^\d+$/.test(text)) {
+    const n = parsePositiveInt("zones", text, command)
+    if (n > 26) return Array.from({ length: n }, (_, i) => `zone-${i + 1}`)
+    return Array.from({ length: n }, (_, i) => `zone-${String.fromCharCode(97 + i)}`)
+  }
+  const zones = text.split(",").map((z) => z.trim())
+  for (const z of zones) {
+    if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(z)) {
+      throw new UsageError({
+        message: `--zones: "${z}" is not a valid zone name (letters, digits, '-', '_', '.'; or give a count)`,
+        command
+      })
+    }
+  }
+  if (new Set(zones).size !== zones.length)
+    throw new UsageError({ message: "--zones: a zone is listed twice", command })
+  return zones
+}
+
+export const worldOptionsOf = (parsed: Parsed, command: string): WorldOptions => {
+  const size = str(parsed, "fleet-size")
+  const zones = str(parsed, "zones")
+  const seed = str(parsed, "seed")
+  const image = str(parsed, "fleet-image")
+  return {
+    size: size === undefined ? DEFAULT_WORLD.size : parsePositiveInt("fleet-size", size, command),
+    zones: zones === undefined ? [...DEFAULT_WORLD.zones] : zonesOf(zones, command),
+    seed: seed === undefined ? DEFAULT_WORLD.seed : parsePositiveInt("seed", seed, command),
+    image: image ?? DEFAULT_WORLD.image
+  }
+}
+
+export const simRunOf = (parsed: Parsed): SimRunOptions => {
+  const faults = str(parsed, "faults")
+  const apply = str(parsed, "apply-latency")
+  const ready = str(parsed, "ready-latency")
+  return {
+    ...(faults === undefined ? {} : { faultsText: faults }),
+    faults: parseFaults(faults),
+    applyLatency: apply === undefined ? DEFAULT_APPLY_LATENCY : parseLatency("apply-latency", apply),
+    readyLatency: ready === undefined ? DEFAULT_READY_LATENCY : parseLatency("ready-latency", ready)
+  }
+}
+
+export const hasSimRunFlags = (parsed: Parsed) =>
+  ["faults", "apply-latency", "ready-latency"].some((o) => str(parsed, o) !== undefined)
+
+/** Notes when fleet-shaping flags are ignored because a simulated fleet already exists. */
+export const noteIgnoredFleetFlags = (
+  io: Io,
+  parsed: Parsed,
+  storeRoot: string,
+  existing: WorldOptions | undefined
+) => {
+  if (existing === undefined) return
+  const given = ["fleet-size", "zones", "seed", "fleet-image"].filter((o) => str(parsed, o) !== undefined)
+  if (given.length > 0) {
+    io.err(
+      `note: ${given.map((g) => `--${g}`).join(", ")} ignored: the simulated fleet in ${worldDir(storeRoot)} already exists (${existing.size} targets, zones ${existing.zones.join(",")}); --reset-fleet starts a new one\n`
+    )
+  }
+}
+
+/**
+ * The stored simulated fleet's options for continuing a rollout; warns when the fleet is gone (a
+ * new one from the defaults will not hold what the rollout already did).
+ */
+export const existingWorldOptions = (io: Io, storeRoot: string, adapter: string, fallback: WorldOptions) => {
+  const stored = readWorld(storeRoot)?.options
+  if (stored === undefined && adapter === "simulated") {
+    io.err(
+      `warning: no simulated fleet in ${worldDir(storeRoot)}; continuing on a new one (${fallback.size} targets on ${fallback.image})\n`
+    )
+  }
+  return stored ?? fallback
+}
+
+export const resetWorld = (storeRoot: string) => fs.rmSync(worldDir(storeRoot), { recursive: true, force: true })
+
+// ---------------------------------------------------------------------------------------------
+// adapters
+// ---------------------------------------------------------------------------------------------
+
+export const ADAPTERS = ["simulated", "docker", "kubernetes"] as const
+
+export interface OpenAdapter {
+  readonly layer: Layer.Layer<TargetAdapter | MetricsProvider> | Layer.Layer<TargetAdapter | MetricsProvider, unknown>
+  readonly release: () => void
+  /** Persists what a later `resume` needs, once the rollout exists in the store. */
+  readonly onCreate: (header: RolloutHeader) => void
+}
+
+export const checkAdapterName = (name: string, command: string) => {
+  if (!(ADAPTERS as ReadonlyArray<string>).includes(name)) {
+    throw new UsageError({ message: `unknown adapter "${name}" (one of ${ADAPTERS.join(", ")})`, command })
+  }
+}
+
+/** Validates `spec.target.selector` with the adapter's own schema; problems carry their paths. */
+export const selectorSchemaFor = async (adapter: string): Promise<Schema.Codec<unknown, unknown> | undefined> => {
+  if (adapter === "simulated") return SimulatedFleetSelector as unknown as Schema.Codec<unknown, unknown>
+  if (adapter === "docker") {
+    const docker = await import("@sluice/adapters-docker")
+    return docker.DockerSelector as unknown as Schema.Codec<unknown, unknown>
+  }
+  return undefined
+}
+
+const adapterConfigOf = async (io: Io, parsed: Parsed): Promise<unknown> => {
+  const file = str(parsed, "adapter-config")
+  if (file === undefined) return {}
+  const { parse } = await import("yaml")
+  try {
+    return parse(fs.readFileSync(path.resolve(io.cwd, file), "utf8"))
+  } catch (e) {
+    throw new UserError({ message: `cannot read --adapter-config ${file}: ${(e as Error).message}` })
+  }
+}
+
+/**
+ * The TargetAdapter to drive rollout `rolloutId` with. The simulated fleet is locked and persisted
+ * under the store; `sim` are this rollout's simulation settings (faults, latencies).
+ */
+export const openAdapter = async (
+  io: Io,
+  parsed: Parsed,
+  name: string,
+  storeRoot: string,
+  rolloutId: string,
+  world: WorldOptions,
+  sim: SimRunOptions
+): Promise<OpenAdapter> => {
+  switch (name) {
+    case "simulated": {
+      const opened = openWorld(storeRoot, world, sim, rolloutId)
+      return {
+        layer: opened.fleet.layer,
+        release: opened.release,
+        onCreate: (header) => writeSimRun(storeRoot, header.rolloutId, sim)
+      }
+    }
+    case "docker": {
+      const docker = await import("@sluice/adapters-docker")
+      const config = await adapterConfigOf(io, parsed)
+      // Analysis gates query a real Prometheus (each analysis names its address).
+      const layer = Layer.mergeAll(docker.DockerAdapter.layer(config as never), PrometheusMetrics())
+      return { layer, release: () => {}, onCreate: () => {} }
+    }
+    default:
+      throw new UserError({
+        message: `the ${name} adapter is not wired into this CLI yet (available: simulated, docker)`
+      })
+  }
+}
+
+/** Simulation settings for continuing rollout `id`: what it was started with. */
+export const simRunFor = (storeRoot: string, id: string, parsed: Parsed): SimRunOptions =>
+  hasSimRunFlags(parsed) ? simRunOf(parsed) : (readSimRun(storeRoot, id) ?? simRunOf(parsed))
+
+// ---------------------------------------------------------------------------------------------
+// running a rollout
+// ---------------------------------------------------------------------------------------------
+
+const loggerLayer = (io: Io) =>
+  Layer.mergeAll(
+    Logger.layer([
+      Logger.make((o) => {
+        const message = Array.isArray(o.message) ? o.message.map(String).join(" ") : String(o.message)
+        io.err(`${o.logLevel.toLowerCase()}: ${message}\n`)
+      })
+    ]),
+    Layer.succeed(References.MinimumLogLevel, "Warn")
+  )
+
+export interface RunRequest<E> {
+  readonly io: Io
+  readonly mode: OutputMode
+  readonly verbose: boolean
+  readonly store: RolloutStoreShape
+  readonly adapter: OpenAdapter
+  readonly gates: Layer.Layer<PolicyEngine | ScanReportSource> | Layer.Layer<never>
+  /** Known up-front for resume / rollback runs; apply learns it when the store creates it. */
+  readonly header?: RolloutHeader
+  readonly seed?: (renderer: Renderer) => void
+  /** The rollout id, for messages before the header exists. */
+  readonly rolloutId: string
+  readonly program: Effect.Effect<RolloutResult, E | InterpreterError, RolloutStore | TargetAdapter>
+  /** Maps the outcome to the exit code (default: `exitCodeFor`). */
+  readonly exitCode?: (result: RolloutResult) => number
+}
+
+/** Prints a failure of the Effect program the way users should see it; returns the exit code. */
+export const reportFailure = (io: Io, cause: Cause.Cause<unknown>): number => {
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some") {
+    const e = error.value as { _tag?: string; message?: string; rolloutId?: string; owner?: string }
+    switch (e._tag) {
+      case "RolloutLocked":
+        io.err(
+          `error: rollout ${e.rolloutId} is being run by another process (${e.owner}); control it with sluice pause|resume|abort|approve|promote ${e.rolloutId}\n`
+        )
+        return ExitCode.usage
+      case "RolloutNotFound":
+        io.err(`error: no rollout ${e.rolloutId} in the store\n`)
+        return ExitCode.usage
+      case "UserError":
+      case "UsageError":
+      case "DockerConfigError":
+        io.err(`error: ${e.message}\n`)
+        return ExitCode.usage
+      case "AdapterError":
+        io.err(`error: adapter: ${e.message}\n`)
+        return ExitCode.internal
+      case "StoreError":
+        io.err(`error: store: ${e.message}\n`)
+        return ExitCode.internal
+      default:
+        io.err(`error: ${e.message ?? String(error.value)}\n`)
+        return ExitCode.internal
+    }
+  }
+  const squashed = Cause.squash(cause)
+  io.err(`internal error: ${squashed instanceof Error ? squashed.message : String(squashed)}\n`)
+  if (io.env.SLUICE_DEBUG !== undefined) io.err(`${Cause.pretty(cause)}\n`)
+  return ExitCode.internal
+}
+
+/**
+ * Runs a rollout program to its outcome with the chosen output, and maps the result to an exit
+ * code. Ctrl-C interrupts it: the journal keeps everything, `sluice resume` continues it.
+ */
+export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
+  const { io } = req
+  const renderer = makeRenderer(io, req.mode, req.verbose, req.header)
+  req.seed?.(renderer)
+  const controller = new AbortController()
+  let interrupts = 0
+  const unregister = io.onInterrupt(() => {
+    interrupts++
+    if (interrupts > 1) process.exit(ExitCode.interrupted)
+    controller.abort()
+  })
+  try {
+    const store = withCreateHook(req.store, (header) => {
+      req.adapter.onCreate(header)
+      renderer.model.setHeader(header)
+    })
+    const layer = Layer.mergeAll(
+      req.adapter.layer,
+      Layer.succeed(RolloutStore, store),
+      req.gates,
+      EventSink.fromCallback(renderer.event),
+      loggerLayer(io)
+    )
+    const exit = await Effect.runPromiseExit(req.program.pipe(Effect.provide(layer)), { signal: controller.signal })
+    renderer.stop()
+    if (Exit.isSuccess(exit)) {
+      const code = (req.exitCode ?? ((r: RolloutResult) => exitCodeFor(r.outcome)))(exit.value)
+      renderer.finish(exit.value, code)
+      return code
+    }
+    if (Cause.hasInterruptsOnly(exit.cause) || controller.signal.aborted) {
+      io.err(
+        `\ninterrupted: rollout ${req.rolloutId} stays in the store where it was; \`sluice resume ${req.rolloutId}\` continues it, \`sluice abort ${req.rolloutId}\` rolls it back\n`
+      )
+      return ExitCode.interrupted
+    }
+    return reportFailure(io, exit.cause)
+  } finally {
+    unregister()
+    req.adapter.release()
+  }
+}
+
+export const fileStore = (root: string) => makeFileStore(root)
+
+export const runStoreEffect = <A, E>(store: RolloutStoreShape, effect: Effect.Effect<A, E, RolloutStore>) =>
+  Effect.runPromiseExit(effect.pipe(Effect.provideService(RolloutStore, store)))

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest"
+import { fixture, sluice } from "./helpers.js"
+
+const P = (name: string) => fixture(`policy/${name}`)
+
+describe("sluice policy test / eval (built-in bundle)", () => {
+  it("runs a cases file: 0 when every case passes, 2 when one fails", async () => {
+    const ok = await sluice(["policy", "test", "builtin", P("cases.yaml"), "--verbose"])
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0)
+    expect(ok.stdout).toContain("PASS: 2/2")
+    const wrong = await sluice(["policy", "test", "builtin", P("wrong-cases.yaml")])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stdout).toContain("FAIL: expects root to be allowed")
+    const json = await sluice(["policy", "test", "builtin", P("cases.yaml"), "--json"])
+    expect(JSON.parse(json.stdout)).toMatchObject({ passed: 2, failed: 0, total: 2 })
+  })
+
+  it("evaluates one workload: 0 allowed, 2 denied with the rule and container", async () => {
+    const allowed = await sluice(["policy", "eval", "builtin", P("agent-ok.yaml"), "--scan", P("scan.json")])
+    expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)
+    expect(allowed.stdout).toContain("ALLOW")
+    const denied = await sluice(["policy", "eval", "builtin", P("agent-root.yaml"), "--scan", P("scan.json"), "--json"])
+    expect(denied.code).toBe(2)
+    const out = JSON.parse(denied.stdout) as {
+      decision: { allow: boolean; deny: Array<{ rule: string; container?: string }> }
+    }
+    expect(out.decision.allow).toBe(false)
+    expect(out.decision.deny.some((d) => d.rule === "non-root" && d.container === "agent")).toBe(true)
+  })
+
+  it("exits 64 on a missing file or bundle", async () => {
+    const input = await sluice(["policy", "eval", "builtin", P("nope.yaml")])
+    expect(input.code).toBe(64)
+    expect(input.stderr).toContain("no input file")
+    const bundle = await sluice(["policy", "test", "no-such-bundle", P("cases.yaml")])
+    expect(bundle.code).toBe(64)
+    const sub = await sluice(["policy", "lint"])
+    expect(sub.code).toBe(64)
+    expect(sub.stderr).toContain('unknown policy command "lint"')
+  })
+})

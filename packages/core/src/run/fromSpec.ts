@@ -1,0 +1,63 @@
+import type { Artifact } from "../adapter/TargetAdapter.js"
+import { type AnalysisConfig, defaultOperations, type RolloutConfig } from "../interpreter/RolloutConfig.js"
+import type { RolloutSpec } from "../spec/Rollout.js"
+
+/** Health is polled this often when the spec has no probe (`spec.health.probe.period`). */
+export const DEFAULT_POLL_INTERVAL_MS = 1000
+/** Analysis measurements are this far apart when a template has a `count` but no `interval`. */
+export const DEFAULT_ANALYSIS_INTERVAL_MS = 30_000
+
+export interface ConfigFromSpecOptions {
+  /** Overrides `spec.target.adapter` (e.g. the CLI's `--adapter`). */
+  readonly adapter?: string
+  /** Overrides the adapter call defaults (timeouts, retries, concurrency). */
+  readonly operations?: Partial<RolloutConfig["operations"]>
+}
+
+/**
+ * The interpreter's {@link RolloutConfig} for a decoded spec: durations in milliseconds, health
+ * polled at the probe's period, gates and rollback as written, adapter-call defaults from
+ * {@link defaultOperations}. Pure: the result is plain JSON, stored in the journal header.
+ */
+export const configFromSpec = (
+  spec: RolloutSpec,
+  rolloutId: string,
+  options: ConfigFromSpecOptions = {}
+): RolloutConfig => {
+  const body = spec.spec
+  const artifact: Artifact = {
+    image: body.artifact.image,
+    ...(body.artifact.config === undefined ? {} : { config: body.artifact.config })
+  }
+  const analysis = body.gates.analysis.map(
+    (a): AnalysisConfig => ({
+      name: a.name,
+      query: a.query,
+      successCondition: a.successCondition,
+      provider: a.provider,
+      address: a.address,
+      count: a.count ?? 1,
+      intervalMs: a.interval ?? DEFAULT_ANALYSIS_INTERVAL_MS
+    })
+  )
+  const maxInFlight = body.concurrency?.maxInFlight
+  return {
+    rolloutId,
+    adapter: options.adapter ?? body.target.adapter,
+    selector: body.target.selector,
+    artifact,
+    health: {
+      progressDeadlineMs: body.health.progressDeadline,
+      minReadyMs: body.health.minReadySeconds * 1000,
+      pollIntervalMs: Math.max(1, body.health.probe?.period ?? DEFAULT_POLL_INTERVAL_MS)
+    },
+    rollback: { onFailure: body.rollback.onFailure, onAbort: body.rollback.onAbort },
+    gates: {
+      policy: body.gates.policy.enabled,
+      scan: body.gates.scan.enabled,
+      analysis
+    },
+    operations: { ...defaultOperations, ...options.operations },
+    ...(maxInFlight === undefined ? {} : { maxInFlight })
+  }
+}

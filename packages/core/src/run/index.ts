@@ -1,0 +1,2 @@
+export * from "./fromSpec.js"
+export * from "./rollback.js"
