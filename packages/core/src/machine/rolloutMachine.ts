@@ -4,8 +4,9 @@ import {
   beginWave,
   cancelDeadline,
   currentWave,
-  dispatchUpdates,
   initialContext,
+  pauseWave,
+  resumeWave,
   rollbackDone,
   rollbackSettled,
   type Step,
@@ -119,22 +120,8 @@ export const rolloutMachine = setup({
     progressing: {
       initial: "waveStart",
       on: {
-        PAUSE: {
-          actions: run((ctx) => ({
-            patch: { userPaused: true },
-            commands: [{ kind: "notify", note: { kind: "paused", wave: ctx.waveIndex, reason: "operator" } }]
-          }))
-        },
-        RESUME: {
-          actions: run((ctx) => {
-            const resumed = { ...ctx, userPaused: false }
-            const dispatched = dispatchUpdates(resumed)
-            return {
-              patch: { userPaused: false, ...dispatched.patch },
-              commands: [{ kind: "notify", note: { kind: "resumed", wave: ctx.waveIndex } }, ...dispatched.commands]
-            }
-          })
-        },
+        PAUSE: { actions: run((ctx) => pauseWave(ctx)) },
+        RESUME: { actions: run((ctx) => resumeWave(ctx)) },
         ABORT: [
           {
             guard: "shouldRollBackOnAbort",

@@ -58,26 +58,64 @@ export const dispatchUpdates = (ctx: RolloutContext): Step => {
 export const beginWave = (ctx: RolloutContext): Step => {
   const wave = currentWave(ctx)
   if (wave === undefined) return none
-  const timerId = `deadline-${ctx.waveIndex}-${ctx.timerSeq}`
   const started: RolloutContext = {
     ...ctx,
     pending: wave.targets.filter((id) => !ctx.updated.includes(id)),
-    inFlight: [],
-    timerSeq: ctx.timerSeq + 1,
-    deadlineTimer: timerId
+    inFlight: []
   }
+  // Paused by the operator before the wave began: the deadline starts when they resume.
+  const deadline = ctx.userPaused ? none : startDeadline(started)
   const dispatched = dispatchUpdates(started)
   return {
     patch: {
       pending: started.pending,
       inFlight: started.inFlight,
-      timerSeq: started.timerSeq,
-      deadlineTimer: timerId,
+      ...deadline.patch,
       ...dispatched.patch
     },
     commands: [
       { kind: "notify", note: { kind: "waveStarted", wave: ctx.waveIndex, targets: wave.targets.length } },
-      { kind: "startTimer", timerId, ms: ctx.progressDeadlineMs, purpose: "deadline" },
+      ...deadline.commands,
+      ...dispatched.commands
+    ]
+  }
+}
+
+/** A wave is active while it has targets to dispatch or in flight. */
+export const waveActive = (ctx: RolloutContext) => ctx.pending.length > 0 || ctx.inFlight.length > 0
+
+/** The progress deadline measures progress, so it runs only while the wave is allowed to progress. */
+export const startDeadline = (ctx: RolloutContext): Step => {
+  const timerId = `deadline-${ctx.waveIndex}-${ctx.timerSeq}`
+  return {
+    patch: { deadlineTimer: timerId, timerSeq: ctx.timerSeq + 1 },
+    commands: [{ kind: "startTimer", timerId, ms: ctx.progressDeadlineMs, purpose: "deadline" }]
+  }
+}
+
+/** Operator pause: stop dispatching and stop the deadline clock. */
+export const pauseWave = (ctx: RolloutContext): Step => {
+  const cancel = cancelDeadline(ctx)
+  return {
+    patch: { userPaused: true, ...cancel.patch },
+    commands: [
+      ...cancel.commands,
+      { kind: "notify", note: { kind: "paused", wave: ctx.waveIndex, reason: "operator" } }
+    ]
+  }
+}
+
+/** Operator resume: dispatch again and, mid-wave, give the wave a fresh progress deadline. */
+export const resumeWave = (ctx: RolloutContext): Step => {
+  const resumed: RolloutContext = { ...ctx, userPaused: false }
+  const deadline = waveActive(resumed) && resumed.deadlineTimer === undefined ? startDeadline(resumed) : none
+  const withDeadline: RolloutContext = { ...resumed, ...deadline.patch }
+  const dispatched = dispatchUpdates(withDeadline)
+  return {
+    patch: { userPaused: false, ...deadline.patch, ...dispatched.patch },
+    commands: [
+      { kind: "notify", note: { kind: "resumed", wave: ctx.waveIndex } },
+      ...deadline.commands,
       ...dispatched.commands
     ]
   }

@@ -208,3 +208,33 @@ describe("adapter faults", () => {
     for (const t of w.fleet.targets.values()) expect(t.image).toBe(V1)
   })
 })
+
+describe("operator pause and the progress deadline", () => {
+  it("stops the deadline clock while paused mid-wave, so a long pause does not fail the wave", async () => {
+    const w = world({ size: 6, namePrefix: "n", readyLatency: { minMs: 50, maxMs: 50 } })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 6, { maxUnavailable: 1 }), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      runVirtual(
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(
+            startRollout({
+              config: configFor({ health: { progressDeadlineMs: 1_000, minReadyMs: 0, pollIntervalMs: 10 } }),
+              spec: {},
+              plan: () => plan
+            })
+          )
+          yield* operator(w, (t) => t === "healthChanged", "PAUSE")
+          while (!w.sink.events.some((e) => e.type === "paused")) yield* Effect.sleep(5)
+          // Ten progress deadlines pass while paused.
+          yield* Effect.sleep(10_000)
+          const paused = yield* inspectRollout("r1")
+          expect(paused.result).toBeUndefined()
+          yield* w.store.sendControl("r1", { id: "resume", signal: "RESUME", at: 0 })
+          return yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("completed")
+    for (const t of w.fleet.targets.values()) expect(t.image).toBe(V2)
+  })
+})
