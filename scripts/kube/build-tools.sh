@@ -15,7 +15,7 @@ set -euo pipefail
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$script_dir/../.." && pwd)"
 mod_dir="$repo/tools/kube"
-# shellcheck source=../../tools/kube/versions.env
+# shellcheck source=tools/kube/versions.env
 source "$mod_dir/versions.env"
 
 force=0
@@ -27,6 +27,7 @@ mkdir -p "$out"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export GOTOOLCHAIN=local   # never download a Go toolchain
 export CGO_ENABLED=0
+command -v go >/dev/null || [[ ! -x /usr/local/go/bin/go ]] || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "build-tools: 'go' not found on PATH (need Go >= 1.26)" >&2; exit 1; }
 
 now() { date +%s.%N; }
@@ -102,7 +103,7 @@ ensure() { # group key builder bins...
       rm -rf "$cdir/bin.tmp"; mkdir -p "$cdir/bin.tmp"
       "$builder" "$cdir/bin.tmp"
       have_all "$cdir/bin.tmp" "${bins[@]}" || { log "$group: build did not produce ${bins[*]}"; exit 1; }
-      rm -rf "$cdir/bin"; mv "$cdir/bin.tmp" "$cdir/bin"
+      rm -rf "${cdir:?}/bin"; mv "$cdir/bin.tmp" "$cdir/bin"
       log "$group: built in $(elapsed "$start")"
     else
       log "$group: reusing $cdir/bin"
@@ -123,5 +124,5 @@ ensure kwok "$kwok_key" build_kwok "${kwok_bins[@]}"
 
 "$out/kube-apiserver" --version >&2
 "$out/etcd" --version | head -1 >&2
-"$out/kwok" --version >&2 2>/dev/null || true
+"$out/kwok" --version 2>&1 | head -1 >&2
 log "done in $(elapsed "$total_start"); binaries in $out"

@@ -10,7 +10,7 @@
 # Usage: bash tools/kube/gen-gomod.sh   (reads tools/kube/versions.env)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck source=tools/kube/versions.env
 source "$here/versions.env"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export GOTOOLCHAIN=local
