@@ -43,6 +43,13 @@ export const set: OptionSpec = {
   value: "<path=value>",
   description: "set one field after the values, e.g. spec.strategy.rolling.batchSize=25%\n(repeatable)"
 }
+export const policy: OptionSpec = {
+  name: "policy",
+  kind: "list",
+  value: "<bundle>",
+  description:
+    "an OPA Wasm bundle (.tar.gz or directory) that gates the rollout beside the\nbuilt-in one; turns the policy gate on (repeatable)"
+}
 export const adapter: OptionSpec = {
   name: "adapter",
   kind: "string",

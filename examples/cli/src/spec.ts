@@ -69,7 +69,30 @@ export const loadSpec = async (io: Io, parsed: Parsed, command: string): Promise
   })
   if (Result.isFailure(result)) throw new SpecInvalid(result.failure.problems, source)
   const baseDir = file === "-" ? io.cwd : path.dirname(path.resolve(io.cwd, file))
-  const spec = absolutePaths(result.success, baseDir)
+  const withPaths = absolutePaths(result.success, baseDir)
+  // --policy bundles are relative to where the operator stands, and switch the policy gate on.
+  const extra = list(parsed, "policy").map((p) => path.resolve(io.cwd, p))
+  const spec =
+    extra.length === 0
+      ? withPaths
+      : {
+          ...withPaths,
+          spec: {
+            ...withPaths.spec,
+            gates: {
+              ...withPaths.spec.gates,
+              policy: {
+                ...withPaths.spec.gates.policy,
+                enabled: true,
+                bundles: [...(withPaths.spec.gates.policy.bundles ?? []), ...extra]
+              }
+            }
+          }
+        }
+  for (const bundle of extra) {
+    if (!fs.existsSync(bundle))
+      throw new UsageError({ message: `--policy ${bundle}: no such file or directory`, command })
+  }
   const encoded = encodeRolloutSpec(spec)
   if (Result.isFailure(encoded)) throw new SpecInvalid(encoded.failure.problems, source)
   return { spec, document: encoded.success, source }

@@ -127,3 +127,42 @@ describe("sluice apply: outcomes and exit codes", () => {
     expect(again.stderr).toContain("already runs its previous revision; nothing to roll back")
   })
 })
+
+describe("sluice apply --policy", () => {
+  const BUNDLE = new URL("../../../packages/policies/test/fixtures/bundles/basic.tar.gz", import.meta.url).pathname
+
+  it("adds a user's bundle to the built-in one: its denial blocks the rollout (exit 2) and nothing is touched", async () => {
+    const store = tmpStore()
+    const r = await sluice([
+      "apply",
+      "-f",
+      SPEC,
+      "--id",
+      "mine",
+      "--policy",
+      BUNDLE,
+      "--faults",
+      "no-limits=:2.0.0",
+      ...small(store, 6)
+    ])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stdout).toContain("basic/memory-limit")
+    expect(r.stdout).toContain("resource-limits/missing")
+    const f = fleet(store)
+    for (let i = 0; i < 6; i++) expect(imageOf(f, `node-${i}`)).toBe(V1)
+  })
+
+  it("lets a compliant workload through the user's bundle too", async () => {
+    const store = tmpStore()
+    const r = await sluice(["apply", "-f", SPEC, "--id", "ok", "--policy", BUNDLE, ...small(store, 6)])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+  })
+
+  it("rejects a --policy path that does not exist (exit 64) before touching anything", async () => {
+    const store = tmpStore()
+    const r = await sluice(["apply", "-f", SPEC, "--id", "x", "--policy", "/nope/bundle.tar.gz", ...small(store, 6)])
+    expect(r.code).toBe(64)
+    expect(r.stderr).toContain("--policy /nope/bundle.tar.gz: no such file or directory")
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/)
+  })
+})

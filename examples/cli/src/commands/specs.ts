@@ -81,6 +81,7 @@ export const applyCommand: CommandSpec = {
     o.file,
     o.values,
     o.set,
+    o.policy,
     o.id,
     o.adapter,
     o.adapterConfig,
