@@ -36,6 +36,24 @@ export interface HealthReport {
   readonly reason?: string
 }
 
+/**
+ * The rollout spec's probe (durations in ms), for adapters that probe targets themselves when the
+ * workload declares no health check of its own.
+ */
+export interface ProbeSpec {
+  readonly http?: { readonly port: number; readonly path: string; readonly scheme?: "HTTP" | "HTTPS" }
+  readonly tcp?: { readonly port: number }
+  readonly exec?: { readonly command: ReadonlyArray<string> }
+  readonly initialDelay?: number
+  readonly period?: number
+  readonly successThreshold?: number
+  readonly failureThreshold?: number
+}
+
+export interface HealthOptions {
+  readonly probe?: ProbeSpec
+}
+
 export interface ApplyContext {
   readonly rolloutId: string
   readonly wave: number
@@ -76,7 +94,7 @@ export interface TargetAdapterShape {
    * interrupted by a crash can be called again. Returns the revision now running.
    */
   readonly apply: (target: Target, artifact: Artifact, ctx: ApplyContext) => Effect.Effect<Revision, AdapterError>
-  readonly health: (target: Target) => Effect.Effect<HealthReport, AdapterError>
+  readonly health: (target: Target, options?: HealthOptions) => Effect.Effect<HealthReport, AdapterError>
   /**
    * Idempotent: restores `revision` (a no-op when the target already runs it). `ctx.applied` is the
    * revision `apply` returned, when the journal has it (e.g. where Docker put the new container).

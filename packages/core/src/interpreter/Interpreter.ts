@@ -87,7 +87,11 @@ export const discoverInventory = (config: RolloutConfig) =>
     const states = yield* Effect.forEach(targets, (t) => adapter.inspect(t), {
       concurrency: config.operations.concurrency
     })
-    const inventory: Inventory = states.map((s) => ({ target: s.target, image: s.revision.image }))
+    const inventory: Inventory = states.map((s) => ({
+      target: s.target,
+      image: s.revision.image,
+      ...(s.revision.configHash === undefined ? {} : { configHash: s.revision.configHash })
+    }))
     return { inventory, states }
   })
 
@@ -329,7 +333,11 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           let healthySince: number | undefined
           let last: HealthStatus | undefined
           while (true) {
-            const report = yield* call("health", target.id, adapter.health(target))
+            const report = yield* call(
+              "health",
+              target.id,
+              adapter.health(target, config.health.probe === undefined ? undefined : { probe: config.health.probe })
+            )
             const now = yield* Clock.currentTimeMillis
             if (report.status !== last) {
               last = report.status

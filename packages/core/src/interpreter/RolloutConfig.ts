@@ -1,4 +1,4 @@
-import type { Artifact } from "../adapter/TargetAdapter.js"
+import type { Artifact, ProbeSpec } from "../adapter/TargetAdapter.js"
 
 /** One analysis gate: a query whose value must satisfy the condition. */
 export interface AnalysisConfig {
@@ -26,6 +26,8 @@ export interface RolloutConfig {
     readonly progressDeadlineMs: number
     readonly minReadyMs: number
     readonly pollIntervalMs: number
+    /** The spec's probe, handed to the adapter's health check. */
+    readonly probe?: ProbeSpec
   }
   readonly rollback: { readonly onFailure: boolean; readonly onAbort: boolean }
   readonly gates: {

@@ -1,4 +1,4 @@
-import type { Artifact } from "../adapter/TargetAdapter.js"
+import type { Artifact, ProbeSpec } from "../adapter/TargetAdapter.js"
 import { type AnalysisConfig, defaultOperations, type RolloutConfig } from "../interpreter/RolloutConfig.js"
 import type { RolloutSpec } from "../spec/Rollout.js"
 
@@ -49,7 +49,8 @@ export const configFromSpec = (
     health: {
       progressDeadlineMs: body.health.progressDeadline,
       minReadyMs: body.health.minReadySeconds * 1000,
-      pollIntervalMs: Math.max(1, body.health.probe?.period ?? DEFAULT_POLL_INTERVAL_MS)
+      pollIntervalMs: Math.max(1, body.health.probe?.period ?? DEFAULT_POLL_INTERVAL_MS),
+      ...(body.health.probe === undefined ? {} : { probe: body.health.probe as ProbeSpec })
     },
     rollback: { onFailure: body.rollback.onFailure, onAbort: body.rollback.onAbort },
     gates: {
