@@ -16,6 +16,7 @@ import {
   type JournalEntry,
   type RolloutHeader,
   RolloutLocked,
+  type JournalSnapshot as StoredSnapshot,
   type RolloutNotFound,
   RolloutStore,
   type StoreError
@@ -47,33 +48,43 @@ const commandsOf = (actions: ReadonlyArray<{ readonly type: string; readonly par
 
 const sha256 = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex")
 
-/** Rebuilds the machine from the journal: the machine is pure, so replaying its events is exact. */
-export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>) => {
+/**
+ * Rebuilds the machine from the journal: the machine is pure, so replaying its events is exact.
+ * With a snapshot, the machine starts from it and only the events after `seq` are replayed; the
+ * cheap bookkeeping (timers, applied revisions, controls) always scans the whole journal.
+ */
+export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>, from?: StoredSnapshot) => {
   const [initial, initialActions] = initialTransition(rolloutMachine, input)
-  let snapshot = initial as RolloutSnapshot
   const initialCommands = commandsOf(initialActions)
+  let snapshot = initial as RolloutSnapshot
   let outstanding: Outstanding = track(new Map(), undefined, initialCommands)
+  const start = from === undefined || from.seq > entries.length ? 0 : from.seq
+  if (from !== undefined && start === from.seq) {
+    snapshot = rolloutMachine.resolveState(from.machine as never) as RolloutSnapshot
+    outstanding = new Map(from.outstanding)
+  }
   const timerDue = new Map<string, number>()
   const applied = new Map<string, Revision>()
   const controls = new Map<string, ControlRequest>()
   const seenControls = new Set<string>()
-  for (const entry of entries) {
+  entries.forEach((entry, index) => {
     if (entry.kind === "control") {
       controls.set(entry.request.id, entry.request)
       seenControls.add(entry.request.id)
-    }
-    if (entry.kind === "event") {
+    } else if (entry.kind === "event") {
       const controlId = (entry.event as { controlId?: string }).controlId
       if (controlId !== undefined) controls.delete(controlId)
-      const [next, actions] = transition(rolloutMachine, snapshot, entry.event as never)
-      snapshot = next as RolloutSnapshot
-      outstanding = track(outstanding, entry.event, commandsOf(actions))
+      if (index >= start) {
+        const [next, actions] = transition(rolloutMachine, snapshot, entry.event as never)
+        snapshot = next as RolloutSnapshot
+        outstanding = track(outstanding, entry.event, commandsOf(actions))
+      }
     } else if (entry.kind === "intent" && entry.command.kind === "startTimer" && entry.dueAt !== undefined) {
       if (!timerDue.has(entry.command.timerId)) timerDue.set(entry.command.timerId, entry.dueAt)
     } else if (entry.kind === "applied") {
       applied.set(entry.targetId, entry.revision)
     }
-  }
+  })
   /** Controls journaled as received whose event the machine never consumed (crash in between). */
   const pendingControls = [...controls.values()]
   return { snapshot, outstanding, initialCommands, timerDue, applied, pendingControls, seenControls }
@@ -173,7 +184,7 @@ export const resumeRollout = (rolloutId: string, owner?: string) =>
   Effect.gen(function* () {
     const store = yield* RolloutStore
     const stored = yield* store.read(rolloutId)
-    return yield* drive(stored.header, stored.entries, owner ?? defaultOwner())
+    return yield* drive(stored.header, stored.entries, owner ?? defaultOwner(), stored.snapshot)
   })
 
 /** Reconstructs a rollout's state from the store without running anything. */
@@ -181,7 +192,7 @@ export const inspectRollout = (rolloutId: string) =>
   Effect.gen(function* () {
     const store = yield* RolloutStore
     const stored = yield* store.read(rolloutId)
-    const { snapshot, outstanding } = replay(stored.header.machineInput, stored.entries)
+    const { snapshot, outstanding } = replay(stored.header.machineInput, stored.entries, stored.snapshot)
     return {
       header: stored.header,
       entries: stored.entries,
@@ -224,7 +235,7 @@ const controlEvent = (c: ControlRequest): MachineEvent =>
       : { type: "ABORT", reason: c.reason, controlId: c.id }
     : { type: c.signal, controlId: c.id }
 
-const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string) =>
+const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string, from?: StoredSnapshot) =>
   Effect.scoped(
     Effect.gen(function* () {
       const store = yield* RolloutStore
@@ -235,10 +246,19 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const sink = Option.getOrUndefined(yield* Effect.serviceOption(EventSink))
       const { config, rolloutId } = { config: header.config, rolloutId: header.rolloutId }
 
+      // Counts journal entries so snapshots know which prefix of the journal they cover.
+      let journalLength = entries.length
+      let snapshotAt = from?.seq ?? 0
+      const snapshotEvery = config.operations.snapshotEvery ?? 512
+      const rawStore = store
+      const journal = {
+        append: (id: string, list: ReadonlyArray<JournalEntry>) =>
+          rawStore.append(id, list).pipe(Effect.tap(() => Effect.sync(() => void (journalLength += list.length))))
+      }
       yield* store.acquire(rolloutId, owner)
       yield* Effect.addFinalizer(() => Effect.ignore(store.release(rolloutId, owner)))
 
-      const replayed = replay(header.machineInput, entries)
+      const replayed = replay(header.machineInput, entries, from)
       let snapshot = replayed.snapshot
       let outstanding = replayed.outstanding
       const timerDue = new Map(replayed.timerDue)
@@ -537,7 +557,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
               )
             )
             applied.set(targetId, revision)
-            yield* store.append(rolloutId, [
+            yield* journal.append(rolloutId, [
               { kind: "applied", at: yield* Clock.currentTimeMillis, targetId, revision }
             ])
             yield* emit({ type: "targetApplied", wave, targetId })
@@ -719,7 +739,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
               intents.push({ kind: "intent", at: now, command: c })
             }
           }
-          yield* store.append(rolloutId, intents)
+          yield* journal.append(rolloutId, intents)
           for (const c of commands) {
             switch (c.kind) {
               case "notify":
@@ -806,7 +826,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           ).pipe(Effect.option)
           if (Option.isSome(revision)) {
             applied.set(id, revision.value)
-            yield* store.append(rolloutId, [
+            yield* journal.append(rolloutId, [
               { kind: "applied", at: yield* Clock.currentTimeMillis, targetId: id, revision: revision.value }
             ])
           }
@@ -827,7 +847,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             const fresh = inbox.filter((c) => !seenControls.has(c.id))
             if (fresh.length > 0) {
               const at = yield* Clock.currentTimeMillis
-              yield* store.append(
+              yield* journal.append(
                 rolloutId,
                 fresh.map((request): JournalEntry => ({ kind: "control", at, request }))
               )
@@ -848,12 +868,25 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
 
       while (snapshot.status !== "done") {
         const event = yield* Queue.take(queue)
-        yield* store.append(rolloutId, [{ kind: "event", at: yield* Clock.currentTimeMillis, event }])
+        yield* journal.append(rolloutId, [{ kind: "event", at: yield* Clock.currentTimeMillis, event }])
         const [next, actions] = transition(rolloutMachine, snapshot, event as never)
         snapshot = next as RolloutSnapshot
         const commands = commandsOf(actions)
         outstanding = track(outstanding, event, commands)
         yield* runCommands(commands)
+        // Every event entry so far is folded into `snapshot`: only the main loop appends events.
+        if (journalLength - snapshotAt >= snapshotEvery && snapshot.status !== "done") {
+          const persisted = rolloutMachine.getPersistedSnapshot(snapshot) as unknown as {
+            value: unknown
+            context: unknown
+          }
+          yield* store.writeSnapshot(rolloutId, {
+            seq: journalLength,
+            machine: { value: persisted.value, context: persisted.context },
+            outstanding: [...outstanding.entries()]
+          })
+          snapshotAt = journalLength
+        }
       }
       yield* FiberMap.clear(fibers)
       const stored = yield* store.read(rolloutId)

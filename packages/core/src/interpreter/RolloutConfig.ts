@@ -43,6 +43,8 @@ export interface RolloutConfig {
     readonly retryBaseMs: number
     /** Bounded concurrency for discovery/inspect and rollbacks. */
     readonly concurrency: number
+    /** A snapshot is written after this many journal entries (resume replays only what follows). */
+    readonly snapshotEvery?: number
   }
   readonly maxInFlight?: number
 }

@@ -14,7 +14,8 @@ export const initialContext = (input: MachineInput): RolloutContext => ({
   rollback: input.rollback,
   progressDeadlineMs: input.progressDeadlineMs,
   rollbackConcurrency: Math.max(1, input.rollbackConcurrency),
-  maxInFlight: input.maxInFlight ?? Number.POSITIVE_INFINITY,
+  // Finite on purpose: the context is stored as JSON, where Infinity would turn into null.
+  maxInFlight: input.maxInFlight ?? Number.MAX_SAFE_INTEGER,
   waveIndex: 0,
   pending: [],
   inFlight: [],

@@ -7,6 +7,7 @@ import {
   type JournalEntry,
   type RolloutHeader,
   RolloutLocked,
+  type JournalSnapshot,
   RolloutNotFound,
   RolloutStore,
   type RolloutStoreShape,
@@ -115,11 +116,22 @@ export const makeFileStore = (root: string): RolloutStoreShape => {
     read: (rolloutId: string) =>
       Effect.gen(function* () {
         if (!exists(rolloutId)) return yield* new RolloutNotFound({ rolloutId })
-        return yield* attempt(rolloutId, "read", () => ({
-          header: JSON.parse(fs.readFileSync(path.join(dir(rolloutId), "header.json"), "utf8")) as RolloutHeader,
-          entries: parseJournal(fs.readFileSync(path.join(dir(rolloutId), "journal.ndjson"), "utf8"))
-        }))
+        return yield* attempt(rolloutId, "read", () => {
+          const snapshotFile = path.join(dir(rolloutId), "snapshot.json")
+          const snapshot = fs.existsSync(snapshotFile)
+            ? (JSON.parse(fs.readFileSync(snapshotFile, "utf8")) as JournalSnapshot)
+            : undefined
+          return {
+            header: JSON.parse(fs.readFileSync(path.join(dir(rolloutId), "header.json"), "utf8")) as RolloutHeader,
+            entries: parseJournal(fs.readFileSync(path.join(dir(rolloutId), "journal.ndjson"), "utf8")),
+            ...(snapshot === undefined ? {} : { snapshot })
+          }
+        })
       }),
+    writeSnapshot: (rolloutId: string, snapshot: JournalSnapshot) =>
+      attempt(rolloutId, "writeSnapshot", () =>
+        writeFileAtomic(path.join(dir(rolloutId), "snapshot.json"), `${JSON.stringify(snapshot)}\n`)
+      ),
     list: () =>
       attempt("*", "list", () =>
         fs.existsSync(root)

@@ -4,6 +4,7 @@ import {
   type JournalEntry,
   type RolloutHeader,
   RolloutLocked,
+  type JournalSnapshot,
   RolloutNotFound,
   RolloutStore,
   type RolloutStoreShape,
@@ -13,6 +14,7 @@ import {
 interface Slot {
   header: RolloutHeader
   entries: JournalEntry[]
+  snapshot?: JournalSnapshot
   controls: ControlRequest[]
   owner: string | undefined
 }
@@ -48,7 +50,21 @@ export const makeMemoryStore = (): RolloutStoreShape & { readonly dump: () => Re
           for (const entry of entries) s.entries.push(JSON.parse(JSON.stringify(entry)))
         })
       ),
-    read: (rolloutId) => slot(rolloutId).pipe(Effect.map((s) => ({ header: s.header, entries: [...s.entries] }))),
+    read: (rolloutId) =>
+      slot(rolloutId).pipe(
+        Effect.map((s) => ({
+          header: s.header,
+          entries: [...s.entries],
+          ...(s.snapshot === undefined ? {} : { snapshot: s.snapshot })
+        }))
+      ),
+    writeSnapshot: (rolloutId, snapshot) =>
+      slot(rolloutId).pipe(
+        Effect.mapError((e) => new StoreError({ rolloutId, operation: "writeSnapshot", message: e.message })),
+        Effect.map((s) => {
+          s.snapshot = JSON.parse(JSON.stringify(snapshot)) as JournalSnapshot
+        })
+      ),
     list: () => Effect.sync(() => [...rollouts.keys()].sort()),
     acquire: (rolloutId, owner) =>
       Effect.suspend((): Effect.Effect<void, StoreError | RolloutLocked> => {

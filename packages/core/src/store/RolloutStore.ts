@@ -38,9 +38,21 @@ export type JournalEntry =
   /** An operator control taken from the inbox: journaled first so a crash cannot lose it. */
   | { readonly kind: "control"; readonly at: number; readonly request: ControlRequest }
 
+/**
+ * A compaction point: the machine's state after every event among the first `seq` journal
+ * entries, and the commands then outstanding. Resume replays only the events after it.
+ */
+export interface JournalSnapshot {
+  readonly seq: number
+  readonly machine: { readonly value: unknown; readonly context: unknown }
+  readonly outstanding: ReadonlyArray<readonly [string, Command]>
+}
+
 export interface StoredRollout {
   readonly header: RolloutHeader
+  /** The whole journal (it is the audit trail too). */
   readonly entries: ReadonlyArray<JournalEntry>
+  readonly snapshot?: JournalSnapshot
 }
 
 export type ControlSignal = "PAUSE" | "RESUME" | "ABORT" | "APPROVE" | "PROMOTE"
@@ -73,6 +85,8 @@ export interface RolloutStoreShape {
   /** Durable when it returns (the file store fsyncs). */
   readonly append: (rolloutId: string, entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, StoreError>
   readonly read: (rolloutId: string) => Effect.Effect<StoredRollout, StoreError | RolloutNotFound>
+  /** Replaces the rollout's snapshot atomically (old or new, never torn). */
+  readonly writeSnapshot: (rolloutId: string, snapshot: JournalSnapshot) => Effect.Effect<void, StoreError>
   readonly list: () => Effect.Effect<ReadonlyArray<string>, StoreError>
   /** Single-writer lease for a rollout; released when the returned effect's scope closes. */
   readonly acquire: (rolloutId: string, owner: string) => Effect.Effect<void, StoreError | RolloutLocked>

@@ -29,6 +29,8 @@ export interface Scenario {
   readonly applyLatencyMs: number
   readonly readyLatencyMs: number
   readonly seed: number
+  /** Journal entries between snapshots: small, so crashes resume from snapshots often. */
+  readonly snapshotEvery: number
   /** Journal append counts at which the process "crashes" (before that append is written). */
   readonly crashes: ReadonlyArray<number>
 }
@@ -50,6 +52,7 @@ export const scenarioArb = (options: { crashes: boolean; aborts: boolean }): fc.
     applyLatencyMs: fc.integer({ min: 0, max: 30 }),
     readyLatencyMs: fc.integer({ min: 0, max: 30 }),
     seed: fc.integer(),
+    snapshotEvery: fc.integer({ min: 1, max: 40 }),
     crashes: options.crashes
       ? fc
           .uniqueArray(fc.integer({ min: 1, max: 80 }), { minLength: 1, maxLength: 3 })
@@ -123,6 +126,7 @@ export interface RunOutcome {
   readonly events: ReadonlyArray<RolloutEvent>
   readonly crashesHit: number
   readonly config: RolloutConfig
+  readonly store: ReturnType<typeof makeMemoryStore>
 }
 
 /** Runs one scenario to its end under virtual time, crashing and resuming at the given points. */
@@ -156,7 +160,7 @@ export const runScenario = (s: Scenario, options: { crash: boolean } = { crash: 
     },
     rollback: { onFailure: s.rollbackOnFailure, onAbort: s.rollbackOnAbort },
     gates: { policy: s.gateDenied, scan: false, analysis: [] },
-    operations: { timeoutMs: 60_000, retries: 30, retryBaseMs: 1, concurrency: 4 }
+    operations: { timeoutMs: 60_000, retries: 30, retryBaseMs: 1, concurrency: 4, snapshotEvery: s.snapshotEvery }
   })
   const policy = Layer.succeed(PolicyEngine, {
     evaluate: () =>
@@ -211,6 +215,6 @@ export const runScenario = (s: Scenario, options: { crash: boolean } = { crash: 
     return { result: exit.value, crashesHit }
   })
   return runVirtual(program, { stepMs: 5, limitMs: 600_000 }).pipe(
-    Effect.map(({ result, crashesHit }): RunOutcome => ({ result, fleet, plan, events, crashesHit, config }))
+    Effect.map(({ result, crashesHit }): RunOutcome => ({ result, fleet, plan, events, crashesHit, config, store }))
   )
 }
