@@ -253,7 +253,13 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const rawStore = store
       const journal = {
         append: (id: string, list: ReadonlyArray<JournalEntry>) =>
-          rawStore.append(id, list).pipe(Effect.tap(() => Effect.sync(() => void (journalLength += list.length))))
+          rawStore.append(id, list).pipe(
+            Effect.tap(() =>
+              Effect.sync(() => {
+                journalLength += list.length
+              })
+            )
+          )
       }
       yield* store.acquire(rolloutId, owner)
       yield* Effect.addFinalizer(() => Effect.ignore(store.release(rolloutId, owner)))
