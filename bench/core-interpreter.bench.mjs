@@ -28,16 +28,32 @@ const planOf = (fleet) => () => {
   const ids = [...fleet.targets.keys()]
   const waves = []
   for (let i = 0; i < ids.length; i += Math.ceil(ids.length / 4)) {
-    waves.push({ index: waves.length, kind: "batch", targets: ids.slice(i, i + Math.ceil(ids.length / 4)), maxUnavailable: 32, maxSurge: 0, analysis: [], approvalBefore: false })
+    waves.push({
+      index: waves.length,
+      kind: "batch",
+      targets: ids.slice(i, i + Math.ceil(ids.length / 4)),
+      maxUnavailable: 32,
+      maxSurge: 0,
+      analysis: [],
+      approvalBefore: false
+    })
   }
-  return { strategy: "rolling", targets: [...fleet.targets.values()].map((t) => t.target), waves, upToDate: [], fingerprint: "bench" }
+  return {
+    strategy: "rolling",
+    targets: [...fleet.targets.values()].map((t) => t.target),
+    waves,
+    upToDate: [],
+    fingerprint: "bench"
+  }
 }
 
 const naive = async () => {
   const fleet = makeSimulatedFleet({ size: SIZE, image: V1, seed: 1 })
   const start = performance.now()
   for (const t of fleet.targets.values()) {
-    await Effect.runPromise(fleet.adapter.apply(t.target, { image: { raw: V2 } }, { rolloutId: "n", wave: 0, mode: "replace" }))
+    await Effect.runPromise(
+      fleet.adapter.apply(t.target, { image: { raw: V2 } }, { rolloutId: "n", wave: 0, mode: "replace" })
+    )
     await Effect.runPromise(fleet.adapter.health(t.target))
   }
   return performance.now() - start
@@ -71,9 +87,22 @@ const baseline = await measure(naive)
 const memory = await measure(() => sluice("memory"))
 const file = await measure(() => sluice("file"))
 const rows = [
-  { name: "naive loop (apply+health per target, no journal)", ms: baseline, perTargetUs: (baseline * 1000) / SIZE, ratio: 1 },
+  {
+    name: "naive loop (apply+health per target, no journal)",
+    ms: baseline,
+    perTargetUs: (baseline * 1000) / SIZE,
+    ratio: 1
+  },
   { name: "sluice, in-memory journal", ms: memory, perTargetUs: (memory * 1000) / SIZE, ratio: memory / baseline },
-  { name: "sluice, file journal (fsync per append)", ms: file, perTargetUs: (file * 1000) / SIZE, ratio: file / baseline }
+  {
+    name: "sluice, file journal (fsync per append)",
+    ms: file,
+    perTargetUs: (file * 1000) / SIZE,
+    ratio: file / baseline
+  }
 ]
-for (const r of rows) console.log(`${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ms  ${r.perTargetUs.toFixed(1).padStart(8)} µs/target  ×${r.ratio.toFixed(1)}`)
+for (const r of rows)
+  console.log(
+    `${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ms  ${r.perTargetUs.toFixed(1).padStart(8)} µs/target  ×${r.ratio.toFixed(1)}`
+  )
 writeResult("core-interpreter", { fleet: SIZE, reps: REPS, baseline: "naive loop", rows })

@@ -23,7 +23,11 @@ spec:
 )
 const inventoryOf = (n) =>
   Array.from({ length: n }, (_, i) => ({
-    target: { id: `node-${String((i * 7919) % n).padStart(6, "0")}`, name: `node-${i}`, labels: { zone: `zone-${i % 3}` } },
+    target: {
+      id: `node-${String((i * 7919) % n).padStart(6, "0")}`,
+      name: `node-${i}`,
+      labels: { zone: `zone-${i % 3}` }
+    },
     image: "registry.sluice.dev/agents/node-agent:1.0.0"
   }))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -44,6 +48,8 @@ for (const n of SIZES) {
   const plan = time(() => planWaves(spec, inventory))
   const waves = planWaves(spec, inventory).waves.length
   rows.push({ targets: n, waves, baselineMs: baseline, planWavesMs: plan, ratio: plan / baseline })
-  console.log(`${String(n).padStart(6)} targets, ${waves} waves: planWaves ${plan.toFixed(2)} ms, baseline (sort+serialize) ${baseline.toFixed(2)} ms, ×${(plan / baseline).toFixed(1)}`)
+  console.log(
+    `${String(n).padStart(6)} targets, ${waves} waves: planWaves ${plan.toFixed(2)} ms, baseline (sort+serialize) ${baseline.toFixed(2)} ms, ×${(plan / baseline).toFixed(1)}`
+  )
 }
 writeResult("planner", { baseline: "sort + JSON.stringify of the ids", rows })

@@ -7,7 +7,14 @@ import * as path from "node:path"
 
 const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sluice-vitest-")), "report.json")
 const vitest = path.resolve(import.meta.dirname, "../node_modules/vitest/vitest.mjs")
-const args = [vitest, "run", "--reporter=default", "--reporter=json", `--outputFile.json=${out}`, ...process.argv.slice(2)]
+const args = [
+  vitest,
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${out}`,
+  ...process.argv.slice(2)
+]
 const r = spawnSync(process.execPath, args, { stdio: "inherit", env: process.env })
 let summary = "tests: no report written"
 if (fs.existsSync(out)) {
