@@ -12,7 +12,8 @@ export default defineConfig({
       "packages/policies",
       "packages/adapters-docker",
       "packages/adapters-k8s",
-      "examples/cli"
+      "examples/cli",
+      "examples/embed"
     ]
   }
 })
