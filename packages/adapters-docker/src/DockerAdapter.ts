@@ -10,7 +10,9 @@ import {
   TargetAdapter,
   type TargetAdapterShape,
   type TargetState,
-  type WorkloadSource
+  type WorkloadSource,
+  type ProbeSpec,
+  type HealthOptions
 } from "@sluice/core"
 import { Clock, Effect, Layer, Schema } from "effect"
 import { registryAuthHeader, resolveRegistryAuth } from "./auth.js"
@@ -111,21 +113,9 @@ interface ProbeState {
   verdict: "healthy" | "unhealthy" | undefined
 }
 
-/** The rollout spec's probe (`spec.health.probe`, durations in ms), as the core decodes it. */
-export interface SpecProbe {
-  readonly http?: { readonly port: number; readonly path: string; readonly scheme?: "HTTP" | "HTTPS" }
-  readonly tcp?: { readonly port: number }
-  readonly exec?: { readonly command: ReadonlyArray<string> }
-  readonly initialDelay?: number
-  readonly period?: number
-  readonly successThreshold?: number
-  readonly failureThreshold?: number
-}
-
-export interface HealthOptions {
-  /** The spec's probe; the selector's `health.probe` (or the adapter config's) wins over it. */
-  readonly probe?: SpecProbe
-}
+/** The rollout spec's probe (`spec.health.probe`, durations in ms), as the core hands it over. */
+export type SpecProbe = ProbeSpec
+export type { HealthOptions }
 
 /** Converts the spec's probe to the adapter's. */
 export const specProbe = (p: SpecProbe): Probe | undefined => {
