@@ -282,6 +282,14 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       // A handler that cannot journal (the store failed) fails the queue, and with it the run:
       // continuing without write-ahead would break crash safety.
       const queue = yield* Queue.unbounded<MachineEvent, StoreError>()
+      // The first background failure; checked again after the loop, since the machine may reach
+      // its final state while a background write is failing (the run must not report success).
+      let fatal: Cause.Cause<StoreError> | undefined
+      const failRun = (cause: Cause.Cause<StoreError>) =>
+        Effect.suspend(() => {
+          fatal ??= cause
+          return Queue.failCause(queue, cause)
+        })
       const send = (event: MachineEvent) => Queue.offer(queue, event).pipe(Effect.asVoid)
       const fibers = yield* FiberMap.make<string>()
       const running = new Set<string>()
@@ -292,9 +300,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             fibers,
             key,
             effect.pipe(
-              Effect.catchCause((cause) =>
-                Cause.hasInterruptsOnly(cause) ? Effect.void : Queue.failCause(queue, cause)
-              ),
+              Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : failRun(cause))),
               Effect.asVoid,
               Effect.ensuring(Effect.sync(() => running.delete(key)))
             )
@@ -867,9 +873,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             for (const c of fresh) yield* send(controlEvent(c))
             yield* Effect.sleep(100)
           }
-        }).pipe(
-          Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : Queue.failCause(queue, cause)))
-        )
+        }).pipe(Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : failRun(cause))))
       )
 
       while (snapshot.status !== "done") {
@@ -895,6 +899,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
         }
       }
       yield* FiberMap.clear(fibers)
+      if (fatal !== undefined) return yield* Effect.failCause(fatal)
       const stored = yield* store.read(rolloutId)
       const result = resultOf(header, snapshot, stored.entries)
       if (result === undefined)

@@ -111,3 +111,29 @@ describe("rollout invariants under random faults (model-based, simulated fleet, 
     expect(crashed).toBeGreaterThan(RUNS / 3)
   })
 })
+
+describe("regressions found by the properties", () => {
+  it("a crash in the control poller while the machine finishes still counts as a crash (then resume repairs)", async () => {
+    const s: Scenario = {
+      size: 5,
+      zones: 1,
+      waveSizes: [2],
+      maxUnavailable: [2, 1],
+      behaviour: "healthy",
+      permanentFailure: 0,
+      transientRate: 0,
+      rollbackOnFailure: false,
+      rollbackOnAbort: false,
+      abortAtMs: null,
+      pauseAtMs: 0,
+      gateDenied: false,
+      applyLatencyMs: 4,
+      readyLatencyMs: 0,
+      seed: 0,
+      snapshotEvery: 1,
+      crashes: [1, 13, 36]
+    }
+    const o = await Effect.runPromise(runScenario(s, { crash: true }))
+    checkSafety(s, o)
+  })
+})
