@@ -561,10 +561,12 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             // An apply is never cut in half by a cancel (failure, abort): a target stopped between
             // "old removed" and "new started" would be down for nobody's reason. Only a crash can
             // interrupt it, and resume finishes such half-done applies.
-            const revision = yield* call(
-              "apply",
-              targetId,
-              Effect.uninterruptible(
+            // The retries belong to the apply too: a cancel during a backoff would leave a target
+            // that a crash had half-updated (stopped) in that state.
+            const revision = yield* Effect.uninterruptible(
+              call(
+                "apply",
+                targetId,
                 adapter.apply(target, config.artifact, { rolloutId, wave, mode: surge ? "surge" : "replace" })
               )
             )
@@ -831,10 +833,8 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           const target = targets.get(id)
           if (target === undefined) continue
           const wave = header.machineInput.waves.findIndex((w) => w.targets.includes(id))
-          const revision = yield* call(
-            "apply",
-            id,
-            Effect.uninterruptible(adapter.apply(target, config.artifact, { rolloutId, wave, mode: "replace" }))
+          const revision = yield* Effect.uninterruptible(
+            call("apply", id, adapter.apply(target, config.artifact, { rolloutId, wave, mode: "replace" }))
           ).pipe(Effect.option)
           if (Option.isSome(revision)) {
             applied.set(id, revision.value)

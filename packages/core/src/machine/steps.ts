@@ -145,9 +145,14 @@ export const cancelDeadline = (ctx: RolloutContext): Step =>
 
 export const fail = (failure: Failure): Step => ({ patch: { failure }, commands: [] })
 
-/** Rolls back every touched target, newest first, within the rollback concurrency. */
+/**
+ * Rolls back every touched target within the rollback concurrency: first those still in flight
+ * (possibly down right now), then the rest newest first. In-flight targets never outnumber the
+ * budget, so the rollback's own downtime plus theirs stays within it.
+ */
 export const beginRollback = (ctx: RolloutContext, reason: string): Step => {
-  const order = [...ctx.touched].reverse()
+  const unsettled = [...ctx.inFlight].reverse()
+  const order = [...unsettled, ...[...ctx.touched].reverse().filter((id) => !ctx.inFlight.includes(id))]
   const started: RolloutContext = {
     ...ctx,
     rollbackPending: order,

@@ -137,3 +137,90 @@ describe("regressions found by the properties", () => {
     checkSafety(s, o)
   })
 })
+
+describe("regressions found by the properties (2)", () => {
+  it("an abort during a retry backoff does not leave a target that a crash half-updated stopped", async () => {
+    const s: Scenario = {
+      size: 3,
+      zones: 1,
+      waveSizes: [2],
+      maxUnavailable: [2],
+      behaviour: "healthy",
+      permanentFailure: null,
+      transientRate: 0.1,
+      rollbackOnFailure: false,
+      rollbackOnAbort: false,
+      abortAtMs: 0,
+      pauseAtMs: null,
+      gateDenied: false,
+      applyLatencyMs: 1,
+      readyLatencyMs: 0,
+      seed: 771310476,
+      snapshotEvery: 1,
+      crashes: [8, 23]
+    }
+    const o = await Effect.runPromise(runScenario(s, { crash: true }))
+    checkSafety(s, o)
+  })
+})
+
+describe("regressions found by the properties (3): rollbacks start with the targets still in flight", () => {
+  const base = {
+    zones: 1,
+    transientRate: 0,
+    pauseAtMs: null,
+    gateDenied: false,
+    behaviour: "healthy"
+  } as const
+  const cases: ReadonlyArray<Scenario> = [
+    {
+      ...base,
+      size: 4,
+      waveSizes: [3, 1],
+      maxUnavailable: [2],
+      permanentFailure: null,
+      rollbackOnFailure: false,
+      rollbackOnAbort: true,
+      abortAtMs: 0,
+      applyLatencyMs: 1,
+      readyLatencyMs: 1,
+      seed: 2014790442,
+      snapshotEvery: 1,
+      crashes: [7, 37]
+    },
+    {
+      ...base,
+      size: 11,
+      waveSizes: [3, 5],
+      maxUnavailable: [1, 3, 1],
+      permanentFailure: 18,
+      rollbackOnFailure: true,
+      rollbackOnAbort: false,
+      abortAtMs: null,
+      applyLatencyMs: 0,
+      readyLatencyMs: 11,
+      seed: -332936660,
+      snapshotEvery: 1,
+      crashes: [18]
+    },
+    {
+      ...base,
+      size: 6,
+      waveSizes: [5, 1],
+      maxUnavailable: [3],
+      permanentFailure: 15,
+      rollbackOnFailure: true,
+      rollbackOnAbort: false,
+      abortAtMs: null,
+      applyLatencyMs: 1,
+      readyLatencyMs: 2,
+      seed: -1137334829,
+      snapshotEvery: 1,
+      crashes: [10]
+    }
+  ]
+  it.each(cases.map((s, i) => [i, s] as const))("case %i keeps within the unavailability budget", async (_i, s) => {
+    const o = await Effect.runPromise(runScenario(s, { crash: true }))
+    checkSafety(s, o)
+  })
+})
