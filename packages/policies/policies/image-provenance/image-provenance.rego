@@ -25,7 +25,7 @@ deny contains wl.violation("image-provenance/registry", c, ["image ", wl.q(image
 deny contains wl.violation("image-provenance/tag", c, ["image ", wl.q(image), " uses the \"latest\" tag"]) if {
 	some c in wl.containers
 	image := _image(c)
-	_tag(image) == "latest"
+	_tags[image] == "latest"
 }
 
 deny contains wl.violation("image-provenance/tag", c, ["image ", wl.q(image), " has no tag (pin a version tag or a digest)"]) if {
@@ -53,10 +53,11 @@ deny contains wl.pod_violation("params/invalid", ["parameter provenance.allowedR
 	not _registries_valid
 }
 
-_unpinned contains c if {
+# An array, like wl.containers (cheap to iterate in Wasm).
+_unpinned := [c |
 	some c in wl.containers
 	not _pinned(_image(c))
-}
+]
 
 _digest_violation(c) := wl.violation("image-provenance/digest", c, ["image ", wl.q(_image(c)), " is not pinned by digest (name:tag@sha256:...)"])
 
@@ -77,12 +78,32 @@ _tag(image) := parts[1] if {
 	count(parts) == 2
 }
 
-_has_tag(image) if _tag(image) != ""
+_has_tag(image) if _tags[image] != ""
+
+# image -> its tag (when it has one), for every container's image: parsed once per image.
+_tags := {image: tag |
+	some c in wl.containers
+	image := _image(c)
+	tag := _tag(image)
+}
 
 _pinned(image) if {
 	parts := split(image, "@")
 	count(parts) == 2
-	_valid_digest(parts[1])
+	_valid_digests[parts[1]]
+}
+
+# The valid digests among the containers' images: each distinct digest is checked once (the hex
+# check is the expensive part, and a pod's images often share a digest or repeat).
+_valid_digests contains digest if {
+	some digest in _digests
+	_valid_digest(digest)
+}
+
+_digests contains parts[1] if {
+	some c in wl.containers
+	parts := split(_image(c), "@")
+	count(parts) == 2
 }
 
 _valid_digest(d) if {
@@ -131,8 +152,9 @@ _with_slash(entry) := entry if endswith(entry, "/")
 else := concat("", [entry, "/"])
 
 _allowed(image) if {
+	qualified := _qualified(image) # once, not once per registry
 	some r in _registries
-	startswith(_qualified(image), r)
+	startswith(qualified, r)
 }
 
 _allowed_text := concat(", ", sort(_registries)) if count(_registries) > 0

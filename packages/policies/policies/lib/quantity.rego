@@ -56,6 +56,7 @@ valid(q) if milli(q)
 
 # _suffix(s) = [number part, decimal exponent, binary factor]
 _suffix(s) := [substring(s, 0, count(s) - 2), 0, _binary[suffix]] if {
+	endswith(s, "i") # every binary suffix does: a cheap test first
 	count(s) > 2
 	suffix := substring(s, count(s) - 2, 2)
 	_binary[suffix]
@@ -83,7 +84,10 @@ _sign(s) := -1 if startswith(s, "-")
 _sign(s) := 1 if not startswith(s, "-")
 
 # _number(s) = [integer mantissa, number of fraction digits] for "12", "1.5", ".5", "+3", "2."
-_number(s) := [to_number(_strip_zeros(concat("", [int_part, frac_part]))), count(frac_part)] if {
+# Plain digits ("512", the common case) take the short way; the result is the same.
+_number(s) := [to_number(_strip_zeros(s)), 0] if {
+	_digits(s)
+} else := [to_number(_strip_zeros(concat("", [int_part, frac_part]))), count(frac_part)] if {
 	unsigned := trim_prefix(s, "+")
 	parts := split(unsigned, ".")
 	count(parts) <= 2

@@ -5,11 +5,13 @@ import future.keywords.not
 
 # The workload's containers (regular, init and ephemeral), as given. Non-objects (and a
 # containers field that is not an array) are skipped here; input-validation denies them.
-containers contains c if {
+# An array, not a set: the policies only iterate it, and iterating a set of objects makes the
+# Wasm runtime hash every container object twice per loop (the deny/warn sets still dedupe).
+containers := [c |
 	is_array(input.workload.containers)
 	some c in input.workload.containers
 	is_object(c)
-}
+]
 
 platform := p if {
 	p := input.workload.platform

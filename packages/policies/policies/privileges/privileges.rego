@@ -115,11 +115,12 @@ deny contains wl.pod_violation("privileges/host-path", ["volume ", wl.q(_volume_
 	v.readOnly == false
 }
 
-_host_path_volumes contains v if {
+# An array, like wl.containers (cheap to iterate in Wasm).
+_host_path_volumes := [v |
 	some v in object.get(wl.pod, "volumes", [])
 	is_object(v)
 	v.hostPath != null
-}
+]
 
 _volume_name(v) := n if {
 	n := v.name
@@ -138,8 +139,15 @@ _mounts(c) := ms if {
 } else := []
 
 # The allowlist entries covering path: the entry's path itself or anything below it. Paths
-# that are relative or contain ".." never match.
-_matching_entries(path) := {e |
+# that are relative or contain ".." never match. Looked up per volume path, computed once.
+_matching_entries(path) := _matching[path]
+
+_matching[path] := _covering_entries(path) if {
+	some v in _host_path_volumes
+	path := _host_path(v)
+}
+
+_covering_entries(path) := {e |
 	some e in _allowed_paths
 	_covers(_clean(e.path), _clean(path))
 }

@@ -61,21 +61,22 @@ _waive_missing if wl.param(["scan", "waiveMissingReport"], false) == true
 
 # --- findings -----------------------------------------------------------------------------
 
-# Every finding in the report: [vulnerability, target].
-_findings contains [v, target] if {
+# Every finding in the report: [vulnerability, target]. Arrays, not sets: they are only
+# iterated, and a set of objects costs the Wasm runtime a deep hash per element and loop.
+_findings := [[v, target] |
 	some result in _results
 	is_object(result)
 	target := _string(object.get(result, "Target", ""))
 	some v in object.get(result, "Vulnerabilities", [])
 	is_object(v)
-}
+]
 
 # Findings at or above the threshold, before exceptions.
-_gated contains [v, target] if {
+_gated := [[v, target] |
 	some [v, target] in _findings
 	_rank(object.get(v, "Severity", null)) >= _severities[_threshold]
 	not _ignored_unfixed(v)
-}
+]
 
 deny contains wl.pod_violation("scan-gate/vulnerability", [_describe(v, target), _expired_note(v)]) if {
 	some [v, target] in _gated
