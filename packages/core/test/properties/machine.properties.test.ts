@@ -94,7 +94,10 @@ const candidateEvents = (outstanding: ReadonlyMap<string, Command>): MachineEven
 
 /** The cooperative world: every command succeeds, the operator approves, resumes and promotes. */
 const friendlyEvent = (snapshot: RolloutSnapshot, outstanding: ReadonlyMap<string, Command>): MachineEvent => {
-  if (snapshot.context.userPaused) return { type: "RESUME" }
+  // A paused wave waits for the operator; anything else outstanding is answered first (a pause
+  // flag left over when the rollout is already finalizing changes nothing there).
+  const paused = snapshot.context.userPaused && JSON.stringify(snapshot.value).includes("progressing")
+  if (paused) return { type: "RESUME" }
   for (const c of outstanding.values()) {
     switch (c.kind) {
       case "validate":
@@ -210,5 +213,28 @@ describe("rollout machine (pure)", () => {
       }),
       { numRuns: RUNS }
     )
+  })
+})
+
+describe("rollout machine regressions", () => {
+  it("finishes a rollout whose last wave completed while the operator had paused it", () => {
+    const input: MachineInput = {
+      waves: [{ index: 0, targets: ["t0"], maxUnavailable: 1, maxSurge: 0, analysis: [], approvalBefore: false }],
+      rollback: { onFailure: false, onAbort: false },
+      progressDeadlineMs: 1000,
+      rollbackConcurrency: 2
+    }
+    let [s] = initialTransition(rolloutMachine, input)
+    const events: MachineEvent[] = [
+      { type: "VALIDATED" },
+      { type: "GATES_PASSED" },
+      { type: "WAVE_CHECKED", wave: 0 },
+      { type: "PAUSE" },
+      { type: "TARGET_HEALTHY", targetId: "t0" }
+    ]
+    for (const e of events) [s] = transition(rolloutMachine, s, e)
+    expect(s.value).toBe("finalizing")
+    ;[s] = transition(rolloutMachine, s, { type: "FINALIZED" })
+    expect(s.value).toBe("completed")
   })
 })
