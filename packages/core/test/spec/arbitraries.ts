@@ -186,7 +186,11 @@ export const arbSpecDocument = arbAnalysis.chain((analysis) =>
         target: fc.record(
           {
             adapter: fc.constantFrom("simulated", "docker", "kubernetes"),
-            selector: fc.dictionary(lowerWord, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 })
+            selector: fc.dictionary(
+              lowerWord,
+              fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown),
+              { maxKeys: 3 }
+            )
           },
           { requiredKeys: ["adapter"] }
         ),
