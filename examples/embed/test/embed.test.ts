@@ -22,3 +22,18 @@ describe("embedding Sluice in a control plane (the README example)", () => {
     expect(run.result.violations.some((v) => v.rule === "non-root")).toBe(true)
   })
 })
+
+describe("the decision log in the event stream", () => {
+  it("records each distinct decision with the built-in bundle's revision", async () => {
+    const manifest = JSON.parse(
+      fs.readFileSync(new URL("../../../packages/policies/dist/manifest.json", import.meta.url), "utf8")
+    ) as { revision: string }
+    const run = await rolloutFromControlPlane({ storeDir: tmp(), fleetSize: 4 })
+    const decisions = run.events.filter((e) => e.type === "policyDecision")
+    expect(decisions.length).toBeGreaterThan(0)
+    for (const d of decisions) {
+      expect(d.bundleRevision).toContain(manifest.revision)
+      expect(d.inputSha256).toMatch(/^[0-9a-f]{64}$/)
+    }
+  })
+})

@@ -34,8 +34,11 @@ export type RolloutEvent = Base &
         readonly warnings: ReadonlyArray<GateViolation>
       }
     | {
+        /** The decision log: one entry per distinct workload evaluated. */
         readonly type: "policyDecision"
         readonly targetId: string
+        readonly bundleRevision: string
+        /** sha256 of the request (the workload as it will run, and the scan report's image). */
         readonly inputSha256: string
         readonly decision: PolicyDecision
       }

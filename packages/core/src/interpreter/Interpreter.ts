@@ -412,7 +412,13 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             scan: report
           })
           evaluated.set(key, decision)
-          yield* emit({ type: "policyDecision", targetId, inputSha256: key, decision })
+          yield* emit({
+            type: "policyDecision",
+            targetId,
+            bundleRevision: engine.revision ?? "unknown",
+            inputSha256: key,
+            decision
+          })
           return decision
         })
 

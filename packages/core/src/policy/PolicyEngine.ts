@@ -46,6 +46,8 @@ export interface PolicyEngineShape {
    * a deny whose violation says why.
    */
   readonly evaluate: (request: PolicyRequest) => Effect.Effect<PolicyDecision>
+  /** The loaded bundles' revision(s), recorded with every decision in the event stream. */
+  readonly revision?: string
 }
 
 export class PolicyEngine extends Context.Service<PolicyEngine, PolicyEngineShape>()(

@@ -108,7 +108,10 @@ const engineLayer = (sources: ReadonlyArray<BundleSource>, options: PolicyEngine
     Effect.gen(function* () {
       const loaded = yield* loadBundles(sources, options)
       const engine = yield* makePolicyEngine(loaded, options)
-      return PolicyEngine.of({ evaluate: (request): Effect.Effect<PolicyDecision> => engine.evaluate(request) })
+      return PolicyEngine.of({
+        evaluate: (request): Effect.Effect<PolicyDecision> => engine.evaluate(request),
+        revision: engine.evaluator.bundleRevision
+      })
     })
   )
 
