@@ -10,12 +10,12 @@ import { EventSink, type GateViolation, type RolloutEvent } from "../events/Roll
 import { type RolloutSnapshot, outcomeOf, rolloutMachine } from "../machine/rolloutMachine.js"
 import type { Command, DeniedTarget, MachineEvent, MachineInput, Note, Outcome } from "../machine/types.js"
 import type { Inventory, Plan } from "../plan/Plan.js"
-import { PolicyEngine, type PolicyDecision, ScanReportSource } from "../policy/PolicyEngine.js"
+import { PolicyEngine, type PolicyDecision, type ScanReport, ScanReportSource } from "../policy/PolicyEngine.js"
 import {
   type ControlRequest,
   type JournalEntry,
   type RolloutHeader,
-  RolloutLocked,
+  type RolloutLocked,
   type JournalSnapshot as StoredSnapshot,
   type RolloutNotFound,
   RolloutStore,
@@ -144,26 +144,19 @@ export const startRollout = (options: StartOptions) =>
   Effect.gen(function* () {
     const store = yield* RolloutStore
     const { config } = options
-    const { inventory } = yield* discoverInventory(config)
+    const { inventory, states } = yield* discoverInventory(config)
     const plan = options.plan(inventory)
+    // What each planned target runs now is what rollback restores: the inspect that built the
+    // inventory already read it.
+    const revisions = new Map(states.map((s) => [s.target.id, s.revision]))
     const previous: Record<string, Revision> = {}
-    const adapter = yield* TargetAdapter
-    const byId = new Map(inventory.map((i) => [i.target.id, i]))
-    for (const wave of plan.waves) {
-      for (const id of wave.targets) {
-        const state = byId.get(id)
-        if (state === undefined) {
-          return yield* new RolloutError({ rolloutId: config.rolloutId, message: `plan names unknown target ${id}` })
-        }
+    for (const id of plan.waves.flatMap((w) => w.targets)) {
+      const revision = revisions.get(id)
+      if (revision === undefined) {
+        return yield* new RolloutError({ rolloutId: config.rolloutId, message: `plan names unknown target ${id}` })
       }
+      previous[id] = revision
     }
-    // Previous revisions come from a fresh inspect so rollback data is whatever the adapter reports.
-    const states = yield* Effect.forEach(
-      plan.waves.flatMap((w) => w.targets),
-      (id) => adapter.inspect(byId.get(id)!.target),
-      { concurrency: config.operations.concurrency }
-    )
-    for (const s of states) previous[s.target.id] = s.revision
     const header: RolloutHeader = {
       rolloutId: config.rolloutId,
       createdAt: yield* Clock.currentTimeMillis,
@@ -244,16 +237,15 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const scans = Option.getOrUndefined(yield* Effect.serviceOption(ScanReportSource))
       const metrics = Option.getOrUndefined(yield* Effect.serviceOption(MetricsProvider))
       const sink = Option.getOrUndefined(yield* Effect.serviceOption(EventSink))
-      const { config, rolloutId } = { config: header.config, rolloutId: header.rolloutId }
+      const { config, rolloutId } = header
 
       // Counts journal entries so snapshots know which prefix of the journal they cover.
       let journalLength = entries.length
       let snapshotAt = from?.seq ?? 0
       const snapshotEvery = config.operations.snapshotEvery ?? 512
-      const rawStore = store
       const journal = {
         append: (id: string, list: ReadonlyArray<JournalEntry>) =>
-          rawStore.append(id, list).pipe(
+          store.append(id, list).pipe(
             Effect.tap(() =>
               Effect.sync(() => {
                 journalLength += list.length
@@ -269,7 +261,6 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       let outstanding = replayed.outstanding
       const timerDue = new Map(replayed.timerDue)
       const applied = new Map(replayed.applied)
-      const startedAt = yield* Clock.currentTimeMillis
       const targets = new Map<string, Target>(header.plan.targets.map((t) => [t.id, t]))
       const topologyOf = (id: string) =>
         header.plan.topologyKey === undefined ? undefined : (targets.get(id)?.labels[header.plan.topologyKey] ?? "")
@@ -398,17 +389,16 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
         targetId: string,
         workload: WorkloadSource,
         engine: NonNullable<typeof policy>,
-        report: Awaited<ReturnType<NonNullable<typeof scans>["reportFor"]>> extends Effect.Effect<infer R> ? R : never
+        report: ScanReport | undefined
       ) =>
         Effect.gen(function* () {
-          const rendered = workload
-          const key = sha256({ rendered, scan: report === undefined ? null : report.image })
+          const key = sha256({ workload, scan: report === undefined ? null : report.image })
           const cached = evaluated.get(key)
           if (cached !== undefined) return cached
           const decision = yield* engine.evaluate({
             targetId,
             image: config.artifact.image.raw,
-            workload: rendered,
+            workload,
             scan: report
           })
           evaluated.set(key, decision)
@@ -800,28 +790,15 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
         })
 
       const fresh = entries.length === 0
-      if (!fresh) {
-        const totalTargets = header.machineInput.waves.reduce((n, w) => n + w.targets.length, 0)
-        yield* emit({
-          type: "rolloutStarted",
-          image: header.image,
-          adapter: header.adapter,
-          targets: totalTargets,
-          upToDate: header.plan.upToDate.length,
-          waves: header.plan.waves.map((w) => ({ index: w.index, kind: w.kind, size: w.targets.length })),
-          resumed: true
-        })
-      } else {
-        yield* emit({
-          type: "rolloutStarted",
-          image: header.image,
-          adapter: header.adapter,
-          targets: header.machineInput.waves.reduce((n, w) => n + w.targets.length, 0),
-          upToDate: header.plan.upToDate.length,
-          waves: header.plan.waves.map((w) => ({ index: w.index, kind: w.kind, size: w.targets.length })),
-          resumed: false
-        })
-      }
+      yield* emit({
+        type: "rolloutStarted",
+        image: header.image,
+        adapter: header.adapter,
+        targets: header.machineInput.waves.reduce((n, w) => n + w.targets.length, 0),
+        upToDate: header.plan.upToDate.length,
+        waves: header.plan.waves.map((w) => ({ index: w.index, kind: w.kind, size: w.targets.length })),
+        resumed: !fresh
+      })
       // A crash can cut an apply in half. Its intent is in the journal with no "applied" after it;
       // unless that update is still outstanding (re-run below) or rollback owns the target, finish it.
       if (!fresh) {
@@ -910,9 +887,6 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const result = resultOf(header, snapshot, stored.entries)
       if (result === undefined)
         return yield* new RolloutError({ rolloutId, message: "machine stopped without an outcome" })
-      void startedAt
       return result
     })
   )
-
-export { RolloutLocked }

@@ -99,5 +99,3 @@ export const forceRelease = (store: ReturnType<typeof makeMemoryStore>, rolloutI
   const s = store.dump().get(rolloutId)
   if (s !== undefined) s.owner = undefined
 }
-
-export { RolloutLocked }
