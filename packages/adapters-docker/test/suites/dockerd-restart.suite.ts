@@ -70,7 +70,8 @@ describe.skipIf(!owned)("dockerd restarted mid-rollout, on a real Docker engine"
       transientErrors.push(e)
       await sleep(500)
     }
-    throw new Error(`${what}: still failing after 120 attempts`)
+    const last = transientErrors[transientErrors.length - 1]
+    throw new Error(`${what}: still failing after 120 attempts; last error: ${last?.message ?? "none"}`)
   }
 
   beforeAll(async () => {
