@@ -122,7 +122,10 @@ log "go ${gover} ${platform}; kubernetes ${KUBE_VERSION}, etcd ${ETCD_VERSION}, 
 ensure kube "$kube_key" build_kube "${kube_bins[@]}"
 ensure kwok "$kwok_key" build_kwok "${kwok_bins[@]}"
 
-"$out/kube-apiserver" --version >&2
-"$out/etcd" --version | head -1 >&2
-"$out/kwok" --version 2>&1 | head -1 >&2
+# Print the versions without `| head` (under pipefail, head closing the pipe early makes the
+# writer die of SIGPIPE and the whole setup exit 141 after the binaries are already in place).
+first_line() { local text; text="$("$@" 2>&1)"; echo "${text%%$'\n'*}" >&2; }
+first_line "$out/kube-apiserver" --version
+first_line "$out/etcd" --version
+first_line "$out/kwok" --version
 log "done in $(elapsed "$total_start"); binaries in $out"

@@ -1,6 +1,7 @@
 export * from "./adapter/MetricsProvider.js"
 export * from "./adapter/TargetAdapter.js"
 export * from "./domain/Target.js"
+export { containersForImage, withImage } from "./domain/render.js"
 export * from "./events/index.js"
 export * from "./interpreter/index.js"
 export * from "./machine/index.js"

@@ -79,6 +79,8 @@ export const describeEvent = (e: RolloutEvent, model: ProgressModel, style: Styl
       return verbose
         ? style.dim(`  retrying ${e.operation}${e.targetId === undefined ? "" : ` on ${e.targetId}`}: ${e.message}`)
         : undefined
+    case "concluded":
+      return e.notes.map((note) => (e.ok ? `${style.cyan("ℹ")} ${note}` : `${style.red("✗")} ${note}`)).join("\n")
     case "targetUpdating":
       return verbose
         ? `  ${e.targetId}${e.topology === undefined ? "" : ` (${e.topology})`}: ${versionOf(e.from)} → ${versionOf(e.to, e.from)}`

@@ -1,6 +1,8 @@
 import { Context, type Effect, Schema } from "effect"
 import type { ImageRef } from "../spec/ImageRef.js"
 import type { Revision, Target, WorkloadSource } from "../domain/Target.js"
+import type { Outcome } from "../machine/types.js"
+import type { Plan } from "../plan/Plan.js"
 
 /** What the adapter can do; the interpreter and planner consult it before choosing a path. */
 export interface AdapterCapabilities {
@@ -71,11 +73,23 @@ export interface RollbackContext {
  * Schedule; permanent ones fail the wave.
  */
 export class AdapterError extends Schema.TaggedError<AdapterError>()("AdapterError", {
-  operation: Schema.Literals(["discover", "inspect", "apply", "health", "rollback", "finalize"]),
+  operation: Schema.Literals(["discover", "inspect", "apply", "health", "rollback", "finalize", "conclude"]),
   target: Schema.optional(Schema.String),
   message: Schema.String,
   transient: Schema.Boolean
 }) {}
+
+/** What `conclude` is told about a rollout that reached its final outcome. */
+export interface ConcludeContext {
+  readonly rolloutId: string
+  readonly outcome: Outcome
+  /** Every target of the plan. */
+  readonly targets: ReadonlyArray<Target>
+  /** Targets the rollout updated at some point (some may have been rolled back since). */
+  readonly touched: ReadonlyArray<string>
+  /** Touched targets still on the new version (not rolled back). */
+  readonly updated: ReadonlyArray<string>
+}
 
 export interface TargetAdapterShape {
   readonly name: string
@@ -102,6 +116,19 @@ export interface TargetAdapterShape {
   readonly rollback: (target: Target, revision: Revision, ctx?: RollbackContext) => Effect.Effect<void, AdapterError>
   /** Called once when a rollout completes: drop what was kept for rollback (old containers). */
   readonly finalize: (targets: ReadonlyArray<Target>) => Effect.Effect<void, AdapterError>
+  /**
+   * Optional. Called once the rollout has an outcome, whatever it is (completed, rolled back,
+   * aborted, failed, blocked), and again when a finished rollout is resumed: idempotent. For what an
+   * adapter changed for the duration of the rollout (e.g. a DaemonSet's update strategy). Returns
+   * notes for the operator (what was restored, what was deliberately left alone and why).
+   */
+  readonly conclude?: (ctx: ConcludeContext) => Effect.Effect<ReadonlyArray<string>, AdapterError>
+  /**
+   * Optional, pure. Refuses a plan the adapter cannot carry out faithfully (e.g. a StatefulSet on
+   * RollingUpdate whose waves do not go from the highest ordinal down). Returns the reason, or
+   * `undefined` when the plan is fine. Checked before the gates, so a refused plan touches nothing.
+   */
+  readonly validatePlan?: (plan: Plan) => string | undefined
 }
 
 export class TargetAdapter extends Context.Service<TargetAdapter, TargetAdapterShape>()(

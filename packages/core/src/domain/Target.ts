@@ -9,7 +9,13 @@ export const Target = Schema.Struct({
   /** Labels the planner groups by (topology key) and selectors match on. */
   labels: Schema.Record(Schema.String, Schema.String),
   /** Position for ordinal (partition) rollouts; StatefulSet-style. */
-  ordinal: Schema.optional(Schema.Int)
+  ordinal: Schema.optional(Schema.Int),
+  /**
+   * Adapter-private JSON that `discover` attaches and every later call gets back with the target,
+   * also after a resume (it is journaled with the plan): e.g. which container of a pod runs the
+   * artifact. The core never reads it.
+   */
+  data: Schema.optional(Schema.Unknown)
 })
 export type Target = typeof Target.Type
 

@@ -10,13 +10,22 @@ const repositoryOf = (image: string): string => {
 type Json = Record<string, unknown>
 const isObject = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** Replaces the image of the containers that run the artifact's repository (or the first one). */
-const swapContainers = (containers: unknown, image: string): unknown => {
-  if (!Array.isArray(containers) || containers.length === 0) return containers
+/**
+ * Which containers a rollout of `image` updates: those that run the artifact's repository, or the
+ * first one when none does. One rule for every adapter and for the policy gate's rendering.
+ */
+export const containersForImage = (containers: ReadonlyArray<unknown>, image: string): ReadonlyArray<boolean> => {
   const repo = repositoryOf(image)
   const matches = containers.map((c) => isObject(c) && typeof c.image === "string" && repositoryOf(c.image) === repo)
   const any = matches.some(Boolean)
-  return containers.map((c, i) => (isObject(c) && (matches[i] || (!any && i === 0)) ? { ...c, image } : c))
+  return matches.map((m, i) => m || (!any && i === 0))
+}
+
+/** Replaces the image of the containers that run the artifact's repository (or the first one). */
+const swapContainers = (containers: unknown, image: string): unknown => {
+  if (!Array.isArray(containers) || containers.length === 0) return containers
+  const chosen = containersForImage(containers, image)
+  return containers.map((c, i) => (isObject(c) && chosen[i] ? { ...c, image } : c))
 }
 
 const swapPodSpec = (spec: unknown, image: string): unknown =>

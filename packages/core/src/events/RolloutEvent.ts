@@ -80,6 +80,12 @@ export type RolloutEvent = Base &
       }
     | { readonly type: "retrying"; readonly operation: string; readonly targetId?: string; readonly message: string }
     | {
+        /** The adapter's `conclude` ran after the outcome: what it restored or left alone, and why. */
+        readonly type: "concluded"
+        readonly ok: boolean
+        readonly notes: ReadonlyArray<string>
+      }
+    | {
         readonly type: "finished"
         readonly outcome: Outcome
         readonly reason?: string

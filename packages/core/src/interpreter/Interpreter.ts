@@ -34,6 +34,8 @@ export interface RolloutResult {
   readonly rollbackFailed: ReadonlyArray<string>
   /** Gate violations that blocked the rollout (or a wave), per target and container. */
   readonly violations: ReadonlyArray<DeniedTarget>
+  /** What the adapter's `conclude` restored or left alone (adapters that have one). */
+  readonly concluded?: { readonly ok: boolean; readonly notes: ReadonlyArray<string> }
 }
 
 export class RolloutError extends Schema.TaggedError<RolloutError>()("RolloutError", {
@@ -502,6 +504,8 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             const unknown = header.plan.waves.flatMap((w) => w.targets).filter((id) => !targets.has(id))
             if (unknown.length > 0)
               return yield* send({ type: "INVALID", reason: `plan names unknown targets: ${unknown.join(", ")}` })
+            const refused = adapter.validatePlan?.(header.plan)
+            if (refused !== undefined) return yield* send({ type: "INVALID", reason: refused })
             yield* send({ type: "VALIDATED" })
           }),
         evaluateGates: () =>
@@ -883,10 +887,35 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       }
       yield* FiberMap.clear(fibers)
       if (fatal !== undefined) return yield* Effect.failCause(fatal)
+      const outcome = outcomeOf(snapshot)
+      let conclusion: RolloutResult["concluded"]
+      if (adapter.conclude !== undefined && outcome !== undefined) {
+        // Runs on every outcome, and again when a finished rollout is resumed (a crash may have
+        // cut it short): the adapter's conclude is idempotent by contract.
+        const ctx = snapshot.context
+        const concluded = yield* call(
+          "conclude",
+          undefined,
+          adapter.conclude({
+            rolloutId,
+            outcome,
+            targets: header.plan.targets,
+            touched: ctx.touched,
+            updated: ctx.updated
+          })
+        ).pipe(
+          Effect.map((notes) => ({ ok: true, notes })),
+          Effect.catch((e: AdapterError) => Effect.succeed({ ok: false, notes: [failureMessage(e)] }))
+        )
+        if (!concluded.ok || concluded.notes.length > 0) {
+          yield* emit({ type: "concluded", ok: concluded.ok, notes: concluded.notes })
+        }
+        conclusion = concluded
+      }
       const stored = yield* store.read(rolloutId)
       const result = resultOf(header, snapshot, stored.entries)
       if (result === undefined)
         return yield* new RolloutError({ rolloutId, message: "machine stopped without an outcome" })
-      return result
+      return conclusion === undefined ? result : { ...result, concluded: conclusion }
     })
   )

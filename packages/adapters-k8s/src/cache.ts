@@ -1,0 +1,136 @@
+import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node"
+
+/** A list of objects as the API returns it (what ListWatch wants from its list function). */
+export interface ObjectList<T> {
+  readonly items: Array<T>
+  readonly metadata?: { readonly resourceVersion?: string }
+}
+
+export interface WatchCacheOptions<T> {
+  readonly labelSelector?: string
+  readonly fieldSelector?: string
+  /** Secondary index: the keys an object is filed under (e.g. a pod's node name). */
+  readonly indexBy?: (obj: T) => ReadonlyArray<string>
+}
+
+/**
+ * A watch-fed cache of one kind of object (list, then watch; relists after `410 Gone`), so health
+ * checks read memory instead of sending a GET per target per poll. Built on client-node's ListWatch;
+ * this adds what a long rollout needs: restart after the watch ends in an error (an apiserver
+ * restart), an index, and a change counter that waiters can poll for free.
+ */
+export class WatchCache<T extends KubernetesObject> {
+  private readonly informer: ListWatch<T>
+  private readonly index = new Map<string, Map<string, T>>()
+  private readonly keysOf = new Map<string, ReadonlyArray<string>>()
+  private started: Promise<void> | undefined
+  private stopped = false
+  private restartDelayMs = 500
+  private restartTimer: NodeJS.Timeout | undefined
+  /** Incremented on every change the watch delivers. */
+  version = 0
+  /** The last error of the list or watch, cleared by the next successful (re)connect. */
+  lastError: unknown = undefined
+  /** List requests sent so far (the initial one and every relist). */
+  lists = 0
+
+  constructor(
+    config: KubeConfig,
+    readonly path: string,
+    listFn: () => Promise<ObjectList<T>>,
+    private readonly options: WatchCacheOptions<T> = {}
+  ) {
+    const counted = () => {
+      this.lists++
+      return listFn() as Promise<never>
+    }
+    this.informer = new ListWatch<T>(
+      path,
+      new Watch(config),
+      counted,
+      false,
+      options.labelSelector,
+      options.fieldSelector
+    )
+    const changed = (obj: T) => {
+      this.version++
+      this.reindex(obj, false)
+    }
+    this.informer.on("add", changed)
+    this.informer.on("update", changed)
+    this.informer.on("delete", (obj) => {
+      this.version++
+      this.reindex(obj, true)
+    })
+    this.informer.on("connect", () => {
+      this.lastError = undefined
+    })
+    this.informer.on("error", (err) => {
+      // ListWatch stops after an error that is not a 410 or a client timeout: start it again, with
+      // a growing delay, until stop() is called. The objects it holds stay readable meanwhile.
+      this.lastError = err
+      if (this.stopped) return
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined
+        if (!this.stopped) this.informer.start().catch((e: unknown) => (this.lastError = e))
+      }, this.restartDelayMs)
+      this.restartTimer.unref?.()
+      this.restartDelayMs = Math.min(this.restartDelayMs * 2, 8_000)
+    })
+  }
+
+  private keyOf(obj: T) {
+    return `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`
+  }
+
+  private reindex(obj: T, removed: boolean) {
+    if (this.options.indexBy === undefined) return
+    const key = this.keyOf(obj)
+    for (const k of this.keysOf.get(key) ?? []) this.index.get(k)?.delete(key)
+    this.keysOf.delete(key)
+    if (removed) return
+    const keys = this.options.indexBy(obj)
+    this.keysOf.set(key, keys)
+    for (const k of keys) {
+      let bucket = this.index.get(k)
+      if (bucket === undefined) {
+        bucket = new Map()
+        this.index.set(k, bucket)
+      }
+      bucket.set(key, obj)
+    }
+  }
+
+  /** Starts the list+watch once; resolves when the first list is in memory (or failed). */
+  start(): Promise<void> {
+    this.started ??= this.informer.start().then(() => {
+      this.restartDelayMs = 500
+    })
+    return this.started
+  }
+
+  /** Whether the initial list has landed. */
+  get synced(): boolean {
+    return this.lists > 0 && this.informer.latestResourceVersion() !== ""
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace)
+  }
+
+  list(namespace?: string): ReadonlyArray<T> {
+    return this.informer.list(namespace)
+  }
+
+  /** Objects filed under `key` by `indexBy`. */
+  byIndex(key: string): ReadonlyArray<T> {
+    const bucket = this.index.get(key)
+    return bucket === undefined ? [] : [...bucket.values()]
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer)
+    await this.informer.stop()
+  }
+}

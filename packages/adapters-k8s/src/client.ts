@@ -1,0 +1,69 @@
+import { existsSync } from "node:fs"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node"
+import { Effect } from "effect"
+import type { KubernetesAdapterConfig } from "./config.js"
+import { KubernetesConfigError } from "./errors.js"
+
+/** The API clients the adapter uses; one per adapter instance. */
+export interface KubeClients {
+  readonly config: KubeConfig
+  readonly core: CoreV1Api
+  readonly apps: AppsV1Api
+  /** Where the connection came from, for messages: `kubeconfig /path (context x)` or `in-cluster`. */
+  readonly origin: string
+}
+
+const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+/**
+ * Loads the connection: an explicit kubeconfig (and context), else `$KUBECONFIG`, else
+ * `~/.kube/config`, else the in-cluster service account. A missing file or context is an error
+ * naming it, never a silent fallback to another cluster.
+ */
+export const loadClients = (config: KubernetesAdapterConfig) =>
+  Effect.try({
+    try: (): KubeClients => {
+      const kc = new KubeConfig()
+      let origin: string
+      if (config.inCluster === true) {
+        if (config.kubeconfig !== undefined) throw new Error("`inCluster` and `kubeconfig` exclude each other")
+        if (!existsSync(IN_CLUSTER_TOKEN)) throw new Error(`inCluster: no service account token at ${IN_CLUSTER_TOKEN}`)
+        kc.loadFromCluster()
+        origin = "in-cluster"
+      } else {
+        const path =
+          config.kubeconfig ??
+          process.env.KUBECONFIG?.split(":").find((p) => p !== "") ??
+          (existsSync(join(homedir(), ".kube", "config")) ? join(homedir(), ".kube", "config") : undefined)
+        if (path === undefined) {
+          if (!existsSync(IN_CLUSTER_TOKEN))
+            throw new Error("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account")
+          kc.loadFromCluster()
+          origin = "in-cluster"
+        } else {
+          if (!existsSync(path)) throw new Error(`kubeconfig ${path}: no such file`)
+          kc.loadFromFile(path)
+          origin = `kubeconfig ${path}`
+        }
+      }
+      if (config.context !== undefined) {
+        const names = kc.getContexts().map((c) => c.name)
+        if (!names.includes(config.context))
+          throw new Error(
+            `context "${config.context}" is not in the kubeconfig (it has: ${names.join(", ") || "none"})`
+          )
+        kc.setCurrentContext(config.context)
+        origin += ` (context ${config.context})`
+      } else if (kc.getCurrentCluster() === null) {
+        throw new Error(`${origin}: no current context with a cluster`)
+      }
+      return { config: kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), origin }
+    },
+    catch: (cause) =>
+      new KubernetesConfigError({
+        message: cause instanceof Error ? cause.message : String(cause),
+        cause
+      })
+  })
