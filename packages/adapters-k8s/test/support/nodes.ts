@@ -2,7 +2,7 @@
  * Simulated nodes: plain Node objects that the kwok controller (started by the global setup with
  * --manage-all-nodes) brings to Ready and whose pods it runs (scripts/kube/stages/*.yaml).
  */
-import type { V1Node } from "@kubernetes/client-node"
+import type { CoreV1Api, V1Node } from "@kubernetes/client-node"
 import { afterAll, beforeAll } from "vitest"
 import { kube, uniqueSuffix } from "./cluster.js"
 import { notYet, waitFor } from "./wait.js"
@@ -28,6 +28,8 @@ export interface KwokNodeOptions {
   readonly waitReady?: boolean
   /** Creations in flight at once (default 10). */
   readonly concurrency?: number
+  /** Another cluster's client (default: the shared test cluster's). */
+  readonly core?: CoreV1Api
 }
 
 export interface KwokNodes {
@@ -71,7 +73,7 @@ export async function createKwokNodes(count: number, options: KwokNodeOptions = 
     zone: zones[i % zones.length] as string,
     pool: pools[i % pools.length] as string
   }))
-  const { core } = kube()
+  const core = options.core ?? kube().core
   await inBatches(specs, options.concurrency ?? 10, (s) =>
     core.createNode({
       body: {

@@ -1,5 +1,12 @@
 /** DaemonSet fixtures and a watch that measures what the cluster itself saw during a rollout. */
-import { KubeConfig, type V1DaemonSet, type V1Pod, Watch } from "@kubernetes/client-node"
+import {
+  type AppsV1Api,
+  type CoreV1Api,
+  KubeConfig,
+  type V1DaemonSet,
+  type V1Pod,
+  Watch
+} from "@kubernetes/client-node"
 import { clusterInfo, kube } from "../../support/cluster.js"
 import { ZONE_LABEL } from "../../support/nodes.js"
 import { notYet, waitFor } from "../../support/wait.js"
@@ -32,8 +39,10 @@ export async function createAgentDaemonSet(o: {
   pool: string
   nodes: number
   updateStrategy?: V1DaemonSet["spec"] extends infer S ? (S extends { updateStrategy?: infer U } ? U : never) : never
+  /** Another cluster's client (default: the shared test cluster's). */
+  apps?: AppsV1Api
 }): Promise<V1DaemonSet> {
-  const { apps } = kube()
+  const apps = o.apps ?? kube().apps
   const labels = { app: o.name }
   await apps.createNamespacedDaemonSet({
     namespace: o.namespace,
@@ -135,8 +144,8 @@ export async function zonesOf(names: ReadonlyArray<string>): Promise<ReadonlyMap
 }
 
 /** The DaemonSet's pods once the rollout is over: one per node, with its image and readiness. */
-export async function podImages(namespace: string, app: string) {
-  const pods = (await kube().core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items
+export async function podImages(namespace: string, app: string, core: CoreV1Api = kube().core) {
+  const pods = (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items
   return pods
     .filter((p) => p.metadata?.deletionTimestamp === undefined)
     .map((p) => ({
