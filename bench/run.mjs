@@ -10,7 +10,8 @@ const benches = [
   { name: "core-interpreter", file: "bench/core-interpreter.bench.mjs" },
   { name: "planner", file: "bench/planner.bench.mjs" },
   { name: "policy", file: "packages/policies/bench/policy-bench.mjs" },
-  { name: "docker", file: "packages/adapters-docker/bench/docker-bench.mjs" }
+  { name: "docker", file: "packages/adapters-docker/bench/docker-bench.mjs" },
+  { name: "k8s-daemonset", file: "packages/adapters-k8s/bench/daemonset-bench.mjs" }
 ]
 fs.mkdirSync(path.join(root, "bench/results"), { recursive: true })
 console.log(`sluice bench on Node ${process.version}`)

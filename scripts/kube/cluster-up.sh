@@ -12,7 +12,9 @@
 #                global setup so a crashed test run does not leak processes).
 # Prints the kubeconfig path as the last line of stdout. Progress goes to stderr.
 # Env: SLUICE_KUBE_BIN (default <repo>/.tools/bin), SLUICE_KUBE_START_TIMEOUT (seconds, default 120),
-#      SLUICE_KUBE_STAGES (directory of kwok Stage YAMLs, default scripts/kube/stages).
+#      SLUICE_KUBE_STAGES (directory of kwok Stage YAMLs, default scripts/kube/stages),
+#      SLUICE_KUBE_AUDIT=1 (the apiserver writes an audit log, metadata level, to DIR/logs/audit.log:
+#      who sent which request; the benchmark counts a client's requests with it).
 # Stop with: bash scripts/kube/cluster-down.sh DIR
 set -euo pipefail
 
@@ -185,7 +187,20 @@ start etcd "$bin/etcd" \
   --log-level=warn
 wait_for etcd "etcd health" curl -fsS --max-time 2 "http://127.0.0.1:${etcd_port}/health"
 
+audit=()
+if [[ "${SLUICE_KUBE_AUDIT:-0}" == "1" ]]; then
+  cat > "$dir/audit-policy.yaml" <<'AUDIT'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+AUDIT
+  audit=(--audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$logs/audit.log" --audit-log-maxsize=0)
+fi
+
 start kube-apiserver "$bin/kube-apiserver" \
+  "${audit[@]}" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
   --etcd-servers="http://127.0.0.1:${etcd_port}" \
   --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \

@@ -29,6 +29,7 @@ export class WatchCache<T extends KubernetesObject> {
   private restartTimer: NodeJS.Timeout | undefined
   /** Incremented on every change the watch delivers. */
   version = 0
+  private waiters = new Set<() => void>()
   /** The last error of the list or watch, cleared by the next successful (re)connect. */
   lastError: unknown = undefined
   /** List requests sent so far (the initial one and every relist). */
@@ -55,12 +56,14 @@ export class WatchCache<T extends KubernetesObject> {
     const changed = (obj: T) => {
       this.version++
       this.reindex(obj, false)
+      this.wake()
     }
     this.informer.on("add", changed)
     this.informer.on("update", changed)
     this.informer.on("delete", (obj) => {
       this.version++
       this.reindex(obj, true)
+      this.wake()
     })
     this.informer.on("connect", () => {
       this.lastError = undefined
@@ -76,6 +79,30 @@ export class WatchCache<T extends KubernetesObject> {
       }, this.restartDelayMs)
       this.restartTimer.unref?.()
       this.restartDelayMs = Math.min(this.restartDelayMs * 2, 8_000)
+    })
+  }
+
+  private wake() {
+    const waiters = [...this.waiters]
+    this.waiters.clear()
+    for (const w of waiters) w()
+  }
+
+  /**
+   * Resolves on the next change the watch delivers after `since` (a `version` read earlier), or
+   * after `timeoutMs`: lets a health check answer as soon as a pod turns Ready instead of at the
+   * next poll.
+   */
+  changedSince(since: number, timeoutMs: number): Promise<void> {
+    if (this.version !== since) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      this.waiters.add(done)
     })
   }
 

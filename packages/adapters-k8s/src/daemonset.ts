@@ -45,6 +45,9 @@ const HOPELESS = new Set([
   "CreateContainerError"
 ])
 
+/** How long one health call waits for the watch to say something changed before answering "progressing". */
+const HEALTH_WAIT_MS = 1000
+
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false
 
 const hashOf = (pod: V1Pod | undefined) => pod?.metadata?.labels?.[REVISION_HASH_LABEL]
@@ -417,7 +420,26 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       return revision
     })
 
-  const health = Effect.fnUntraced(function* (
+  /**
+   * Health, answered from the caches. While the pod is progressing it waits (up to a second) for
+   * the next change the watch delivers and looks again, so a wave ends when its last pod turns Ready,
+   * not at the interpreter's next poll.
+   */
+  const health = (target: Target, d: TargetData) =>
+    Effect.gen(function* () {
+      const until = Date.now() + HEALTH_WAIT_MS
+      while (true) {
+        const ds = yield* cachedDaemonSet("health", target.id, d)
+        const pods = ds === undefined ? undefined : yield* podsCache("health", target.id, ds)
+        const seen = pods?.version ?? 0
+        const report = yield* healthOnce(target, d)
+        const left = until - Date.now()
+        if (report.status !== "progressing" || pods === undefined || left <= 0) return report
+        yield* Effect.promise(() => pods.changedSince(seen, left))
+      }
+    })
+
+  const healthOnce = Effect.fnUntraced(function* (
     target: Target,
     d: TargetData
   ): Effect.fn.Return<HealthReport, AdapterError> {

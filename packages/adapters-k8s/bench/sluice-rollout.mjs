@@ -1,0 +1,26 @@
+// One Sluice DaemonSet rollout in a process of its own (so its peak RSS is its own), with the
+// built packages as an embedding program runs them. Prints one JSON line: outcome, wall time, RSS.
+// Usage: node sluice-rollout.mjs '{"kubeconfig":…,"spec":…,"rolloutId":…}'
+import { configFromSpec, makeMemoryStore, MemoryStoreLayer, parseRolloutSpec, planWaves, startRollout } from "@sluice/core"
+import { KubernetesAdapter } from "@sluice/adapters-k8s"
+import { PolicyEngineLive } from "@sluice/policies"
+import { Effect, Layer, Result } from "effect"
+
+const { kubeconfig, spec: yaml, rolloutId } = JSON.parse(process.argv[2] ?? "{}")
+const parsed = parseRolloutSpec(yaml, { source: "bench" })
+if (Result.isFailure(parsed)) {
+  console.error(parsed.failure.message)
+  process.exit(64)
+}
+const spec = parsed.success
+const layer = Layer.mergeAll(KubernetesAdapter.layer({ kubeconfig }), PolicyEngineLive.layer, MemoryStoreLayer(makeMemoryStore()))
+const started = performance.now()
+const result = await Effect.runPromise(
+  startRollout({ config: configFromSpec(spec, rolloutId), spec: yaml, plan: (inventory) => planWaves(spec, inventory) }).pipe(
+    Effect.provide(layer)
+  )
+)
+const wallMs = performance.now() - started
+process.stdout.write(
+  `${JSON.stringify({ outcome: result.outcome, updated: result.updated.length, wallMs, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`
+)
