@@ -45,6 +45,7 @@ export interface Wave {
   /**
    * With a topology key: the most targets of each topology value this wave may take (the planner
    * already honours it when choosing the wave's targets; informative for the interpreter/CLI).
+   * With `topology.order: sequential` only the wave's own value, and only with `maxSharePerWave`.
    */
   readonly perValueMax?: Readonly<Record<string, number>>
 }
@@ -59,13 +60,18 @@ export interface Plan {
   readonly upToDate: ReadonlyArray<string>
   /**
    * sha256 (hex) of the canonical JSON of the plan's content (strategy, desired image and config,
-   * topology key, waves, up-to-date targets): same spec + inventory, same fingerprint.
+   * topology key and sequence, waves, up-to-date targets): same spec + inventory, same fingerprint.
    */
   readonly fingerprint: string
   /** The desired image, canonical (`registry/repository[:tag][@digest]`). */
   readonly image?: string
   /** Sorted topology values seen among the targets to update (`""` = targets without the label). */
   readonly topologyValues?: ReadonlyArray<string>
+  /**
+   * With `topology.order: sequential`: the same values in the order their waves run (the spec's
+   * `values` first, then the others sorted); each wave holds targets of one value only.
+   */
+  readonly topologySequence?: ReadonlyArray<string>
   /** Things the planner worked around (duplicate ids, targets without ordinals, approval indexes out of range). */
   readonly warnings?: ReadonlyArray<string>
 }

@@ -56,8 +56,11 @@ export function formatPlanTable(plan: Plan, inventory: Inventory): string {
     lines.push(`currently running: ${parts.map(([image, n]) => `${image} ×${n}`).join(", ")}`)
   }
   if (plan.topologyKey !== undefined) {
+    const sequence = plan.topologySequence
     lines.push(
-      `topology ${plan.topologyKey}: ${(plan.topologyValues ?? []).map(valueLabel).join(", ") || "(no targets)"}`
+      sequence !== undefined
+        ? `topology ${plan.topologyKey} (sequential): ${sequence.map(valueLabel).join(" → ") || "(no targets)"}`
+        : `topology ${plan.topologyKey}: ${(plan.topologyValues ?? []).map(valueLabel).join(", ") || "(no targets)"}`
     )
   }
   lines.push(`fingerprint ${plan.fingerprint}`)

@@ -27,6 +27,14 @@ import type { AnalysisRef, Inventory, InventoryItem, Plan, Wave, WaveKind, WaveP
  *   spills into extra waves of the same kind (for canary, the step's `weight` sits on its last
  *   wave). With the default caps this does not happen in practice (each wave first gives every
  *   value its lower quota floor(C·s_v/N) of the cumulative target C); with maxSharePerWave it can.
+ * - Topology `order: sequential`: the values run one after another — the listed `values` first,
+ *   in their order, then the other values in sorted order (`""`, unlabelled, sorts first) — and a
+ *   wave never spans two values. Sizes, weights and maxUnavailable are resolved against N exactly
+ *   as above; a wave that would cross into the next value stops at the value's end (rolling: the
+ *   value's last batch is short; canary: the step spills into one more wave, `weight` on its last
+ *   wave, which also gets the step's pauses and analysis; canary without `rolling`: one final wave
+ *   per remaining value; recreate: one wave per value). With maxSharePerWave a wave also takes at
+ *   most that share of its value's targets (rounded up, min 1): perValueMax = {value: cap}.
  */
 
 /** sha256 of the canonical JSON of an artifact config, to compare with a target's `configHash`. */
@@ -147,6 +155,61 @@ class Picker {
 
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
+/**
+ * `topology.order: sequential`: hands out targets value by value (the `first` values in their
+ * order, then the others sorted; ids sorted within a value), never across a value's end.
+ */
+class Sequence {
+  readonly values: ReadonlyArray<string>
+  private readonly groups: ReadonlyMap<string, ReadonlyArray<string>>
+  private index = 0
+  private offset = 0
+  private left: number
+
+  constructor(ids: ReadonlyArray<string>, topologyValueOf: (id: string) => string, first: ReadonlyArray<string>) {
+    const groups = new Map<string, Array<string>>()
+    for (const id of ids) {
+      const v = topologyValueOf(id)
+      const g = groups.get(v)
+      if (g === undefined) groups.set(v, [id])
+      else g.push(id)
+    }
+    const listed = [...new Set(first)].filter((v) => groups.has(v))
+    const listedSet = new Set(listed)
+    this.values = [...listed, ...[...groups.keys()].filter((v) => !listedSet.has(v)).sort(compareStrings)]
+    this.groups = groups
+    this.left = ids.length
+  }
+
+  get remaining(): number {
+    return this.left
+  }
+
+  /** The value the next wave takes from (`undefined` when every target is handed out). */
+  get current(): string | undefined {
+    return this.values[this.index]
+  }
+
+  sizeOf(value: string): number {
+    return this.groups.get(value)?.length ?? 0
+  }
+
+  /** Up to `n` targets, all of the current value (fewer when the value ends first). */
+  pick(n: number): Array<string> {
+    const v = this.current
+    if (v === undefined || n <= 0) return []
+    const group = this.groups.get(v)!
+    const out = group.slice(this.offset, Math.min(group.length, this.offset + n))
+    this.offset += out.length
+    this.left -= out.length
+    if (this.offset >= group.length) {
+      this.index++
+      this.offset = 0
+    }
+    return out
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // drafts
 // ---------------------------------------------------------------------------------------------
@@ -170,10 +233,32 @@ interface Ctx {
   /** Eligible fleet size. */
   readonly n: number
   readonly picker: Picker
+  /** Set with `topology.order: sequential` (rolling, canary, recreate): hands out targets instead of `picker`. */
+  readonly sequence: Sequence | undefined
   readonly topology: boolean
   readonly maxShare: CountOrPercent | undefined
   readonly byId: ReadonlyMap<string, Target>
   readonly warnings: Array<string>
+}
+
+const remainingOf = (ctx: Ctx): number => (ctx.sequence ?? ctx.picker).remaining
+
+/**
+ * Sequential: the next wave's targets, at most `n`, all of the current value, at most its
+ * maxSharePerWave cap; with that cap as the wave's perValueMax.
+ */
+function pickSequential(
+  ctx: Ctx,
+  sequence: Sequence,
+  n: number
+): { targets: Array<string>; perValueMax: Record<string, number> | undefined } {
+  const v = sequence.current
+  if (v === undefined) return { targets: [], perValueMax: undefined }
+  if (ctx.maxShare === undefined) return { targets: sequence.pick(n), perValueMax: undefined }
+  const cap = Math.max(1, resolveUp(ctx.maxShare, sequence.sizeOf(v)))
+  const perValueMax: Record<string, number> = {}
+  Object.defineProperty(perValueMax, v, { value: cap, enumerable: true })
+  return { targets: sequence.pick(Math.min(n, cap)), perValueMax }
 }
 
 /** Caps per topology value for a step of nominal size `d` (none without a topology key). */
@@ -198,6 +283,17 @@ function takeStep(
   make: (targets: ReadonlyArray<string>, perValueMax: Record<string, number> | undefined) => Draft
 ): Array<Draft> {
   const out: Array<Draft> = []
+  const sequence = ctx.sequence
+  if (sequence !== undefined) {
+    let left = Math.min(d, sequence.remaining)
+    while (left > 0) {
+      const { targets, perValueMax } = pickSequential(ctx, sequence, left)
+      if (targets.length === 0) break
+      out.push(make(targets, perValueMax))
+      left -= targets.length
+    }
+    return out
+  }
   const caps = capsFor(ctx, d)
   let left = Math.min(d, ctx.picker.remaining)
   const goal = ctx.picker.updated + left
@@ -212,7 +308,7 @@ function takeStep(
 
 /**
  * Rolling batches of nominal size `b` until no target is left: one wave per pick, each at most
- * `b` (fewer when topology caps bind; the next batch continues).
+ * `b` (fewer when topology caps bind; the next batch continues; sequential: fewer at a value's end).
  */
 function takeBatches(
   ctx: Ctx,
@@ -220,6 +316,15 @@ function takeBatches(
   make: (targets: ReadonlyArray<string>, perValueMax: Record<string, number> | undefined) => Draft
 ): Array<Draft> {
   const out: Array<Draft> = []
+  const sequence = ctx.sequence
+  if (sequence !== undefined) {
+    while (sequence.remaining > 0) {
+      const { targets, perValueMax } = pickSequential(ctx, sequence, b)
+      if (targets.length === 0) break
+      out.push(make(targets, perValueMax))
+    }
+    return out
+  }
   const caps = capsFor(ctx, b)
   while (ctx.picker.remaining > 0) {
     const targets = ctx.picker.pick(b, caps === undefined ? undefined : (v) => caps[v]!)
@@ -295,11 +400,11 @@ function canaryDrafts(ctx: Ctx, canary: CanaryStrategy): Array<Draft> {
       }
     }
   }
-  if (ctx.picker.remaining > 0) {
+  if (remainingOf(ctx) > 0) {
     const rolling = canary.rolling
     const mu = rolling?.maxUnavailable ?? canary.maxUnavailable
     if (rolling === undefined) {
-      drafts.push(...takeStep(ctx, ctx.picker.remaining, (t, caps) => batch(t, caps, "batch", mu)))
+      drafts.push(...takeStep(ctx, remainingOf(ctx), (t, caps) => batch(t, caps, "batch", mu)))
     } else {
       const b = Math.max(1, resolveUp(rolling.batchSize, ctx.n))
       const rest = takeBatches(ctx, b, (t, caps) => batch(t, caps, "batch", mu))
@@ -340,16 +445,20 @@ function blueGreenDrafts(ctx: Ctx, bg: BlueGreenStrategy): Array<Draft> {
 
 function recreateDrafts(ctx: Ctx): Array<Draft> {
   if (ctx.n === 0) return []
-  return [
-    {
-      kind: "recreate",
-      targets: ctx.picker.pick(ctx.n),
-      maxUnavailable: "all",
-      surge: "none",
-      mode: "replace",
-      analysis: noAnalysis()
-    }
-  ]
+  const wave = (targets: ReadonlyArray<string>): Draft => ({
+    kind: "recreate",
+    targets,
+    maxUnavailable: "all",
+    surge: "none",
+    mode: "replace",
+    analysis: noAnalysis()
+  })
+  const sequence = ctx.sequence
+  if (sequence === undefined) return [wave(ctx.picker.pick(ctx.n))]
+  // Sequential: one wave per topology value (maxSharePerWave does not apply, as without `order`).
+  const drafts: Array<Draft> = []
+  while (sequence.remaining > 0) drafts.push(wave(sequence.pick(sequence.remaining)))
+  return drafts
 }
 
 function partitionDrafts(ctx: Ctx, partition: PartitionStrategy, ordinalCount: number): Array<Draft> {
@@ -440,17 +549,36 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
     eligible.map((t) => t.id),
     topologyValueOf
   )
+  const strategy = spec.spec.strategy
+  const kind = strategyKind(strategy)
+  let sequence: Sequence | undefined
+  if (topology?.order === "sequential") {
+    if (kind === "rolling" || kind === "canary" || kind === "recreate") {
+      const listed = topology.values ?? []
+      sequence = new Sequence(
+        eligible.map((t) => t.id),
+        topologyValueOf,
+        listed
+      )
+      const carried = new Set(targets.map((t) => topologyValueOf(t.id)))
+      for (const v of new Set(listed)) {
+        if (!carried.has(v)) warnings.push(`topology.values: no target has ${topology.key}=${JSON.stringify(v)}`)
+      }
+    } else {
+      // The spec schema rejects this; a hand-built spec gets the default spreading.
+      warnings.push(`topology.order: sequential does not apply to the ${kind} strategy: its waves spread instead`)
+    }
+  }
   const ctx: Ctx = {
     n,
     picker,
+    sequence,
     topology: topology !== undefined,
     maxShare: topology?.maxSharePerWave,
     byId,
     warnings
   }
 
-  const strategy = spec.spec.strategy
-  const kind = strategyKind(strategy)
   let drafts: Array<Draft>
   if ("rolling" in strategy) drafts = rollingDrafts(ctx, strategy.rolling)
   else if ("canary" in strategy) drafts = canaryDrafts(ctx, strategy.canary)
@@ -518,6 +646,7 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
       image,
       configHash: config === undefined ? null : artifactConfigHash(config),
       topologyKey: topology?.key ?? null,
+      ...(sequence !== undefined ? { topologySequence: sequence.values } : {}),
       upToDate,
       waves
     })
@@ -526,6 +655,7 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
   return {
     strategy: kind,
     ...(topology !== undefined ? { topologyKey: topology.key, topologyValues: picker.values } : {}),
+    ...(sequence !== undefined ? { topologySequence: sequence.values } : {}),
     targets,
     waves,
     upToDate,

@@ -348,11 +348,41 @@ export function strategyKind(strategy: Strategy): StrategyKind {
 // topology, health, gates, rollback, concurrency
 // ---------------------------------------------------------------------------------------------
 
+/** How waves use the topology values: spread each wave across them (default), or one value after another. */
+export const TopologyOrder = Schema.Literals(["spread", "sequential"]).annotate({
+  expected: '"spread" (every wave spread across the values) or "sequential" (one value after another)'
+})
+export type TopologyOrder = typeof TopologyOrder.Type
+
+const uniqueValues = Schema.makeFilter<ReadonlyArray<string>>((xs) =>
+  xs.flatMap((x, i) =>
+    xs.indexOf(x) < i
+      ? [{ path: [i], issue: new SchemaIssue.InvalidValue({ message: `duplicate topology value "${x}"` }) }]
+      : []
+  )
+)
+
 const TopologyStruct = Schema.Struct({
   key: LabelKey,
   /** At most this share of one topology value's targets in one wave (default: the wave's share, rounded up). */
-  maxSharePerWave: Schema.optionalKey(countOrPercent({ minCount: 1, minPercent: 1 }))
-})
+  maxSharePerWave: Schema.optionalKey(countOrPercent({ minCount: 1, minPercent: 1 })),
+  /**
+   * `spread` (absent = spread): every wave takes a share of every value. `sequential`: all of one
+   * value's targets before the next value's, a wave never spans two values.
+   */
+  order: Schema.optionalKey(TopologyOrder),
+  /** `sequential` only: these values first, in this order; the other values follow in sorted order. */
+  values: Schema.optionalKey(Schema.Array(LabelValue).check(uniqueValues))
+}).check(
+  Schema.makeFilter((t) =>
+    t.values !== undefined && t.order !== "sequential"
+      ? {
+          path: ["values"],
+          issue: new SchemaIssue.InvalidValue({ message: "values is only allowed with order: sequential" })
+        }
+      : undefined
+  )
+)
 /** `topology: zone` is shorthand for `topology: { key: zone }`. */
 export const TopologySchema = Schema.Union([LabelKey, TopologyStruct])
   .pipe(
@@ -364,7 +394,7 @@ export const TopologySchema = Schema.Union([LabelKey, TopologyStruct])
       })
     )
   )
-  .annotate({ expected: "a label key, or { key, maxSharePerWave? }" })
+  .annotate({ expected: "a label key, or { key, maxSharePerWave?, order?, values? }" })
 export type Topology = typeof TopologySchema.Type
 
 const probeRule = rule("spec.health.probe")
@@ -475,6 +505,29 @@ const templatesDefined = Schema.makeFilter<{
   return issues
 })
 
+/** `topology.order: sequential` works with rolling, canary and recreate; why not with the others. */
+const SEQUENTIAL_UNSUPPORTED: Partial<Record<StrategyKind, string>> = {
+  blueGreen: "blue-green promotes the whole fleet at once after one preview",
+  partition: "partition waves follow ordinals, not topology values"
+}
+
+const sequentialTopologySupported = Schema.makeFilter<{
+  readonly strategy: Strategy
+  readonly topology?: { readonly order?: TopologyOrder }
+}>((spec) => {
+  if (spec.topology?.order !== "sequential") return undefined
+  const kind = strategyKind(spec.strategy)
+  const why = SEQUENTIAL_UNSUPPORTED[kind]
+  return why === undefined
+    ? undefined
+    : {
+        path: ["topology", "order"],
+        issue: new SchemaIssue.InvalidValue({
+          message: `sequential works with the rolling, canary and recreate strategies, not with ${kind}: ${why}`
+        })
+      }
+})
+
 export const RolloutSpecBody = Schema.Struct({
   target: TargetSpec,
   artifact: ArtifactSpec,
@@ -484,7 +537,7 @@ export const RolloutSpecBody = Schema.Struct({
   gates: Gates.pipe(withStructDefault),
   rollback: RollbackSpec.pipe(withStructDefault),
   concurrency: Schema.optionalKey(ConcurrencySpec)
-}).check(templatesDefined)
+}).check(templatesDefined, sequentialTopologySupported)
 export type RolloutSpecBody = typeof RolloutSpecBody.Type
 
 export const API_VERSION = "sluice.dev/v1alpha1"

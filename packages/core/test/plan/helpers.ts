@@ -36,3 +36,10 @@ export const twoZones = (): Array<InventoryItem> => [
   ...[1, 2, 3, 4, 5].map((i) => item(target(`a-${i}`, { zone: "zone-a" }))),
   ...[1, 2, 3, 4, 5].map((i) => item(target(`b-${i}`, { zone: "zone-b" })))
 ]
+
+/** 12 targets: zone-a `a-1`…`a-4`, zone-b `b-1`…`b-3`, zone-c `c-1`…`c-5` (label `zone`). */
+export const threeZones = (): Array<InventoryItem> => [
+  ...[1, 2, 3, 4].map((i) => item(target(`a-${i}`, { zone: "zone-a" }))),
+  ...[1, 2, 3].map((i) => item(target(`b-${i}`, { zone: "zone-b" }))),
+  ...[1, 2, 3, 4, 5].map((i) => item(target(`c-${i}`, { zone: "zone-c" })))
+]

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { artifactConfigHash, isUpToDate, planToJson, planWaves } from "../../src/plan/index.js"
-import { DESIRED, fleet, item, specWith, target, twoZones } from "./helpers.js"
+import { artifactConfigHash, formatPlanTable, isUpToDate, planToJson, planWaves } from "../../src/plan/index.js"
+import { DESIRED, fleet, item, specWith, target, threeZones, twoZones } from "./helpers.js"
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `t-${String(i).padStart(3, "0")}`)
 const shape = (plan: ReturnType<typeof planWaves>) => plan.waves.map((w) => w.targets)
@@ -331,5 +331,218 @@ describe("manual approval", () => {
   it("a partition that holds above 0 with nothing above the hold asks for approval before the rest", () => {
     const plan = planWaves(specWith({ partition: { partitions: [50] } }), fleet(3))
     expect(plan.waves.map((w) => [w.partition, w.approvalBefore])).toEqual([[0, true]])
+  })
+})
+
+describe("topology order: sequential (zone by zone)", () => {
+  const sequential = (extra: Record<string, unknown> = {}) => ({
+    topology: { key: "zone", order: "sequential", values: ["zone-c", "zone-a"], ...extra }
+  })
+
+  it("rolling: the listed values first, in order, then the rest sorted; a value's last batch is short", () => {
+    const plan = planWaves(specWith({ rolling: { batchSize: 2, maxUnavailable: 1 } }, sequential()), threeZones())
+    expect(shape(plan)).toEqual([
+      ["c-1", "c-2"],
+      ["c-3", "c-4"],
+      ["c-5"],
+      ["a-1", "a-2"],
+      ["a-3", "a-4"],
+      ["b-1", "b-2"],
+      ["b-3"]
+    ])
+    expect(plan.waves.map((w) => w.topologyCounts)).toEqual([
+      { "zone-c": 2 },
+      { "zone-c": 2 },
+      { "zone-c": 1 },
+      { "zone-a": 2 },
+      { "zone-a": 2 },
+      { "zone-b": 2 },
+      { "zone-b": 1 }
+    ])
+    expect(plan.waves.every((w) => w.kind === "batch" && w.maxUnavailable === 1 && w.perValueMax === undefined)).toBe(
+      true
+    )
+    expect(plan.topologySequence).toEqual(["zone-c", "zone-a", "zone-b"])
+    expect(plan.topologyValues).toEqual(["zone-a", "zone-b", "zone-c"])
+    expect(plan.warnings).toBeUndefined()
+  })
+
+  it("rolling: batchSize and maxUnavailable percentages are of the whole eligible fleet", () => {
+    // 25% of 12 = 3 per batch; maxUnavailable 20% of 12 = 2 (rounded down).
+    const plan = planWaves(
+      specWith({ rolling: { batchSize: "25%", maxUnavailable: "20%", pauseBetweenWaves: "10s" } }, sequential()),
+      threeZones()
+    )
+    expect(plan.waves.map((w) => [w.targets.length, w.maxUnavailable, w.pauseAfter?.kind])).toEqual([
+      [3, 2, "duration"],
+      [2, 2, "duration"],
+      [3, 2, "duration"],
+      [1, 1, "duration"],
+      [3, 2, undefined]
+    ])
+  })
+
+  it("maxSharePerWave caps each wave at that share of its own value", () => {
+    const plan = planWaves(
+      specWith({ rolling: { batchSize: 4 } }, sequential({ maxSharePerWave: "50%" })),
+      threeZones()
+    )
+    // 50% of zone-c (5) = 3, of zone-a (4) = 2, of zone-b (3) = 2.
+    expect(shape(plan)).toEqual([
+      ["c-1", "c-2", "c-3"],
+      ["c-4", "c-5"],
+      ["a-1", "a-2"],
+      ["a-3", "a-4"],
+      ["b-1", "b-2"],
+      ["b-3"]
+    ])
+    expect(plan.waves.map((w) => w.perValueMax)).toEqual([
+      { "zone-c": 3 },
+      { "zone-c": 3 },
+      { "zone-a": 2 },
+      { "zone-a": 2 },
+      { "zone-b": 2 },
+      { "zone-b": 2 }
+    ])
+  })
+
+  it("canary: weights are of the whole fleet; a step crossing a value's end spills, weight and pause on its last wave", () => {
+    const plan = planWaves(
+      specWith(
+        { canary: { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }, { pause: { duration: "1m" } }] } },
+        sequential()
+      ),
+      threeZones()
+    )
+    // N = 12: 10% → 2 targets, 50% → 6 targets; the rest: one final wave per value.
+    expect(shape(plan)).toEqual([
+      ["c-1", "c-2"],
+      ["c-3", "c-4", "c-5"],
+      ["a-1"],
+      ["a-2", "a-3", "a-4"],
+      ["b-1", "b-2", "b-3"]
+    ])
+    expect(plan.waves.map((w) => [w.kind, w.weight, w.updatedAfter, w.pauseAfter])).toEqual([
+      ["canary", 10, 2, { kind: "untilResumed" }],
+      ["canary", undefined, 5, undefined],
+      ["canary", 50, 6, { kind: "duration", ms: 60_000 }],
+      ["batch", undefined, 9, undefined],
+      ["batch", undefined, 12, undefined]
+    ])
+  })
+
+  it("canary with rolling: the remainder in batches within each value", () => {
+    const plan = planWaves(
+      specWith({ canary: { steps: [{ setWeight: 10 }], rolling: { batchSize: 2, maxUnavailable: 1 } } }, sequential()),
+      threeZones()
+    )
+    expect(shape(plan)).toEqual([
+      ["c-1", "c-2"],
+      ["c-3", "c-4"],
+      ["c-5"],
+      ["a-1", "a-2"],
+      ["a-3", "a-4"],
+      ["b-1", "b-2"],
+      ["b-3"]
+    ])
+    expect(plan.waves.map((w) => w.kind)).toEqual(["canary", "batch", "batch", "batch", "batch", "batch", "batch"])
+  })
+
+  it("recreate: one wave per value, all of it at once", () => {
+    const plan = planWaves(specWith({ recreate: {} }, sequential()), threeZones())
+    expect(shape(plan)).toEqual([
+      ["c-1", "c-2", "c-3", "c-4", "c-5"],
+      ["a-1", "a-2", "a-3", "a-4"],
+      ["b-1", "b-2", "b-3"]
+    ])
+    expect(plan.waves.map((w) => [w.kind, w.maxUnavailable, w.perValueMax])).toEqual([
+      ["recreate", 5, undefined],
+      ["recreate", 4, undefined],
+      ["recreate", 3, undefined]
+    ])
+  })
+
+  it('without values: sorted order; unlabelled targets are the value "" (first unless listed)', () => {
+    const inventory = [...threeZones(), item(target("x-1")), item(target("x-2"))]
+    const sorted = planWaves(specWith({ recreate: {} }, { topology: { key: "zone", order: "sequential" } }), inventory)
+    expect(sorted.topologySequence).toEqual(["", "zone-a", "zone-b", "zone-c"])
+    expect(sorted.waves[0]?.targets).toEqual(["x-1", "x-2"])
+    expect(sorted.waves[0]?.topologyCounts).toEqual({ "": 2 })
+    const last = planWaves(
+      specWith(
+        { recreate: {} },
+        { topology: { key: "zone", order: "sequential", values: ["zone-b", "zone-a", "zone-c", ""] } }
+      ),
+      inventory
+    )
+    expect(last.topologySequence).toEqual(["zone-b", "zone-a", "zone-c", ""])
+  })
+
+  it("a listed value no target has is a warning; one whose targets are all up to date is skipped quietly", () => {
+    const inventory = threeZones().map((i) => (i.target.labels.zone === "zone-c" ? { ...i, image: DESIRED } : i))
+    const plan = planWaves(
+      specWith(
+        { rolling: { batchSize: 10 } },
+        { topology: { key: "zone", order: "sequential", values: ["zone-x", "zone-c", "zone-b"] } }
+      ),
+      inventory
+    )
+    expect(shape(plan)).toEqual([
+      ["b-1", "b-2", "b-3"],
+      ["a-1", "a-2", "a-3", "a-4"]
+    ])
+    expect(plan.topologySequence).toEqual(["zone-b", "zone-a"])
+    expect(plan.warnings).toEqual(['topology.values: no target has zone="zone-x"'])
+  })
+
+  it("deterministic, and the sequence is part of the fingerprint", () => {
+    const spec = specWith({ rolling: { batchSize: 2 } }, sequential())
+    const a = planWaves(spec, threeZones())
+    expect(planToJson(planWaves(spec, [...threeZones()].reverse()))).toBe(planToJson(a))
+    const other = planWaves(
+      specWith({ rolling: { batchSize: 2 } }, { topology: { key: "zone", order: "sequential" } }),
+      threeZones()
+    )
+    expect(other.fingerprint).not.toBe(a.fingerprint)
+    expect(planWaves(specWith({ rolling: { batchSize: 2 } }, { topology: "zone" }), threeZones()).fingerprint).not.toBe(
+      a.fingerprint
+    )
+  })
+
+  it("order: spread (explicit) plans exactly as without order; fingerprints are unchanged", () => {
+    const implicit = planWaves(specWith({ rolling: { batchSize: 3 } }, { topology: "zone" }), twoZones())
+    const explicit = planWaves(
+      specWith({ rolling: { batchSize: 3 } }, { topology: { key: "zone", order: "spread" } }),
+      twoZones()
+    )
+    expect(planToJson(explicit)).toBe(planToJson(implicit))
+    expect(implicit.topologySequence).toBeUndefined()
+    // Fingerprints computed before `order` existed.
+    expect(implicit.fingerprint).toBe("ea858d0ea0be5d9283cf3b9cba81f5df48a6b38eb257616cab990fe3d10769c1")
+    const canary = planWaves(
+      specWith(
+        { canary: { steps: [{ setWeight: 10 }, { setWeight: 40 }] } },
+        { topology: { key: "zone", maxSharePerWave: "40%" } }
+      ),
+      twoZones()
+    )
+    expect(canary.fingerprint).toBe("ba7fee61fb009b202ea224648660906c08f773fdaf802b70b08cdb1f5ca15c5d")
+  })
+
+  it("a hand-built spec with sequential on blue-green (the schema rejects it) spreads, with a warning", () => {
+    const base = specWith({ blueGreen: { previewSize: 2 } }, { topology: "zone" })
+    const spec = { ...base, spec: { ...base.spec, topology: { key: "zone", order: "sequential" as const } } }
+    const plan = planWaves(spec, twoZones())
+    expect(planToJson({ ...plan, warnings: [] })).toBe(planToJson({ ...planWaves(base, twoZones()), warnings: [] }))
+    expect(plan.warnings).toEqual([
+      "topology.order: sequential does not apply to the blueGreen strategy: its waves spread instead"
+    ])
+  })
+
+  it("formatPlanTable shows the sequence", () => {
+    const plan = planWaves(specWith({ recreate: {} }, sequential()), threeZones())
+    const lines = formatPlanTable(plan, threeZones()).split("\n")
+    expect(lines[2]).toBe("topology zone (sequential): zone-c → zone-a → zone-b")
+    expect(lines.slice(6, 9).map((l) => l.split(/\s{2,}/)[5])).toEqual(["zone-c=5", "zone-a=4", "zone-b=3"])
   })
 })

@@ -254,3 +254,25 @@ export const arbSpecDocument = arbAnalysis.chain((analysis) =>
     )
   })
 )
+
+/**
+ * `topology.order: sequential`, with `values` drawn from the zones the planner properties use,
+ * `""` (unlabelled targets) and one value no target has.
+ */
+export const arbSequentialTopology = fc.record(
+  {
+    key: fc.constantFrom("zone", "topology.kubernetes.io/zone"),
+    order: fc.constant("sequential"),
+    values: fc.uniqueArray(fc.constantFrom("eu-1c", "eu-1a", "us-2a", "eu-1b", "zz-9", ""), { maxLength: 4 }),
+    maxSharePerWave: arbCountOrPercent(1, 1)
+  },
+  { requiredKeys: ["key", "order"] }
+)
+
+/** A valid document with `topology.order: sequential` (so a rolling, canary or recreate strategy). */
+export const arbSequentialSpecDocument = fc
+  .tuple(
+    arbSpecDocument.filter((doc) => !("blueGreen" in doc.spec.strategy) && !("partition" in doc.spec.strategy)),
+    arbSequentialTopology
+  )
+  .map(([doc, topology]) => ({ ...doc, spec: { ...doc.spec, topology } }))

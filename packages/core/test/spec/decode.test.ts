@@ -314,7 +314,7 @@ describe("bad specs report every problem with its path", () => {
       "spec.artifact.config.env.bad-name: invalid key: expected an environment variable name [A-Za-z_][A-Za-z0-9_]*",
       "spec.artifact.config.env.PORT: expected a string (quote numbers and booleans), got 8080",
       "spec.artifact.config.files[\"etc/x\"]: invalid key: expected an absolute file path without '..' components",
-      "spec.topology: expected a label key, or { key, maxSharePerWave? }, got 5",
+      "spec.topology: expected a label key, or { key, maxSharePerWave?, order?, values? }, got 5",
       'spec.rollback.onFailure: expected a boolean (true or false), got "yes"'
     ])
   })
@@ -346,5 +346,59 @@ describe("encode", () => {
     expect(strategy.canary.rolling).toEqual({ batchSize: "25%", pauseBetweenWaves: "500ms" })
     expect(encoded.success.spec.artifact.image).toBe(spec.spec.artifact.image.raw)
     expect(decodeRolloutSpec(encoded.success)).toEqual(Result.succeed(spec))
+  })
+})
+
+describe("topology order", () => {
+  const withTopology = (topology: unknown, strategy: Record<string, unknown> = { rolling: { batchSize: 2 } }) => {
+    const doc = base()
+    doc.spec.topology = topology
+    doc.spec.strategy = strategy
+    return doc
+  }
+
+  it("order: sequential with values decodes and encodes back as written", () => {
+    const topology = { key: "topology.kubernetes.io/zone", order: "sequential", values: ["zone-c", "zone-a"] }
+    for (const strategy of [
+      { rolling: { batchSize: 2 } },
+      { canary: { steps: [{ setWeight: 10 }] } },
+      { recreate: {} }
+    ]) {
+      const r = decodeRolloutSpec(withTopology(topology, strategy))
+      if (Result.isFailure(r)) throw new Error(r.failure.message)
+      expect(r.success.spec.topology).toEqual(topology)
+      const encoded = encodeRolloutSpec(r.success)
+      expect(Result.isSuccess(encoded) && encoded.success.spec.topology).toEqual(topology)
+    }
+    const spread = decodeRolloutSpec(withTopology({ key: "zone", order: "spread" }))
+    expect(Result.isSuccess(spread) && spread.success.spec.topology).toEqual({ key: "zone", order: "spread" })
+  })
+
+  it("values only with order: sequential, unique; order is spread or sequential", () => {
+    expect(problemsOf(withTopology({ key: "zone", values: ["a"] }))).toEqual([
+      "spec.topology.values: values is only allowed with order: sequential"
+    ])
+    expect(problemsOf(withTopology({ key: "zone", order: "spread", values: ["a"] }))).toEqual([
+      "spec.topology.values: values is only allowed with order: sequential"
+    ])
+    expect(problemsOf(withTopology({ key: "zone", order: "sequential", values: ["a", "b", "a"] }))).toEqual([
+      'spec.topology.values[2]: duplicate topology value "a"'
+    ])
+    expect(problemsOf(withTopology({ key: "zone", order: "zigzag" }))).toEqual([
+      'spec.topology.order: expected "spread" (every wave spread across the values) or "sequential" (one value after another), got "zigzag"'
+    ])
+  })
+
+  it("blue-green and partition reject order: sequential", () => {
+    expect(problemsOf(withTopology({ key: "zone", order: "sequential" }, { blueGreen: {} }))).toEqual([
+      "spec.topology.order: sequential works with the rolling, canary and recreate strategies, not with blueGreen: blue-green promotes the whole fleet at once after one preview"
+    ])
+    expect(
+      problemsOf(withTopology({ key: "zone", order: "sequential" }, { partition: { partitions: [3, 0] } }))
+    ).toEqual([
+      "spec.topology.order: sequential works with the rolling, canary and recreate strategies, not with partition: partition waves follow ordinals, not topology values"
+    ])
+    const spread = decodeRolloutSpec(withTopology({ key: "zone", order: "spread" }, { blueGreen: {} }))
+    expect(Result.isSuccess(spread)).toBe(true)
   })
 })

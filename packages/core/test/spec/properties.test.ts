@@ -3,7 +3,7 @@ import { Result } from "effect"
 import { describe, expect } from "vitest"
 import { stringify } from "yaml"
 import { decodeRolloutSpec, encodeRolloutSpec, parseRolloutSpec, type SpecError } from "../../src/spec/index.js"
-import { arbSpecDocument, numRuns } from "./arbitraries.js"
+import { arbSequentialSpecDocument, arbSpecDocument, numRuns } from "./arbitraries.js"
 
 type Path = ReadonlyArray<string | number>
 
@@ -58,6 +58,28 @@ describe("spec properties", () => {
     // The encoded form is plain JSON data.
     expect(decodeRolloutSpec(JSON.parse(JSON.stringify(encoded.success)))).toEqual(decoded)
   })
+
+  test.prop([arbSequentialSpecDocument], { numRuns })(
+    "topology order: sequential documents decode and round-trip; values need it; blue-green and partition reject it",
+    (doc) => {
+      const decoded = decodeRolloutSpec(doc)
+      if (Result.isFailure(decoded)) throw new Error(`${decoded.failure.message}\n${JSON.stringify(doc)}`)
+      const encoded = encodeRolloutSpec(decoded.success)
+      if (Result.isFailure(encoded)) throw new Error(encoded.failure.message)
+      expect(encoded.success.spec.topology).toEqual(doc.spec.topology)
+      expect(decodeRolloutSpec(encoded.success)).toEqual(decoded)
+      const { order: _order, ...spread } = doc.spec.topology
+      const withoutOrder = decodeRolloutSpec({ ...doc, spec: { ...doc.spec, topology: spread } })
+      expect(Result.isSuccess(withoutOrder)).toBe(spread.values === undefined)
+      if (Result.isFailure(withoutOrder))
+        expect(withoutOrder.failure.problems.map((p) => p.path)).toEqual(["spec.topology.values"])
+      for (const strategy of [{ blueGreen: {} }, { partition: { partitions: [0] } }]) {
+        const rejected = decodeRolloutSpec({ ...doc, spec: { ...doc.spec, strategy } })
+        if (Result.isSuccess(rejected)) throw new Error("order: sequential accepted with blue-green/partition")
+        expect(rejected.failure.problems.map((p) => p.path)).toEqual(["spec.topology.order"])
+      }
+    }
+  )
 
   test.prop([arbSpecDocument], { numRuns: Math.max(1, Math.floor(numRuns / 4)) })(
     "YAML text of a valid document parses to the same spec",
