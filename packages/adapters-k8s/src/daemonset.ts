@@ -414,9 +414,12 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       const ds = yield* cachedDaemonSet(op, target.id, d)
       const revision: Revision = { image: artifact.image.raw, data: { v: 1, kind: "DaemonSet", hash } }
       if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} was deleted`)
+      const nodes = yield* kube.synced(op, target.id, kube.nodes())
       const pod = yield* podOn(op, target.id, ds, d.node ?? "")
-      // No pod (the node left, or the controller is creating it): it will get the new template.
-      if (pod !== undefined && hashOf(pod) !== hash) yield* deletePod(op, target.id, pod)
+      // No pod (the controller is creating it) or no node (it left): nothing to delete; a new pod
+      // gets the new template.
+      if (pod !== undefined && hashOf(pod) !== hash && nodes.get(d.node ?? "") !== undefined)
+        yield* deletePod(op, target.id, pod)
       return revision
     })
 
@@ -449,12 +452,12 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
     const node = d.node ?? ""
     const nodes = yield* kube.synced(op, target.id, kube.nodes())
     const hash = yield* currentHash(op, target.id, d)
+    // A node that left is done: there is nothing of this DaemonSet left to update on it.
+    if (nodes.get(node) === undefined)
+      return { status: "healthy", reason: `node ${node} left the cluster: nothing to update there` }
     const pod = yield* podOn(op, target.id, ds, node)
-    if (pod === undefined) {
-      if (nodes.get(node) === undefined)
-        return { status: "healthy", reason: `node ${node} left the cluster: nothing to update there` }
+    if (pod === undefined)
       return { status: "progressing", reason: `waiting for the DaemonSet controller to create the pod on ${node}` }
-    }
     if (hashOf(pod) !== hash)
       return { status: "progressing", reason: `pod ${pod.metadata?.name} still runs revision ${hashOf(pod)}` }
     for (const s of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
@@ -505,8 +508,10 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
         if (annotations[ANNOTATION.rollout] !== ctx.rolloutId) continue
         const hash = yield* currentHash(op, undefined, d)
         const pods = yield* podsCache(op, undefined, ds)
+        const nodes = yield* kube.synced(op, undefined, kube.nodes())
+        // Pods left on nodes that are gone are the pod garbage collector's, not a mixed fleet.
         let stale = ownedBy(pods.list(d.namespace), ds.metadata?.uid ?? "").filter(
-          (p) => !isTerminating(p) && hashOf(p) !== hash
+          (p) => !isTerminating(p) && hashOf(p) !== hash && nodes.get(p.spec?.nodeName ?? "") !== undefined
         )
         if (ctx.outcome === "rolledBack" && stale.length > 0) {
           // Nodes that joined during the rollout got the new template from the controller; a
