@@ -8,7 +8,8 @@ import { afterEach, beforeAll, expect, it } from "vitest"
 import { ANNOTATION } from "../../src/index.js"
 import { describeWithCluster, kube } from "../support/cluster.js"
 import { useKwokNodes } from "../support/nodes.js"
-import { createAgentDaemonSet, IMAGE, type PodWatch, podImages, watchPods } from "./support/daemonset.js"
+import { notYet, waitFor } from "../support/wait.js"
+import { createAgentDaemonSet, IMAGE, type PodWatch, podImages, watchPods, zonesOf } from "./support/daemonset.js"
 import { runRollout } from "./support/rollout.js"
 
 const NODES = 100
@@ -21,6 +22,7 @@ const spec = (o: {
   strategy?: string
   deadline?: string
   policy?: boolean
+  topology?: string
 }) => `
 apiVersion: sluice.dev/v1alpha1
 kind: Rollout
@@ -31,7 +33,7 @@ spec:
     selector: { namespace: ${o.namespace}, kind: DaemonSet, name: ${o.name} }
   artifact: { image: "${o.image}" }
   strategy: ${o.strategy ?? "{ rolling: { batchSize: 10%, maxUnavailable: 10% } }"}
-  topology: { key: topology.kubernetes.io/zone }
+  topology: ${o.topology ?? "{ key: topology.kubernetes.io/zone }"}
   health: { progressDeadline: ${o.deadline ?? "60s"}, minReadySeconds: 0 }
   gates: { policy: { enabled: ${o.policy ?? true} }, scan: { enabled: false } }
   rollback: { onFailure: true, onAbort: true }
@@ -48,7 +50,7 @@ describeWithCluster("DaemonSet node waves (kubernetes adapter)", () => {
   })
   afterEach(() => watch?.stop())
 
-  it(`rolls v2 over ${NODES} nodes in waves of 10%: never more nodes down than a wave allows, strategy restored`, async () => {
+  it(`rolls v2 over ${NODES} nodes zone by zone in waves of 10%: never more nodes down than a wave allows, strategy restored`, async () => {
     const name = "agent"
     const before = await createAgentDaemonSet({
       namespace,
@@ -61,7 +63,12 @@ describeWithCluster("DaemonSet node waves (kubernetes adapter)", () => {
     watch = await watchPods(namespace, name, targetNodes)
     const events: RolloutEvent[] = []
     const run = await runRollout({
-      spec: spec({ namespace, name, image: IMAGE("2.0.0") }),
+      spec: spec({
+        namespace,
+        name,
+        image: IMAGE("2.0.0"),
+        topology: "{ key: topology.kubernetes.io/zone, order: sequential, values: [zone-c, zone-a, zone-b] }"
+      }),
       rolloutId: "ds-waves",
       onEvent: (e) => events.push(e)
     })
@@ -75,10 +82,13 @@ describeWithCluster("DaemonSet node waves (kubernetes adapter)", () => {
     expect(deletions.every((d) => d.image === IMAGE("1.0.0"))).toBe(true)
     expect(watch.maxUnavailable()).toBeGreaterThan(0)
     expect(watch.maxUnavailable()).toBeLessThanOrEqual(10)
-    // Waves are spread over the zones (the default topology order).
-    const started = events.filter((e) => e.type === "waveStarted")
-    expect(started).toHaveLength(10)
-    for (const w of started) expect(Object.keys(w.byTopology).sort()).toEqual(ZONES)
+    // Zone by zone, in the order asked for, as the cluster saw it: once a zone is left it never
+    // comes back, and every wave stays in one zone.
+    const zones = await zonesOf(targetNodes)
+    const sequence = watch.zoneSequence(zones)
+    const order = sequence.filter((z, i) => i === 0 || sequence[i - 1] !== z)
+    expect(order).toEqual(["zone-c", "zone-a", "zone-b"])
+    for (const w of events) if (w.type === "waveStarted") expect(Object.keys(w.byTopology)).toHaveLength(1)
 
     const pods = await podImages(namespace, name)
     expect(pods).toHaveLength(NODES)
@@ -161,7 +171,19 @@ describeWithCluster("DaemonSet node waves (kubernetes adapter)", () => {
         }
       }
     })
-    const frozen = await apps.readNamespacedDaemonSet({ name, namespace })
+    // Let the DaemonSet controller finish writing its status for that change, so the
+    // resourceVersion below can only move if someone touches the DaemonSet.
+    let last = ""
+    const frozen = await waitFor(
+      "the DaemonSet's status to settle",
+      async () => {
+        const d = await apps.readNamespacedDaemonSet({ name, namespace })
+        const settled = d.status?.observedGeneration === d.metadata?.generation && d.metadata?.resourceVersion === last
+        last = d.metadata?.resourceVersion ?? ""
+        return settled ? d : notYet(d.status)
+      },
+      { intervalMs: 1000, timeoutMs: 60_000 }
+    )
     watch = await watchPods(namespace, name, nodes().names)
     const run = await runRollout({ spec: spec({ namespace, name, image: IMAGE("2.0.0") }), rolloutId: "ds-denied" })
     expect(run.result.outcome).toBe("blocked")
