@@ -1,0 +1,143 @@
+/** The adapter's pure parts: selector and configuration decoding, template rendering, selectors. */
+import type { Artifact } from "@sluice/core"
+import { parseImageRef } from "@sluice/core"
+import { Effect, Exit, Result, Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import { KubernetesAdapter, KubernetesSelector } from "../src/index.js"
+import { labelSelectorOf, selectorString } from "../src/kube.js"
+import { targetId } from "../src/targets.js"
+import { CONFIG_HASH_ANNOTATION, configMapFor, isRendered, renderTemplate } from "../src/template.js"
+
+const decode = Schema.decodeUnknownResult(KubernetesSelector, { errors: "all", onExcessProperty: "error" })
+const messageOf = (input: unknown) => {
+  const r = decode(input)
+  return Result.isFailure(r) ? r.failure.message : "ok"
+}
+
+describe("KubernetesSelector", () => {
+  it("accepts a DaemonSet by name and a fleet of Deployments by labels", () => {
+    expect(messageOf({ namespace: "agents", kind: "DaemonSet", name: "node-agent", nodeSelector: { pool: "a" } })).toBe(
+      "ok"
+    )
+    expect(messageOf({ kind: "Deployment", labelSelector: { tier: "edge" } })).toBe("ok")
+    expect(messageOf({ kind: "StatefulSet", namespace: "db", labelSelector: "app in (pg)" })).toBe("ok")
+  })
+  it("rejects unknown fields, bad kinds and contradictions, naming what is wrong", () => {
+    expect(messageOf({ namespace: "a", kind: "DaemonSet", name: "x", nodeSelecter: {} })).toMatch(/nodeSelecter/)
+    expect(messageOf({ namespace: "a", kind: "ReplicaSet", name: "x" })).toMatch(/kind/)
+    expect(messageOf({ namespace: "a", kind: "DaemonSet" })).toMatch(/needs `name` or `labelSelector`/)
+    expect(messageOf({ namespace: "a", kind: "DaemonSet", name: "x", labelSelector: "a=b" })).toMatch(/not both/)
+    expect(messageOf({ kind: "DaemonSet", name: "x" })).toMatch(/needs a `namespace`/)
+    expect(messageOf({ namespace: "a", kind: "Deployment", name: "x", nodeSelector: {} })).toMatch(/DaemonSets only/)
+    expect(messageOf({ namespace: "Not_A_Name", kind: "Deployment", name: "x" })).toMatch(/Kubernetes object name/)
+  })
+})
+
+describe("adapter configuration", () => {
+  const build = (config: unknown) => Effect.runPromiseExit(Effect.scoped(KubernetesAdapter.make(config as never)))
+  it("rejects unknown keys (a typo never falls back to another cluster)", async () => {
+    const exit = await build({ kubeconfg: "/tmp/x" })
+    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/kubeconfg/)
+  })
+  it("names a kubeconfig that does not exist and a context it does not have", async () => {
+    const missing = await build({ kubeconfig: "/nonexistent/kubeconfig" })
+    expect(Exit.isFailure(missing) && JSON.stringify(missing.cause)).toMatch(/\/nonexistent\/kubeconfig: no such file/)
+  })
+})
+
+describe("label selectors", () => {
+  it("renders matchLabels and every matchExpressions operator as the API's query syntax", () => {
+    expect(
+      selectorString({
+        matchLabels: { app: "agent" },
+        matchExpressions: [
+          { key: "tier", operator: "In", values: ["a", "b"] },
+          { key: "zone", operator: "NotIn", values: ["x"] },
+          { key: "canary", operator: "Exists" },
+          { key: "legacy", operator: "DoesNotExist" }
+        ]
+      })
+    ).toBe("app=agent,tier in (a,b),zone notin (x),canary,!legacy")
+    expect(labelSelectorOf({ a: "1", b: "2" })).toBe("a=1,b=2")
+    expect(labelSelectorOf("a=1")).toBe("a=1")
+  })
+})
+
+describe("template rendering", () => {
+  const image = (raw: string): Artifact["image"] => Result.getOrThrow(parseImageRef(raw))
+  const template = {
+    metadata: { labels: { app: "agent" } },
+    spec: {
+      containers: [
+        { name: "sidecar", image: "registry.sluice.dev/proxy:1" },
+        {
+          name: "agent",
+          image: "registry.sluice.dev/agents/node-agent:1.0.0",
+          env: [{ name: "A", value: "1" }],
+          volumeMounts: [{ name: "config", mountPath: "/etc/agent" }]
+        }
+      ],
+      volumes: [{ name: "config", configMap: { name: "agent-config" } }]
+    }
+  }
+  const d = { v: 1, kind: "DaemonSet", namespace: "ns", name: "agent", node: "n1" } as const
+
+  it("changes the container that runs the artifact's repository, nothing else", () => {
+    const artifact: Artifact = { image: image("registry.sluice.dev/agents/node-agent:2.0.0") }
+    const out = renderTemplate(template, artifact, d)
+    expect(out.missing).toBeUndefined()
+    expect(out.template.spec?.containers.map((c) => c.image)).toEqual([
+      "registry.sluice.dev/proxy:1",
+      "registry.sluice.dev/agents/node-agent:2.0.0"
+    ])
+    expect(out.template.spec?.volumes).toEqual(template.spec.volumes)
+    expect(isRendered(out.template, artifact, d)).toBe(true)
+    expect(isRendered(template, artifact, d)).toBe(false)
+  })
+  it("a named container wins; a missing one is an error naming the containers there are", () => {
+    const artifact: Artifact = { image: image("registry.sluice.dev/other:2") }
+    expect(renderTemplate(template, artifact, { ...d, container: "sidecar" }).template.spec?.containers[0]?.image).toBe(
+      "registry.sluice.dev/other:2"
+    )
+    expect(renderTemplate(template, artifact, { ...d, container: "nope" }).missing).toBe(
+      'no container named "nope" (has: sidecar, agent)'
+    )
+  })
+  it("config with the image: env merged, files in an immutable ConfigMap named by their hash, volume repointed", () => {
+    const artifact: Artifact = {
+      image: image("registry.sluice.dev/agents/node-agent:2.0.0"),
+      config: { env: { A: "2", B: "3" }, files: { "/etc/agent/agent.yaml": "level: debug\n" } }
+    }
+    const withVolume = { ...d, configVolume: "config" }
+    const cm = configMapFor(withVolume, artifact)
+    expect(cm?.immutable).toBe(true)
+    expect(cm?.data).toEqual({ "etc_agent_agent.yaml": "level: debug\n" })
+    expect(cm?.metadata?.name).toMatch(/^agent-sluice-[0-9a-f]{10}$/)
+    // The same content is the same object; other content another.
+    expect(configMapFor(withVolume, artifact)?.metadata?.name).toBe(cm?.metadata?.name)
+    const other = configMapFor(withVolume, {
+      ...artifact,
+      config: { files: { "/etc/agent/agent.yaml": "level: info\n" } }
+    })
+    expect(other?.metadata?.name).not.toBe(cm?.metadata?.name)
+    const out = renderTemplate(template, artifact, withVolume).template
+    expect(out.spec?.containers[1]?.env).toEqual([
+      { name: "A", value: "2" },
+      { name: "B", value: "3" }
+    ])
+    expect(out.spec?.volumes?.[0]).toEqual({
+      name: "config",
+      configMap: { name: cm?.metadata?.name, items: [{ key: "etc_agent_agent.yaml", path: "agent.yaml" }] }
+    })
+    expect(out.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]).toMatch(/^[0-9a-f]{64}$/)
+    expect(renderTemplate(template, artifact, { ...d, configVolume: "missing" }).missing).toMatch(/no volume named/)
+  })
+})
+
+describe("target ids", () => {
+  it("keep a workload's targets together and name the node or ordinal", () => {
+    expect(targetId({ v: 1, kind: "DaemonSet", namespace: "a", name: "b", node: "n" })).toBe("a/daemonset/b/n")
+    expect(targetId({ v: 1, kind: "StatefulSet", namespace: "a", name: "b" }, 3)).toBe("a/statefulset/b/3")
+    expect(targetId({ v: 1, kind: "Deployment", namespace: "a", name: "b" })).toBe("a/deployment/b")
+  })
+})
