@@ -54,13 +54,27 @@ export const adapter: OptionSpec = {
   name: "adapter",
   kind: "string",
   value: "<name>",
-  description: "simulated (default) | docker; overrides spec.target.adapter"
+  description: "simulated (default) | docker | kubernetes; overrides spec.target.adapter"
 }
 export const adapterConfig: OptionSpec = {
   name: "adapter-config",
   kind: "string",
   value: "<file>",
-  description: "the adapter's own configuration (YAML/JSON), e.g. Docker hosts and registries"
+  description:
+    "the adapter's own configuration (YAML/JSON): Docker hosts and registries;\nfor kubernetes { kubeconfig, context, inCluster, fieldManager,\nobserveTimeoutSeconds } (unknown keys are errors)"
+}
+export const kubeconfig: OptionSpec = {
+  name: "kubeconfig",
+  kind: "string",
+  value: "<file>",
+  description:
+    "kubernetes: the kubeconfig file (relative to the current directory; default\n$KUBECONFIG, else ~/.kube/config, else the pod's service account)"
+}
+export const context: OptionSpec = {
+  name: "context",
+  kind: "string",
+  value: "<name>",
+  description: "kubernetes: the kubeconfig context (default: its current context)"
 }
 export const fleetSize: OptionSpec = {
   name: "fleet-size",
@@ -116,6 +130,8 @@ export const id: OptionSpec = {
   description: "the rollout id (default <metadata.name>-<yyyymmdd-hhmmss>-<random>)"
 }
 
+/** How to reach the adapter's targets: --adapter-config, and the kubernetes connection. */
+export const connection = [adapterConfig, kubeconfig, context] as const
 export const simulatedFleet = [fleetSize, zones, seed, fleetImage] as const
 export const simulatedRun = [faults, applyLatency, readyLatency] as const
 export const output = [jsonEvents, plain, verbose] as const

@@ -2,7 +2,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import {
   EventSink,
+  formatSpecProblem,
   type InterpreterError,
+  issueToProblems,
   type MetricsProvider,
   makeFileStore,
   type PolicyEngine,
@@ -14,8 +16,9 @@ import {
   type ScanReportSource,
   type TargetAdapter
 } from "@sluice/core"
+import type { KubernetesAdapterConfig } from "@sluice/adapters-k8s"
 import { SimulatedFleetSelector } from "@sluice/core/testing"
-import { Cause, Effect, Exit, Layer, Logger, References, type Schema } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, References, Result, Schema } from "effect"
 import { flag, type Parsed, parsePositiveInt, str } from "./args.js"
 import { UsageError, UserError } from "./errors.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
@@ -160,6 +163,10 @@ export const selectorSchemaFor = async (adapter: string): Promise<Schema.Codec<u
     const docker = await import("@sluice/adapters-docker")
     return docker.DockerSelector as unknown as Schema.Codec<unknown, unknown>
   }
+  if (adapter === "kubernetes") {
+    const k8s = await import("@sluice/adapters-k8s")
+    return k8s.KubernetesSelector as unknown as Schema.Codec<unknown, unknown>
+  }
   return undefined
 }
 
@@ -168,10 +175,116 @@ const adapterConfigOf = async (io: Io, parsed: Parsed): Promise<unknown> => {
   if (file === undefined) return {}
   const { parse } = await import("yaml")
   try {
-    return parse(fs.readFileSync(path.resolve(io.cwd, file), "utf8"))
+    return parse(fs.readFileSync(path.resolve(io.cwd, file), "utf8")) ?? {}
   } catch (e) {
     throw new UserError({ message: `cannot read --adapter-config ${file}: ${(e as Error).message}` })
   }
+}
+
+/** `--kubeconfig` and `--context` belong to the kubernetes adapter; anywhere else they are a mistake. */
+export const checkConnectionFlags = (parsed: Parsed, adapter: string, command: string) => {
+  if (adapter === "kubernetes") return
+  const given = ["kubeconfig", "context"].filter((o) => str(parsed, o) !== undefined)
+  if (given.length > 0) {
+    throw new UsageError({
+      message: `${given.map((g) => `--${g}`).join(" and ")} ${given.length > 1 ? "apply" : "applies"} to the kubernetes adapter, not ${adapter} (--adapter kubernetes, or spec.target.adapter: kubernetes)`,
+      command
+    })
+  }
+}
+
+const kubernetesFile = (storeRoot: string, rolloutId: string) => path.join(storeRoot, rolloutId, "kubernetes.json")
+
+/** The kubernetes connection a rollout was started with (paths and names only, never credentials). */
+const readKubernetesConnection = (storeRoot: string, rolloutId: string): unknown => {
+  try {
+    return JSON.parse(fs.readFileSync(kubernetesFile(storeRoot, rolloutId), "utf8"))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The kubernetes adapter's configuration: `--adapter-config` decoded strictly (unknown keys are
+ * errors, with their path; its `kubeconfig` is relative to the file), then `--kubeconfig` (relative
+ * to the current directory) and `--context` over it. Continuing a rollout without any of them
+ * reuses the connection it was started with. Without a kubeconfig anywhere, `$KUBECONFIG` is made
+ * explicit here, so a later `resume` reaches the same cluster.
+ */
+export const kubernetesConfigOf = async (
+  io: Io,
+  parsed: Parsed,
+  continuing: string | undefined,
+  storeRoot: string
+): Promise<KubernetesAdapterConfig> => {
+  const k8s = await import("@sluice/adapters-k8s")
+  const file = str(parsed, "adapter-config")
+  const flagPath = str(parsed, "kubeconfig")
+  const flagContext = str(parsed, "context")
+  const decode = (input: unknown, where: string) => {
+    const decoded = Schema.decodeUnknownResult(k8s.KubernetesAdapterConfig, {
+      errors: "all",
+      onExcessProperty: "error"
+    })(input)
+    if (Result.isSuccess(decoded)) return decoded.success
+    const problems = issueToProblems(decoded.failure.issue, input)
+    throw new UserError({
+      message: `invalid kubernetes adapter configuration in ${where} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${formatSpecProblem(p)}`).join("\n")}`
+    })
+  }
+  let config: KubernetesAdapterConfig = {}
+  if (file !== undefined) {
+    const raw = await adapterConfigOf(io, parsed)
+    config = decode(raw, `--adapter-config ${file}`)
+    if (config.kubeconfig !== undefined)
+      config = { ...config, kubeconfig: path.resolve(path.dirname(path.resolve(io.cwd, file)), config.kubeconfig) }
+  }
+  const stored =
+    file === undefined && continuing !== undefined ? readKubernetesConnection(storeRoot, continuing) : undefined
+  if (stored !== undefined && continuing !== undefined) config = decode(stored, kubernetesFile(storeRoot, continuing))
+  if (flagPath !== undefined) {
+    if (flagPath === "") throw new UsageError({ message: "--kubeconfig needs a file" })
+    const { inCluster: _, ...rest } = config
+    config = { ...rest, kubeconfig: path.resolve(io.cwd, flagPath) }
+  }
+  if (flagContext !== undefined) {
+    if (flagContext === "") throw new UsageError({ message: "--context needs a name" })
+    config = { ...config, context: flagContext }
+  }
+  if (stored !== undefined && flagPath === undefined) {
+    const where = config.inCluster === true ? "in-cluster" : (config.kubeconfig ?? "the default kubeconfig")
+    io.err(
+      `note: rollout ${continuing} continues on the cluster it was started on: ${where}${config.context === undefined ? "" : ` (context ${config.context})`}\n`
+    )
+  }
+  if (config.kubeconfig === undefined && config.inCluster !== true) {
+    const env = io.env.KUBECONFIG?.split(path.delimiter).find((p) => p !== "")
+    if (env !== undefined) config = { ...config, kubeconfig: path.resolve(io.cwd, env) }
+  }
+  if (config.kubeconfig !== undefined && !fs.existsSync(config.kubeconfig)) {
+    const given =
+      flagPath !== undefined
+        ? `--kubeconfig ${flagPath}`
+        : file !== undefined && config.inCluster !== true
+          ? `kubeconfig ${config.kubeconfig} (from --adapter-config ${file})`
+          : `kubeconfig ${config.kubeconfig}`
+    throw new UsageError({
+      message: `${given}: no such file${flagPath !== undefined && !path.isAbsolute(flagPath) ? ` (looked in ${io.cwd})` : ""}`
+    })
+  }
+  // The kubeconfig and context are checked now (no request is sent), so a wrong one is a usage
+  // error naming it before anything else happens.
+  const checked = await Effect.runPromiseExit(Effect.scoped(k8s.KubernetesAdapter.make(config)))
+  if (Exit.isFailure(checked)) {
+    const error = Cause.findErrorOption(checked.cause)
+    const message = error._tag === "Some" ? error.value.message : Cause.pretty(checked.cause)
+    const where =
+      config.kubeconfig === undefined || message.includes(config.kubeconfig) ? "" : ` (kubeconfig ${config.kubeconfig})`
+    throw new UsageError({
+      message: `kubernetes: ${message}${where}`
+    })
+  }
+  return config
 }
 
 /**
@@ -185,7 +298,11 @@ export const openAdapter = async (
   storeRoot: string,
   rolloutId: string,
   world: WorldOptions,
-  sim: SimRunOptions
+  sim: SimRunOptions,
+  options: {
+    /** Continuing (or rolling back) this rollout: reuse its stored connection unless given again. */
+    readonly continuing?: string
+  } = {}
 ): Promise<OpenAdapter> => {
   switch (name) {
     case "simulated": {
@@ -203,10 +320,22 @@ export const openAdapter = async (
       const layer = Layer.mergeAll(docker.DockerAdapter.layer(config as never), PrometheusMetrics())
       return { layer, release: () => {}, onCreate: () => {} }
     }
+    case "kubernetes": {
+      const k8s = await import("@sluice/adapters-k8s")
+      const config = await kubernetesConfigOf(io, parsed, options.continuing, storeRoot)
+      const layer = Layer.mergeAll(k8s.KubernetesAdapter.layer(config), PrometheusMetrics())
+      return {
+        layer,
+        release: () => {},
+        // Where the cluster is (paths and names, no credentials), for resume, abort and rollback.
+        onCreate: (header) => {
+          fs.mkdirSync(path.join(storeRoot, header.rolloutId), { recursive: true })
+          fs.writeFileSync(kubernetesFile(storeRoot, header.rolloutId), `${JSON.stringify(config, null, 2)}\n`)
+        }
+      }
+    }
     default:
-      throw new UserError({
-        message: `the ${name} adapter is not wired into this CLI yet (available: simulated, docker)`
-      })
+      throw new UserError({ message: `unknown adapter ${name}` })
   }
 }
 
@@ -263,6 +392,7 @@ export const reportFailure = (io: Io, cause: Cause.Cause<unknown>): number => {
       case "UserError":
       case "UsageError":
       case "DockerConfigError":
+      case "KubernetesConfigError":
         io.err(`error: ${e.message}\n`)
         return ExitCode.usage
       case "AdapterError":

@@ -7,6 +7,7 @@ import { gateLayer } from "../gates.js"
 import type { Io } from "../io.js"
 import {
   checkAdapterName,
+  checkConnectionFlags,
   fileStore,
   noteIgnoredFleetFlags,
   openAdapter,
@@ -24,6 +25,7 @@ export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
   const loaded = await loadSpec(io, parsed, "apply")
   const adapter = str(parsed, "adapter") ?? loaded.spec.spec.target.adapter
   checkAdapterName(adapter, "apply")
+  checkConnectionFlags(parsed, adapter, "apply")
   await checkSelector(loaded.spec, adapter, loaded.source)
   const storeRoot = storeRootOf(io, parsed)
   const rolloutId = str(parsed, "id") ?? newRolloutId(loaded.spec)

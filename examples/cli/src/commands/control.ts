@@ -11,6 +11,7 @@ import { makeStyle } from "../render/style.js"
 import { summaryLines } from "../render/summary.js"
 import {
   checkAdapterName,
+  checkConnectionFlags,
   existingWorldOptions,
   fileStore,
   openAdapter,
@@ -144,10 +145,13 @@ export const takeOver = async (io: Io, parsed: Parsed, id: string, inspected: In
   const { header } = inspected
   const storeRoot = storeRootOf(io, parsed)
   checkAdapterName(header.adapter, "resume")
+  checkConnectionFlags(parsed, header.adapter, "resume")
   const mode = header.machineInput.mode ?? "rollout"
   const gates = mode === "rollback" ? Layer.empty : await gateLayer(specFromHeader(header.spec))
   const world = existingWorldOptions(io, storeRoot, header.adapter, worldOptionsOf(parsed, "resume"))
-  const opened = await openAdapter(io, parsed, header.adapter, storeRoot, id, world, simRunFor(storeRoot, id, parsed))
+  const opened = await openAdapter(io, parsed, header.adapter, storeRoot, id, world, simRunFor(storeRoot, id, parsed), {
+    continuing: id
+  })
   return runRollout({
     io,
     mode: outputModeOf(io, parsed),

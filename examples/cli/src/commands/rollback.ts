@@ -6,6 +6,7 @@ import { UserError } from "../errors.js"
 import type { Io } from "../io.js"
 import {
   checkAdapterName,
+  checkConnectionFlags,
   existingWorldOptions,
   fileStore,
   openAdapter,
@@ -37,9 +38,12 @@ export const runRollback = async (io: Io, parsed: Parsed): Promise<number> => {
   if (newId !== undefined) checkRolloutId(newId, "rollback")
   const { header } = inspected
   checkAdapterName(header.adapter, "rollback")
+  checkConnectionFlags(parsed, header.adapter, "rollback")
   const world = existingWorldOptions(io, storeRoot, header.adapter, worldOptionsOf(parsed, "rollback"))
   const sim = simRunFor(storeRoot, id, parsed)
-  const opened = await openAdapter(io, parsed, header.adapter, storeRoot, newId ?? `${id}-rollback`, world, sim)
+  const opened = await openAdapter(io, parsed, header.adapter, storeRoot, newId ?? `${id}-rollback`, world, sim, {
+    continuing: id
+  })
   const created = await Effect.runPromiseExit(
     createRollback(id, newId === undefined ? {} : { rolloutId: newId }).pipe(
       Effect.provideService(RolloutStore, withCreateHook(store, opened.onCreate)),

@@ -23,7 +23,7 @@ export const FAULTS_HELP = `Faults (--faults), a comma-separated list of KIND=VA
 other targets on that version are healthy. Durations: 500ms, 3s, 1m30s.
 Example: --faults transient=0.05,never-healthy=:2.1.0,fail-after=:2.2.0@3s,permanent=node-007`
 
-const takeoverOptions = [...o.output, o.adapterConfig, ...o.simulatedRun, o.store, o.help]
+const takeoverOptions = [...o.output, ...o.connection, ...o.simulatedRun, o.store, o.help]
 const timeout = {
   name: "timeout",
   kind: "string",
@@ -33,7 +33,9 @@ const timeout = {
 
 const TAKEOVER = `If no live process runs the rollout (it crashed or was killed), this command continues it
 here, from its journal, after queuing the control: no target is updated twice. The simulated
-fleet continues with the faults and latencies the rollout was started with, unless given again.`
+fleet continues with the faults and latencies the rollout was started with, unless given again;
+a kubernetes rollout continues on the cluster it was started on (the kubeconfig path and context
+stored with it; --kubeconfig, --context or --adapter-config replace them).`
 
 const idArg = { name: "id", required: true, description: "the rollout id (see `sluice list`)" }
 
@@ -62,15 +64,17 @@ export const planCommand: CommandSpec = {
     o.values,
     o.set,
     o.adapter,
-    o.adapterConfig,
+    ...o.connection,
     ...o.simulatedFleet,
     { ...o.json, description: "the plan as stable JSON (same spec + fleet, same bytes)" },
     o.store,
     o.help
   ],
   details: `The inventory comes from the adapter: with --adapter simulated, the simulated fleet stored
-next to the rollouts (or, before the first apply, the one --fleet-size/--zones/--seed would create).
-Nothing is written: not the store, not the fleet.`
+next to the rollouts (or, before the first apply, the one --fleet-size/--zones/--seed would create);
+with --adapter kubernetes, the workloads spec.target.selector names (a DaemonSet: one target per
+node, labelled with the node's labels). Nothing is written: not the store, not the fleet, not the
+cluster.`
 }
 
 export const applyCommand: CommandSpec = {
@@ -84,7 +88,7 @@ export const applyCommand: CommandSpec = {
     o.policy,
     o.id,
     o.adapter,
-    o.adapterConfig,
+    ...o.connection,
     ...o.simulatedFleet,
     o.resetFleet,
     ...o.simulatedRun,
@@ -102,6 +106,18 @@ its journal without updating any target twice.
 
 The simulated fleet (--adapter simulated, the default) is stored in <store>/.simulated-fleet, so
 later commands (apply of the next version, resume, rollback) see the fleet this one left.
+
+Kubernetes (--adapter kubernetes, or spec.target.adapter: kubernetes): --kubeconfig <file>
+[--context <name>], or --adapter-config <file> with { kubeconfig, context, inCluster,
+fieldManager, observeTimeoutSeconds }. spec.target.selector: { namespace, kind: DaemonSet |
+StatefulSet | Deployment, name | labelSelector, nodeSelector?, container?, configVolume? }.
+A DaemonSet target is one node, with the node's labels: topology: { key:
+topology.kubernetes.io/zone } spreads each wave over the zones, and order: sequential rolls
+zone by zone. For the rollout the DaemonSet runs updateStrategy OnDelete (a wave deletes the
+old pod on its nodes and waits until the new one is Ready); its own strategy comes back when the
+rollout ends, whatever the outcome, unless that would let its controller update nodes the rollout
+left alone (a nodeSelector, a failure with rollback off): then it stays OnDelete, and the summary
+says why and how to finish. The least privileges it needs: examples/k8s/rbac.yaml.
 
 ${FAULTS_HELP}
 
@@ -181,7 +197,7 @@ export const rollbackCommand: CommandSpec = {
   options: [
     { ...o.id, description: "id of the rollback run (default <id>-rollback)" },
     ...o.output,
-    o.adapterConfig,
+    ...o.connection,
     ...o.simulatedRun,
     o.store,
     o.help

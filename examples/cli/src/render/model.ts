@@ -45,6 +45,10 @@ export class ProgressModel {
   readonly touched = new Set<string>()
   rollbackTotal = 0
   rollbackReason: string | undefined
+  /** Targets still in flight (not healthy) when the rollback started: the ones that failed the wave. */
+  notHealthy: ReadonlyArray<string> = []
+  /** The last reason a target was reported not healthy (cleared when it turns healthy). */
+  readonly unhealthyReason = new Map<string, string>()
   retries = 0
   lastRetry: string | undefined
   readonly violations: GateViolation[] = []
@@ -129,6 +133,8 @@ export class ProgressModel {
         this.touched.add(e.targetId)
         break
       case "healthChanged":
+        if (e.status === "healthy") this.unhealthyReason.delete(e.targetId)
+        else if (e.reason !== undefined) this.unhealthyReason.set(e.targetId, e.reason)
         if (e.wave >= 0 && e.status === "healthy" && this.inFlight.has(e.targetId)) {
           this.inFlight.delete(e.targetId)
           this.updated.add(e.targetId)
@@ -168,6 +174,7 @@ export class ProgressModel {
         this.phase = "rollingBack"
         this.rollbackReason = e.reason
         this.rollbackTotal = e.targets
+        this.notHealthy = [...this.inFlight].sort()
         this.inFlight.clear()
         break
       case "targetRolledBack":

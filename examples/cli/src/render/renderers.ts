@@ -67,8 +67,17 @@ export const describeEvent = (e: RolloutEvent, model: ProgressModel, style: Styl
       return `${style.cyan("▶")} resumed at ${waveLabel(model, e.wave)}`
     case "targetFailed":
       return `${style.red("✗")} ${e.targetId} failed in ${waveLabel(model, e.wave)}: ${e.reason}`
-    case "rollbackStarted":
-      return `${style.yellow("↺")} rolling back ${plural(e.targets, "target")}: ${e.reason}`
+    case "rollbackStarted": {
+      // Which targets the wave was waiting for, and the last thing the adapter said about them.
+      const stuck = model.notHealthy
+      const shown = stuck.slice(0, 3).map((id) => {
+        const why = model.unhealthyReason.get(id)
+        return `${id}${why === undefined ? "" : ` (${why})`}`
+      })
+      const more = stuck.length > shown.length ? `\n    … and ${stuck.length - shown.length} more` : ""
+      const detail = shown.length === 0 ? "" : `\n  not healthy: ${shown.join("\n               ")}${more}`
+      return `${style.yellow("↺")} rolling back ${plural(e.targets, "target")}: ${e.reason}${detail}`
+    }
     case "targetRolledBack":
       return e.ok
         ? verbose

@@ -98,6 +98,16 @@ export const summaryLines = (input: SummaryInput, style: Style): string[] => {
       )
     )
   }
+  // What the adapter put back (or deliberately left) once the outcome was known, e.g. a
+  // DaemonSet's own update strategy.
+  const concluded = result.concluded
+  if (concluded !== undefined) {
+    const notes = concluded.notes.length > 0 ? concluded.notes : concluded.ok ? [] : ["failed"]
+    notes.forEach((note, i) => {
+      const label = i > 0 ? "" : concluded.ok ? "concluded" : "attention"
+      lines.push(row(style, label, concluded.ok ? note : style.red(`could not conclude: ${note}`)))
+    })
+  }
   if (input.durationMs !== undefined) lines.push(row(style, "duration", formatMs(input.durationMs)))
   const extras: string[] = []
   if (input.warnings !== undefined && input.warnings > 0) extras.push(plural(input.warnings, "policy warning"))

@@ -1,0 +1,253 @@
+/**
+ * examples/k8s/rbac.yaml is enough, and a missing rule says which: a whole DaemonSet rollout through
+ * the `sluice` CLI (examples/cli, built) with a kubeconfig holding a token of a ServiceAccount bound
+ * to exactly the file's ClusterRole (TokenRequest API), then a rollout as a ServiceAccount whose role
+ * lacks `delete` on pods, whose error names the verb and the resource instead of a stack trace.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { loadAllYaml, RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { describeWithCluster, kube, uniqueSuffix, useTestNamespace } from "../support/cluster.js"
+import { useKwokNodes, ZONE_LABEL } from "../support/nodes.js"
+import { notYet, waitFor } from "../support/wait.js"
+
+const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
+const CLI = path.join(repoRoot, "examples", "cli", "dist", "main.js")
+const RBAC_FILE = path.join(repoRoot, "examples", "k8s", "rbac.yaml")
+const IMAGE = (tag: string) => `registry.sluice.dev/agents/node-agent:${tag}`
+const NODES = 6
+const ZONES = ["zone-a", "zone-b", "zone-c"]
+
+interface RbacObject {
+  readonly kind: string
+  readonly metadata: { readonly name: string; readonly namespace?: string }
+  readonly rules?: ReadonlyArray<V1PolicyRule>
+}
+
+/** The ClusterRole's rules exactly as the file has them. */
+const fileRules = (): ReadonlyArray<V1PolicyRule> => {
+  const objects = loadAllYaml(fs.readFileSync(RBAC_FILE, "utf8")) as ReadonlyArray<RbacObject>
+  const kinds = objects.map((o) => o.kind).sort()
+  expect(kinds).toEqual(["ClusterRole", "ClusterRoleBinding", "Namespace", "ServiceAccount"])
+  const role = objects.find((o) => o.kind === "ClusterRole")
+  if (role?.rules === undefined) throw new Error(`${RBAC_FILE}: no ClusterRole rules`)
+  return role.rules
+}
+
+interface Ran {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the built CLI with no ambient kubeconfig: only what the arguments say. */
+const sluice = (args: ReadonlyArray<string>, cwd: string): Promise<Ran> =>
+  new Promise((resolve, reject) => {
+    if (!fs.existsSync(CLI)) {
+      reject(new Error(`${CLI} is missing: build it first (npx tsc -b; npm test does)`))
+      return
+    }
+    const { KUBECONFIG: _k, SLUICE_STORE: _s, ...env } = process.env
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...env, NO_COLOR: "1" } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+describeWithCluster("RBAC: examples/k8s/rbac.yaml (kubernetes adapter through the CLI)", () => {
+  const nodes = useKwokNodes(NODES, { zones: ZONES })
+  const namespace = useTestNamespace("sluice-rbac")
+  const suffix = uniqueSuffix()
+  const created: Array<() => Promise<unknown>> = []
+  let work = ""
+  const rbac = () => kube().config.makeApiClient(RbacAuthorizationV1Api)
+
+  /**
+   * A ServiceAccount bound (ClusterRoleBinding) to a ClusterRole with `rules` and nothing else, and
+   * a kubeconfig (context `sa`) holding a token for it minted with the TokenRequest API.
+   */
+  const serviceAccount = async (name: string, rules: ReadonlyArray<V1PolicyRule>) => {
+    const ns = namespace()
+    const cluster = `${name}-${suffix}`
+    const { core } = kube()
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } })
+    await rbac().createClusterRole({ body: { metadata: { name: cluster }, rules: [...rules] } })
+    created.push(() => rbac().deleteClusterRole({ name: cluster }))
+    await rbac().createClusterRoleBinding({
+      body: {
+        metadata: { name: cluster },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: cluster },
+        subjects: [{ kind: "ServiceAccount", name, namespace: ns }]
+      }
+    })
+    created.push(() => rbac().deleteClusterRoleBinding({ name: cluster }))
+    const minted = await core.createNamespacedServiceAccountToken({
+      name,
+      namespace: ns,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } }
+    })
+    const token = minted.status?.token
+    if (token === undefined || token === "") throw new Error("the TokenRequest returned no token")
+    const admin = kube().config.getCurrentCluster()
+    if (admin === null) throw new Error("the admin kubeconfig has no cluster")
+    const file = path.join(work, `${name}.kubeconfig`)
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "test", cluster: { server: admin.server, "certificate-authority-data": admin.caData } }],
+        users: [{ name, user: { token } }],
+        contexts: [{ name: "sa", context: { cluster: "test", user: name } }],
+        "current-context": "sa"
+      }),
+      { mode: 0o600 }
+    )
+    return file
+  }
+
+  const spec = (image: string) => `
+apiVersion: sluice.dev/v1alpha1
+kind: Rollout
+metadata: { name: rbac-agent }
+spec:
+  target:
+    adapter: kubernetes
+    selector: { namespace: ${namespace()}, kind: DaemonSet, name: agent }
+  artifact: { image: "${image}" }
+  strategy: { rolling: { batchSize: 2, maxUnavailable: 2 } }
+  topology: { key: ${ZONE_LABEL} }
+  health: { progressDeadline: 60s, minReadySeconds: 0 }
+  gates: { policy: { enabled: true }, scan: { enabled: false } }
+  rollback: { onFailure: true, onAbort: true }
+`
+
+  const pods = async () =>
+    (await kube().core.listNamespacedPod({ namespace: namespace(), labelSelector: "app=agent" })).items
+      .filter((p) => p.metadata?.deletionTimestamp === undefined)
+      .map((p) => ({
+        image: p.spec?.containers[0]?.image,
+        ready: p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false
+      }))
+
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-rbac-"))
+    const labels = { app: "agent" }
+    await kube().apps.createNamespacedDaemonSet({
+      namespace: namespace(),
+      body: {
+        metadata: { name: "agent", labels },
+        spec: {
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              nodeSelector: { "sluice.dev/pool": nodes().pools[0] ?? "" },
+              terminationGracePeriodSeconds: 1,
+              securityContext: { runAsNonRoot: true, runAsUser: 10001 },
+              containers: [
+                {
+                  name: "agent",
+                  image: IMAGE("1.0.0"),
+                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+                  resources: { limits: { cpu: "100m", memory: "64Mi" }, requests: { cpu: "10m", memory: "16Mi" } }
+                }
+              ]
+            }
+          }
+        }
+      }
+    })
+    await waitFor(
+      `DaemonSet agent Ready on ${NODES} nodes`,
+      async () => {
+        const current = await pods()
+        return current.length === NODES && current.every((p) => p.ready) ? true : notYet(current)
+      },
+      { timeoutMs: 90_000 }
+    )
+  }, 120_000)
+
+  afterAll(async () => {
+    for (const remove of created.reverse()) await remove().catch(() => undefined)
+    if (work !== "") fs.rmSync(work, { recursive: true, force: true })
+  })
+
+  it("a ServiceAccount bound to exactly the file's ClusterRole rolls a DaemonSet through `sluice plan` and `sluice apply`", async () => {
+    const kubeconfig = await serviceAccount("sluice-rollouts", fileRules())
+    fs.writeFileSync(path.join(work, "v2.yaml"), spec(IMAGE("2.0.0")))
+    const store = path.join(work, "store")
+    // Relative paths, from the directory the CLI runs in.
+    const plan = await sluice(
+      ["plan", "-f", "v2.yaml", "--kubeconfig", path.basename(kubeconfig), "--context", "sa", "--store", store],
+      work
+    )
+    expect(plan.stderr).not.toMatch(/error|warning/i)
+    expect(plan.code).toBe(0)
+    expect(plan.stdout).toContain(`${NODES} target(s) to update`)
+    expect(plan.stdout).toContain(`nodes per zone (${ZONE_LABEL}): zone-a 2, zone-b 2, zone-c 2`)
+
+    const apply = await sluice(
+      ["apply", "-f", "v2.yaml", "--kubeconfig", kubeconfig, "--id", "rbac-v2", "--store", store, "--plain"],
+      work
+    )
+    expect(apply.stderr).not.toMatch(/error|warning/i)
+    expect(apply.code).toBe(0)
+    expect(apply.stdout).toContain("✓ completed")
+    expect(apply.stdout).toContain(`${NODES}/${NODES} updated`)
+    expect(apply.stdout).toMatch(/concluded\s+DaemonSet \S+\/agent: update strategy RollingUpdate restored/)
+    const after = await pods()
+    expect(after).toHaveLength(NODES)
+    expect(after.every((p) => p.image === IMAGE("2.0.0") && p.ready)).toBe(true)
+    const ds = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
+    expect(ds.spec?.updateStrategy?.type).toBe("RollingUpdate")
+  }, 180_000)
+
+  it("a role without `delete` on pods: the error names the verb and the resource, no stack trace, nothing left half done", async () => {
+    const rules = fileRules().map((r) =>
+      r.resources?.includes("pods") ? { ...r, verbs: r.verbs.filter((v) => v !== "delete") } : r
+    )
+    expect(rules.some((r) => r.resources?.includes("pods") && r.verbs.includes("delete"))).toBe(false)
+    const kubeconfig = await serviceAccount("sluice-no-delete", rules)
+    fs.writeFileSync(path.join(work, "v3.yaml"), spec(IMAGE("3.0.0")))
+    const apply = await sluice(
+      [
+        "apply",
+        "-f",
+        "v3.yaml",
+        "--kubeconfig",
+        kubeconfig,
+        "--id",
+        "rbac-v3",
+        "--store",
+        path.join(work, "store"),
+        "--plain"
+      ],
+      work
+    )
+    const output = `${apply.stdout}\n${apply.stderr}`
+    expect(output).toContain("forbidden: cannot delete pods")
+    expect(output).toContain('the role needs "delete" on "pods"')
+    expect(output).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m)
+    expect(output).not.toContain("internal error")
+    // The wave failed before any pod was deleted; the rollback put the template back.
+    expect(apply.code).toBe(3)
+    const after = await pods()
+    expect(after).toHaveLength(NODES)
+    expect(after.every((p) => p.image === IMAGE("2.0.0") && p.ready)).toBe(true)
+    const ds = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
+    expect(ds.spec?.template.spec?.containers[0]?.image).toBe(IMAGE("2.0.0"))
+    expect(ds.spec?.updateStrategy?.type).toBe("RollingUpdate")
+  }, 180_000)
+})
