@@ -60,7 +60,11 @@ trap 'exit 143' TERM
 sluice() {
   # What an operator types (from the repository's root; the store is the demo's own).
   printf '$ sluice %s\n' "$*"
-  (cd "$repo" && node "$cli" "$@" --store "$store")
+  local code=0
+  (cd "$repo" && node "$cli" "$@" --store "$store") || code=$?
+  # Ctrl-C: the CLI handles it (exit 130) so bash does not see the signal; end the demo here.
+  ((code != 130)) || exit 130
+  return "$code"
 }
 fleet() { node "$script_dir/demo-fleet.mjs" "$@"; }
 
