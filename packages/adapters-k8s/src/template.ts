@@ -23,6 +23,33 @@ export const currentImage = (
   return c?.image ?? ""
 }
 
+/**
+ * The ConfigMap key of a config file. Keys may only hold `[-._a-zA-Z0-9]` and the spec's file
+ * paths are absolute, so the path is flattened (`/etc/agent/agent.yaml` → `etc_agent_agent.yaml`);
+ * the volume's `items` put each key back at its path inside the mount (see {@link renderTemplate}).
+ */
+export const configKey = (path: string): string => path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]/g, "_")
+
+/**
+ * Where a config file lands inside the config volume: the path relative to a mount of the volume
+ * (honouring its `subPath`), or `undefined` when no mount of the volume covers the path.
+ */
+const pathInVolume = (
+  path: string,
+  mounts: ReadonlyArray<{ readonly mountPath: string; readonly subPath?: string }>
+): string | undefined => {
+  for (const m of mounts) {
+    const root = m.mountPath.replace(/\/+$/, "")
+    const sub = (m.subPath ?? "").replace(/^\/+|\/+$/g, "")
+    if (path === root && sub !== "") return sub
+    if (path.startsWith(`${root}/`)) {
+      const rest = path.slice(root.length + 1)
+      return sub === "" ? rest : `${sub}/${rest}`
+    }
+  }
+  return undefined
+}
+
 /** The immutable ConfigMap that carries an artifact's config files: named by their hash, so equal content is one object. */
 export const configMapFor = (d: TargetData, artifact: Artifact): V1ConfigMap | undefined => {
   const files = artifact.config?.files
@@ -37,7 +64,7 @@ export const configMapFor = (d: TargetData, artifact: Artifact): V1ConfigMap | u
       labels: { [CONFIG_LABEL]: d.name }
     },
     immutable: true,
-    data: { ...files }
+    data: Object.fromEntries(Object.entries(files).map(([path, content]) => [configKey(path), content]))
   }
 }
 
@@ -73,9 +100,25 @@ export const renderTemplate = (
   if (cm !== undefined) {
     const found = (volumes ?? []).some((v) => v.name === d.configVolume)
     if (!found) return { template, missing: `no volume named "${d.configVolume}" in the pod template` }
+    // The chosen containers' mounts of the volume first: they decide where each file lands.
+    const mounts = [...spec.containers.filter((_, i) => chosen[i]), ...spec.containers.filter((_, i) => !chosen[i])]
+      .flatMap((c) => c.volumeMounts ?? [])
+      .filter((m) => m.name === d.configVolume)
+    const items: Array<{ key: string; path: string }> = []
+    for (const path of Object.keys(artifact.config?.files ?? {}).sort()) {
+      const inVolume = pathInVolume(path, mounts)
+      if (inVolume === undefined)
+        return {
+          template,
+          missing: `config file ${path} is not inside a mount of volume "${d.configVolume}" (mounted at: ${mounts.map((m) => m.mountPath).join(", ") || "nowhere"})`
+        }
+      if (items.some((i) => i.key === configKey(path)))
+        return { template, missing: `config files ${path} and another one map to the same ConfigMap key` }
+      items.push({ key: configKey(path), path: inVolume })
+    }
     volumes = (volumes ?? []).map((v) =>
       v.name === d.configVolume
-        ? { name: v.name, configMap: { ...(v.configMap ?? {}), name: cm.metadata?.name ?? "" } }
+        ? { name: v.name, configMap: { ...(v.configMap ?? {}), name: cm.metadata?.name ?? "", items } }
         : v
     )
   }
