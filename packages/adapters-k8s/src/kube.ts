@@ -10,7 +10,18 @@ import type {
 import { Effect } from "effect"
 import { type ObjectList, WatchCache } from "./cache.js"
 import type { KubeClients } from "./client.js"
-import { type Operation, transient } from "./errors.js"
+import { type Operation, type Request, statusCode, toAdapterError, transient } from "./errors.js"
+
+/** `/apis/apps/v1/namespaces/x/daemonsets` → list daemonsets in namespace x (for RBAC messages). */
+const requestOf = (path: string): Request => {
+  const parts = path.split("/").filter((p) => p !== "")
+  const ns = parts.indexOf("namespaces")
+  return {
+    verb: "list",
+    resource: parts.at(-1) ?? path,
+    ...(ns >= 0 && parts[ns + 1] !== undefined ? { namespace: parts[ns + 1] } : {})
+  }
+}
 
 /** A label selector as the API's query string (`a=b,c in (d,e),!f`). */
 export const selectorString = (s: V1LabelSelector | undefined): string => {
@@ -126,7 +137,13 @@ export class Kube {
     return Effect.gen(function* () {
       if (cache.synced) return cache
       yield* Effect.promise(() => cache.start())
-      for (let i = 0; i < 300 && !cache.synced; i++) yield* Effect.sleep(100)
+      for (let i = 0; i < 300 && !cache.synced; i++) {
+        // A refused list/watch will not get better by waiting: say which permission is missing.
+        const code = statusCode(cache.lastError)
+        if (code === 401 || code === 403)
+          return yield* toAdapterError(operation, target, requestOf(cache.path), cache.lastError)
+        yield* Effect.sleep(100)
+      }
       if (!cache.synced) {
         const why = cache.lastError instanceof Error ? cache.lastError.message : String(cache.lastError ?? "no answer")
         return yield* transient(operation, target, `cannot list+watch ${cache.path}: ${why}`)

@@ -250,4 +250,18 @@ spec:
     expect(ds.spec?.template.spec?.containers[0]?.image).toBe(IMAGE("2.0.0"))
     expect(ds.spec?.updateStrategy?.type).toBe("RollingUpdate")
   }, 180_000)
+
+  it("a role that cannot list nodes: a prompt error naming the verb and resource, nothing touched", async () => {
+    const rules = fileRules().filter((r) => !r.resources?.includes("nodes"))
+    const kubeconfig = await serviceAccount("sluice-no-nodes", rules)
+    const before = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
+    const plan = await sluice(["plan", "-f", "v3.yaml", "--kubeconfig", kubeconfig], work)
+    const output = `${plan.stdout}\n${plan.stderr}`
+    expect(output).toContain("forbidden: cannot list nodes")
+    expect(output).toContain('the role needs "list" on "nodes"')
+    expect(output).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m)
+    expect(plan.code).not.toBe(0)
+    const after = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
+    expect(after.metadata?.generation).toBe(before.metadata?.generation)
+  }, 180_000)
 })

@@ -46,7 +46,8 @@ const runAndKill = (args: object, after: number) =>
     })
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const event = JSON.parse(line) as { type: string }
-      if (event.type === "targetApplied" && ++applied === after) child.kill("SIGKILL")
+      // Lines already in the pipe still arrive after the kill: count only up to it.
+      if (event.type === "targetApplied" && applied < after && ++applied === after) child.kill("SIGKILL")
       if (event.type === "result") reject(new Error("the rollout finished before it could be killed"))
     })
     child.on("exit", (code, signal) =>
