@@ -1,6 +1,7 @@
 export { ANNOTATION } from "./annotations.js"
 export { KubernetesAdapterConfig, type KubernetesAdapterConfigInput, KubernetesSelector } from "./config.js"
 export type { DaemonSetRevisionData } from "./daemonset.js"
+export { type DeploymentRevisionData, PREVIEW_LABEL, previewName } from "./deployment.js"
 export { KubernetesConfigError } from "./errors.js"
 export { KubernetesAdapter, type KubernetesAdapterShape, makeKubernetesAdapter } from "./KubernetesAdapter.js"
 export type { TargetData, WorkloadKind } from "./targets.js"
