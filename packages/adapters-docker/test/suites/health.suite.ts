@@ -3,7 +3,7 @@ import type { HealthReport, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type DockerAdapterShape, makeDockerAdapter } from "../../src/index.js"
-import { engineReady, removeSuiteContainers, sleep, socketPath } from "../support/engine.js"
+import { engineReady, execIn, removeSuiteContainers, sleep, socketPath } from "../support/engine.js"
 import { createAgent } from "../support/fleet.js"
 import { waitHealth } from "../support/waves.js"
 
@@ -44,11 +44,23 @@ describe.skipIf(!engineReady)("health on a real Docker engine", () => {
   afterAll(() => removeSuiteContainers(SUITE), 60_000)
 
   it("uses the container's own HEALTHCHECK: starting is progressing, then healthy", async () => {
-    await createAgent({ suite: SUITE, name: "hl-hc-ok", group: "a", rich: false })
+    // The image's HEALTHCHECK (every 1s) with a long start period, on an agent that serves /health
+    // only once the test writes it: the container is `starting` until then, however slow the machine
+    // (the first check would otherwise turn it healthy ~1s after start, maybe before the first call).
+    const c = await createAgent({
+      suite: SUITE,
+      name: "hl-hc-ok",
+      group: "a",
+      rich: false,
+      env: ["AGENT_UNHEALTHY=1"],
+      healthcheck: { StartPeriod: 600_000_000_000 }
+    })
     const t = await discoverOne("hl-hc-ok")
+    expect(await health(t)).toEqual({ status: "progressing", reason: "HEALTHCHECK starting" })
+    await execIn(c.Id, ["sh", "-c", "echo ok > /tmp/www/health"])
     const { final, seen } = await settle(t)
     expect(final).toEqual({ status: "healthy" })
-    expect(seen[0]?.status).toBe("progressing")
+    expect(seen.slice(0, -1).every((r) => r.status === "progressing")).toBe(true)
   }, 60_000)
 
   it("a failing HEALTHCHECK is unhealthy, with the check's streak in the reason", async () => {
@@ -115,17 +127,22 @@ describe.skipIf(!engineReady)("health on a real Docker engine", () => {
 
   it("an exec probe runs inside the container; successThreshold needs consecutive successes; initialDelaySeconds holds it back", async () => {
     await createAgent({ suite: SUITE, name: "hl-exec", group: "a", rich: false, healthcheck: NO_HEALTHCHECK })
-    const t = await discoverOne("hl-exec", {
+    const exec = (initialDelaySeconds: number) => ({
       probe: {
         action: { type: "exec", command: ["cat", "/tmp/www/health"] },
         periodSeconds: 0.3,
         successThreshold: 2,
-        initialDelaySeconds: 1
+        initialDelaySeconds
       }
     })
-    const { final, seen } = await settle(t)
+    // An initial delay longer than any test run holds it back, however long the container has run
+    // (a 1s delay may be over before the first call on a loaded machine).
+    expect(await health(await discoverOne("hl-exec", exec(3600)))).toEqual({
+      status: "progressing",
+      reason: "probe: initial delay (3600s)"
+    })
+    const { final, seen } = await settle(await discoverOne("hl-exec", exec(1)))
     expect(final).toEqual({ status: "healthy" })
-    expect(seen.some((r) => /initial delay/.test(r.reason ?? ""))).toBe(true)
     expect(
       seen.some((r) => r.status === "progressing" && /exec cat \/tmp\/www\/health → exit 0/.test(r.reason ?? ""))
     ).toBe(true)

@@ -24,24 +24,45 @@ export const diff = (before: unknown, after: unknown, path = ""): Array<Differen
   return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ path, before, after }]
 }
 
-/** Fields that identify an instance rather than configure it: ids, times, runtime state, paths derived from the id. */
-const INSTANCE = [
-  /^Id$/,
-  /^Created$/,
-  /^State(\.|$)/,
-  /^Image$/,
-  /^Config\.Image$/,
-  /^(ResolvConfPath|HostnamePath|HostsPath|LogPath)$/,
-  /^GraphDriver(\.|$)/,
-  /^RestartCount$/,
-  /^ExecIDs$/,
-  /^SizeRw$/,
-  /^SizeRootFs$/,
-  /^NetworkSettings\.(SandboxID|SandboxKey|HairpinMode|LinkLocalIPv6Address|LinkLocalIPv6PrefixLen|SecondaryIPAddresses|SecondaryIPv6Addresses|EndpointID|Gateway|GlobalIPv6Address|GlobalIPv6PrefixLen|IPAddress|IPPrefixLen|IPv6Gateway|MacAddress|Bridge)$/,
-  /^NetworkSettings\.Networks\.[^.]+\.(EndpointID|Gateway|IPAddress|IPPrefixLen|IPv6Gateway|GlobalIPv6Address|GlobalIPv6PrefixLen|MacAddress)$/,
-  // Host ports chosen by Docker (`-p 127.0.0.1::8080`) are new on every start.
-  /^NetworkSettings\.Ports\.[^.]+\[\d+\]\.HostPort$/
-]
+/**
+ * The configuration of a container, out of its `docker inspect` document: what `docker create` and
+ * `docker network connect` set (its name, `Config`, `HostConfig`, effective mounts, and per network
+ * its aliases, links and IPAM settings). Everything the engine records about the running instance
+ * is left out: ids, times, `State` (pid, health log, …), `ExecIDs` (e.g. a health check exec in
+ * flight at inspect time), `RestartCount`, id-derived paths, the storage layer, the sandbox, the
+ * addresses and the host ports Docker chose (`NetworkSettings.Ports`; the requested bindings are
+ * `HostConfig.PortBindings`). An allowlist, not a list of exclusions: a runtime field this code does
+ * not know cannot turn into a difference, at any depth or array index.
+ */
+export const configurationOf = (c: Json): Json => {
+  const networks: Record<string, Json> = {}
+  for (const [name, n] of Object.entries((c.NetworkSettings?.Networks ?? {}) as Record<string, Json>)) {
+    networks[name] = {
+      NetworkID: n.NetworkID,
+      Aliases: n.Aliases,
+      Links: n.Links,
+      IPAMConfig: n.IPAMConfig,
+      DriverOpts: n.DriverOpts
+    }
+  }
+  return structuredClone({
+    Name: c.Name,
+    Path: c.Path,
+    Args: c.Args,
+    Driver: c.Driver,
+    Platform: c.Platform,
+    MountLabel: c.MountLabel,
+    ProcessLabel: c.ProcessLabel,
+    AppArmorProfile: c.AppArmorProfile,
+    Config: c.Config,
+    HostConfig: c.HostConfig,
+    Mounts: c.Mounts,
+    NetworkSettings: { Networks: networks }
+  })
+}
+
+/** What makes it the same container instance (a rollback must bring back this very one). */
+const identityOf = (c: Json): Json => ({ Id: c.Id, Created: c.Created, Image: c.Image })
 
 /** Removes Docker's automatic short-id alias, so aliases compare by what the user set. */
 const normalizeAliases = (c: Json): Json => {
@@ -82,8 +103,8 @@ export interface RecreateComparison {
 }
 
 /**
- * Compares a container before and after it was recreated on a new image. Allowed to differ:
- * instance fields (ids, times, state, id-derived paths, Docker-chosen host ports), the image, the
+ * Compares a container's configuration (`configurationOf`) before and after it was recreated on a
+ * new image. Allowed to differ: the image, the
  * env/labels that come from the image (compared separately), and anonymous volumes carried as
  * explicit HostConfig.Mounts (the effective `Mounts` must still be equal).
  */
@@ -93,8 +114,8 @@ export const compareRecreated = (
   after: Json,
   afterImage: Json
 ): RecreateComparison => {
-  const b = normalizeAliases(before)
-  const a = normalizeAliases(after)
+  const b = configurationOf(normalizeAliases(before))
+  const a = configurationOf(normalizeAliases(after))
   const ownEnv = {
     before: minus(b.Config.Env, beforeImage.Config?.Env),
     after: minus(a.Config.Env, afterImage.Config?.Env)
@@ -107,7 +128,9 @@ export const compareRecreated = (
     const k = e.split("=")[0]
     return !(a.Config.Env as Array<string>).some((x) => x === e || x.split("=")[0] === k)
   })
+  // The image is the change itself (checked by the callers); env and labels are compared above.
   for (const doc of [a, b]) {
+    delete doc.Config.Image
     delete doc.Config.Env
     delete doc.Config.Labels
   }
@@ -124,12 +147,13 @@ export const compareRecreated = (
     const was = ((b.Mounts ?? []) as Array<Json>).find((x) => x.Destination === m.Destination)
     if (was && m.Type === "volume" && was.Name === m.Name && was.Mode === "" && m.Mode === "z") m.Mode = ""
   }
-  const unexpected = diff(b, a).filter((d) => !INSTANCE.some((re) => re.test(d.path)))
+  const unexpected = diff(b, a)
   return { unexpected, ownEnv, ownLabels, missingImageEnv }
 }
 
-/** Same container after a rollback: everything but runtime state must be identical. */
+/** Same container after a rollback: the same instance (id, creation, image) with the same configuration; runtime state may differ. */
 export const compareRestored = (before: Json, after: Json): ReadonlyArray<Difference> =>
-  diff(normalizeAliases(before), normalizeAliases(after)).filter(
-    (d) => !INSTANCE.some((re) => re.test(d.path)) || /^(Id|Image|Config\.Image|Created)$/.test(d.path)
+  diff(
+    { ...identityOf(before), ...configurationOf(normalizeAliases(before)) },
+    { ...identityOf(after), ...configurationOf(normalizeAliases(after)) }
   )

@@ -112,6 +112,19 @@ export const inspectOpt = async (nameOrId: string): Promise<Json | undefined> =>
 }
 export const imageInspect = (ref: string): Promise<Json> => docker.getImage(ref).inspect()
 
+/** Runs a command inside a running container and waits for it; throws unless it exits 0. */
+export const execIn = async (nameOrId: string, cmd: ReadonlyArray<string>): Promise<void> => {
+  const exec = await docker.getContainer(nameOrId).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true })
+  const stream = await exec.start({})
+  await new Promise<void>((resolve, reject) => {
+    stream.on("end", () => resolve())
+    stream.on("error", reject)
+    stream.resume()
+  })
+  const info = await exec.inspect()
+  if (info.ExitCode !== 0) throw new Error(`exec ${cmd.join(" ")} in ${nameOrId}: exit ${info.ExitCode}`)
+}
+
 /** Names of all containers (running or not) whose name starts with `prefix`. */
 export const containerNames = async (prefix: string): Promise<Array<string>> => {
   const list = await docker.listContainers({ all: true })
