@@ -10,14 +10,20 @@
 //
 // Needs the engine and images of scripts/docker (provision.sh, build-test-images.sh; registry.sh for
 // the pulls). Uses the built packages (npm run bench runs tsc -b first). No test asserts times.
-import { execFileSync, spawnSync } from "node:child_process"
+//
+// Its containers (bench-agent-*, health checks every 250 ms) are removed on every way out: the
+// normal end, a thrown error, SIGINT, SIGTERM and SIGHUP. A signal stops the run first (the shell
+// script's process group is terminated, the rollout's fiber interrupted: an apply in flight
+// finishes, none starts), so nothing is created after the removal; the exit status is then 128 + the
+// signal's number.
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { makeDockerAdapter } from "@sluice/adapters-docker"
 import { makeFileStore, RolloutStore, startRollout, TargetAdapter } from "@sluice/core"
 import Docker from "dockerode"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Fiber, Layer } from "effect"
 
 const root = path.resolve(import.meta.dirname, "../../..")
 const { writeResult } = await import(path.join(root, "bench/results.mjs"))
@@ -67,20 +73,96 @@ const HEALTH = {
   Retries: 3
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// --- Stopping and cleaning up -------------------------------------------------------------------
+/** The signal that interrupted the run, if one did. */
+let interruptedBy
+/** What is running now and must be stopped on a signal. */
+let naiveChild
+let rolloutFiber
+class Interrupted extends Error {}
+/** Called between steps: ends the run (through its `finally`) once a signal has arrived. */
+const checkpoint = () => {
+  if (interruptedBy !== undefined) throw new Interrupted(interruptedBy)
+}
+
+/** Every container of the benchmark, by label or by name (an apply's temporary and parked names included). */
+const benchContainers = async () => {
+  const [byLabel, byName] = await Promise.all([
+    docker.listContainers({ all: true, filters: { label: [LABEL] } }),
+    docker.listContainers({ all: true, filters: { name: ["bench-agent-"] } })
+  ])
+  return [...new Map([...byLabel, ...byName].map((c) => [c.Id, c])).values()]
+}
 const removeAll = async () => {
-  const list = await docker.listContainers({ all: true, filters: { label: [LABEL] } })
+  const list = await benchContainers()
   await Promise.all(
     list.map((c) =>
       docker
         .getContainer(c.Id)
-        .remove({ force: true })
+        .remove({ force: true, v: true })
         .catch(() => {})
     )
   )
+  return list.length
 }
+/**
+ * Removes the bench containers until two listings a second apart find none (a create the engine was
+ * still finishing for a docker CLI that was just killed shows up late).
+ */
+let cleaning
+const cleanup = () =>
+  (cleaning ??= (async () => {
+    let removed = 0
+    let empty = 0
+    for (let pass = 0; pass < 30; pass++) {
+      const n = await removeAll().catch((e) => {
+        console.log(`docker bench: cleanup: ${e.message}`)
+        return 1
+      })
+      removed += n
+      empty = n === 0 ? empty + 1 : 0
+      if (empty === 2) {
+        if (removed > 0) console.log(`docker bench: removed ${removed} bench container(s)`)
+        return true
+      }
+      await sleep(n === 0 ? 1000 : 250)
+    }
+    const left = await benchContainers().catch(() => [])
+    console.log(
+      `docker bench: could not remove every bench container (left: ${left.map((c) => c.Names[0]).join(", ") || "unknown"}); remove them with: docker rm -f $(docker ps -aq --filter name=bench-agent-)`
+    )
+    return false
+  })())
+
+const onSignal = (signal) => {
+  if (interruptedBy !== undefined) {
+    console.log(`docker bench: ${signal} again: still stopping and removing the bench containers`)
+    return
+  }
+  interruptedBy = signal
+  if (cleaning !== undefined) {
+    // The run is over and the cleanup started: finish it, and exit as the signal asks.
+    cleanup().finally(() => process.exit(128 + os.constants.signals[signal]))
+    return
+  }
+  console.log(`\ndocker bench: ${signal}: stopping the run, then removing the bench-agent-* containers`)
+  if (naiveChild !== undefined && naiveChild.exitCode === null && naiveChild.signalCode === null) {
+    try {
+      process.kill(-naiveChild.pid, "SIGTERM") // the script and the docker CLI it runs
+    } catch {}
+  }
+  if (rolloutFiber !== undefined) Effect.runFork(Fiber.interrupt(rolloutFiber))
+  // Should the run not come to a stop (an Engine call hanging), clean up anyway.
+  setTimeout(() => cleanup().finally(() => process.exit(128 + os.constants.signals[signal])), 60_000)
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, onSignal)
+
 const createFleet = async () => {
   await removeAll()
   for (const name of names) {
+    checkpoint()
     const c = await docker.createContainer({
       name,
       Image: V1,
@@ -92,16 +174,19 @@ const createFleet = async () => {
     await c.start()
   }
   // All healthy before the clock starts.
+  const deadline = Date.now() + 120_000
   for (const name of names) {
     for (;;) {
+      checkpoint()
       const c = await docker.getContainer(name).inspect()
       if (c.State.Health?.Status === "healthy") break
-      await new Promise((r) => setTimeout(r, 100))
+      if (Date.now() > deadline) throw new Error(`${name} not healthy after 120 s (${c.State.Health?.Status})`)
+      await sleep(100)
     }
   }
 }
 
-const naive = () => {
+const naive = async () => {
   const script = `set -e
 for n in ${names.join(" ")}; do
   ${registryUp ? `docker pull -q ${V2} >/dev/null` : ":"}
@@ -112,13 +197,23 @@ for n in ${names.join(" ")}; do
     --health-cmd 'wget -q -O /dev/null http://127.0.0.1:8080/health || exit 1' --health-interval 250ms --health-timeout 2s --health-retries 3 \\
     ${V2} >/dev/null
 done`
+  checkpoint()
   const t0 = performance.now()
-  const r = spawnSync("bash", ["-c", script], {
+  // Its own process group, so that a signal stops the docker CLI it runs too.
+  naiveChild = spawn("bash", ["-c", script], {
     env: { ...process.env, DOCKER_CONFIG: dockerConfigDir },
-    stdio: ["ignore", "inherit", "inherit"]
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true
   })
-  if (r.status !== 0) throw new Error("naive script failed")
-  return { wallMs: performance.now() - t0 }
+  const [code, signal] = await new Promise((resolve, reject) => {
+    naiveChild.on("error", reject)
+    naiveChild.on("exit", (c, s) => resolve([c, s]))
+  })
+  const wallMs = performance.now() - t0
+  naiveChild = undefined
+  checkpoint()
+  if (code !== 0) throw new Error(`naive script failed (${signal ?? `exit ${code}`})`)
+  return { wallMs }
 }
 
 /** Union length of [start, end] intervals. */
@@ -212,16 +307,23 @@ const sluice = async (concurrency) => {
     operations: { timeoutMs: 120_000, retries: 3, retryBaseMs: 200, concurrency }
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-docker-bench-"))
+  checkpoint()
   const t0 = performance.now()
-  const result = await Effect.runPromise(
+  // Forked, so that a signal can interrupt it (onSignal).
+  rolloutFiber = Effect.runFork(
     startRollout({ config, spec: {}, plan }).pipe(
       Effect.provide(
         Layer.mergeAll(Layer.succeed(TargetAdapter, shape), Layer.succeed(RolloutStore, makeFileStore(dir)))
       )
     )
   )
+  const exit = await Effect.runPromise(Fiber.await(rolloutFiber))
   const t1 = performance.now()
+  rolloutFiber = undefined
   fs.rmSync(dir, { recursive: true, force: true })
+  checkpoint()
+  if (Exit.isFailure(exit)) throw new Error(`bench rollout failed: ${exit.cause}`)
+  const result = exit.value
   if (result.outcome !== "completed") throw new Error(`bench rollout ended ${result.outcome}`)
   const clip = (xs) => xs.map(([s, e]) => [Math.max(s, t0), Math.min(e, t1)]).filter(([s, e]) => e > s)
   const wallMs = t1 - t0
@@ -242,21 +344,33 @@ console.log(
 )
 const reps = Number(process.env.BENCH_DOCKER_REPS ?? 1)
 const runs = { naive: [], c1: [], c4: [] }
-for (let i = 0; i < reps; i++) {
-  await createFleet()
-  runs.naive.push(naive())
-  await check(V2)
-  await createFleet()
-  runs.c1.push(await sluice(1))
-  await check(V2)
-  await createFleet()
-  runs.c4.push(await sluice(4))
-  await check(V2)
-}
-await removeAll()
+let failure
 try {
-  execFileSync("docker", ["container", "prune", "-f", "--filter", `label=${LABEL}`], { stdio: "ignore" })
-} catch {}
+  for (let i = 0; i < reps; i++) {
+    await createFleet()
+    runs.naive.push(await naive())
+    await check(V2)
+    await createFleet()
+    runs.c1.push(await sluice(1))
+    await check(V2)
+    await createFleet()
+    runs.c4.push(await sluice(4))
+    await check(V2)
+  }
+} catch (e) {
+  if (!(e instanceof Interrupted)) failure = e
+} finally {
+  const clean = await cleanup()
+  if (interruptedBy !== undefined) {
+    console.log(`docker bench: interrupted by ${interruptedBy}; no result written`)
+    process.exit(128 + os.constants.signals[interruptedBy])
+  }
+  if (failure !== undefined) {
+    console.error(failure)
+    process.exit(1)
+  }
+  if (!clean) process.exit(1)
+}
 
 const median = (xs, k) => [...xs].map((x) => x[k]).sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const base = median(runs.naive, "wallMs")
