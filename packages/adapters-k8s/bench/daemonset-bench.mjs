@@ -20,10 +20,14 @@ const IMAGE = (v) => `registry.sluice.dev/agents/node-agent:${v}`
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-k8s-bench-"))
-const up = execFileSync("bash", [path.join(repo, "scripts/kube/cluster-up.sh"), dir, "--owner-pid", String(process.pid)], {
-  env: { ...process.env, SLUICE_KUBE_AUDIT: "1" },
-  stdio: ["ignore", "pipe", "inherit"]
-})
+const up = execFileSync(
+  "bash",
+  [path.join(repo, "scripts/kube/cluster-up.sh"), dir, "--owner-pid", String(process.pid)],
+  {
+    env: { ...process.env, SLUICE_KUBE_AUDIT: "1" },
+    stdio: ["ignore", "pipe", "inherit"]
+  }
+)
 const adminConfig = up.toString().trim().split("\n").at(-1)
 const down = () => spawnSync("bash", [path.join(repo, "scripts/kube/cluster-down.sh"), dir], { stdio: "inherit" })
 process.on("SIGINT", () => {
@@ -84,7 +88,15 @@ try {
     JSON.stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "bench", cluster: { server: cluster.server, "certificate-authority-data": cluster.caData ?? fs.readFileSync(cluster.caFile).toString("base64") } }],
+      clusters: [
+        {
+          name: "bench",
+          cluster: {
+            server: cluster.server,
+            "certificate-authority-data": cluster.caData ?? fs.readFileSync(cluster.caFile).toString("base64")
+          }
+        }
+      ],
       users: [{ name: SA, user: { token } }],
       contexts: [{ name: "bench", context: { cluster: "bench", user: SA } }],
       "current-context": "bench"
@@ -155,7 +167,11 @@ try {
     // A: the native controller.
     const t0 = performance.now()
     await apps.patchNamespacedDaemonSet(
-      { name: "native", namespace: NS, body: [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: image }] },
+      {
+        name: "native",
+        namespace: NS,
+        body: [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: image }]
+      },
       { headers: { "Content-Type": "application/json-patch+json" } }
     )
     await settled("native", image)
@@ -176,7 +192,10 @@ spec:
 `
     const child = spawnSync(
       process.execPath,
-      [path.join(import.meta.dirname, "sluice-rollout.mjs"), JSON.stringify({ kubeconfig: sluiceConfig, spec, rolloutId: `bench-${round}` })],
+      [
+        path.join(import.meta.dirname, "sluice-rollout.mjs"),
+        JSON.stringify({ kubeconfig: sluiceConfig, spec, rolloutId: `bench-${round}` })
+      ],
       { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 1024 * 1024 }
     )
     if (child.status !== 0) throw new Error(`sluice run failed: ${child.stdout}`)

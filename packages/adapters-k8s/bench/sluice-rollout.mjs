@@ -1,7 +1,14 @@
 // One Sluice DaemonSet rollout in a process of its own (so its peak RSS is its own), with the
 // built packages as an embedding program runs them. Prints one JSON line: outcome, wall time, RSS.
 // Usage: node sluice-rollout.mjs '{"kubeconfig":…,"spec":…,"rolloutId":…}'
-import { configFromSpec, makeMemoryStore, MemoryStoreLayer, parseRolloutSpec, planWaves, startRollout } from "@sluice/core"
+import {
+  configFromSpec,
+  makeMemoryStore,
+  MemoryStoreLayer,
+  parseRolloutSpec,
+  planWaves,
+  startRollout
+} from "@sluice/core"
 import { KubernetesAdapter } from "@sluice/adapters-k8s"
 import { PolicyEngineLive } from "@sluice/policies"
 import { Effect, Layer, Result } from "effect"
@@ -13,12 +20,18 @@ if (Result.isFailure(parsed)) {
   process.exit(64)
 }
 const spec = parsed.success
-const layer = Layer.mergeAll(KubernetesAdapter.layer({ kubeconfig }), PolicyEngineLive.layer, MemoryStoreLayer(makeMemoryStore()))
+const layer = Layer.mergeAll(
+  KubernetesAdapter.layer({ kubeconfig }),
+  PolicyEngineLive.layer,
+  MemoryStoreLayer(makeMemoryStore())
+)
 const started = performance.now()
 const result = await Effect.runPromise(
-  startRollout({ config: configFromSpec(spec, rolloutId), spec: yaml, plan: (inventory) => planWaves(spec, inventory) }).pipe(
-    Effect.provide(layer)
-  )
+  startRollout({
+    config: configFromSpec(spec, rolloutId),
+    spec: yaml,
+    plan: (inventory) => planWaves(spec, inventory)
+  }).pipe(Effect.provide(layer))
 )
 const wallMs = performance.now() - started
 process.stdout.write(
