@@ -70,10 +70,14 @@ port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
   fi
 }
+# Below the kernel's ephemeral range: a port in it can be taken at any moment by the source port of
+# an outgoing connection (the test clients make thousands), between this probe and the bind.
+ephemeral_start="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+(( ephemeral_start > 12000 )) || ephemeral_start=32768
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (ephemeral_start - 10000) ))
     [[ -z "${taken[$p]:-}" ]] || continue
     port_in_use "$p" && continue
     taken[$p]=1; echo "$p"; return 0
