@@ -4,18 +4,34 @@
 #   - the Kubernetes test control plane binaries (etcd, kube-apiserver, kube-controller-manager,
 #     kube-scheduler, kwok, kwokctl; built from Go modules into .tools/bin),
 #   - a Docker Engine (Debian docker.io, dockerd with vfs) with the test images and a local registry.
-# Safe to run again; every step reuses what it finds. Prints how long each step took.
+# Safe to run again; every step reuses what it finds. Prints how long each step took (and appends
+# it to $SLUICE_TIMINGS when set: .ci/run's summary table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# record <level> <name> <seconds> <exit status>: one line of $SLUICE_TIMINGS (tab-separated).
+record() {
+  if [ -n "${SLUICE_TIMINGS:-}" ]; then printf '%s\t%s\t%s\t%s\n' "$@" >>"$SLUICE_TIMINGS"; fi
+}
 
 step() {
   local name="$1"
   shift
-  local t0=$SECONDS
+  local t0 rc=0 dt
+  t0="$(now)"
   echo "==> setup: $name"
-  "$@"
-  echo "==> setup: $name done in $((SECONDS - t0))s"
+  "$@" || rc=$?
+  dt="$(since "$t0")"
+  record 1 "setup: $name" "$dt" "$rc"
+  if [ "$rc" -ne 0 ]; then
+    echo "==> setup: $name FAILED (exit $rc) after ${dt}s"
+    exit "$rc"
+  fi
+  echo "==> setup: $name done in ${dt}s"
 }
+setup_t0="$(now)"
 
 need_apt() {
   local missing=()
@@ -32,3 +48,4 @@ step "kubernetes control plane binaries" bash scripts/kube/build-tools.sh
 step "docker engine" bash scripts/docker/provision.sh
 step "docker test images" bash scripts/docker/build-test-images.sh
 step "docker registry" bash scripts/docker/registry.sh
+record 0 "setup (scripts/setup.sh)" "$(since "$setup_t0")" 0
