@@ -3,6 +3,7 @@
 // Usage: node sluice-rollout.mjs '{"kubeconfig":…,"spec":…,"rolloutId":…}'
 import {
   configFromSpec,
+  EventSink,
   makeMemoryStore,
   MemoryStoreLayer,
   parseRolloutSpec,
@@ -20,12 +21,21 @@ if (Result.isFailure(parsed)) {
   process.exit(64)
 }
 const spec = parsed.success
+const started = performance.now()
+// Phase times on stderr (BENCH_TRACE=1): where a rollout's wall time goes.
+const trace = process.env.BENCH_TRACE === "1"
+const phases = new Set(["rolloutStarted", "gateDecided", "waveStarted", "waveHealthy", "finished", "concluded"])
 const layer = Layer.mergeAll(
   KubernetesAdapter.layer({ kubeconfig }),
   PolicyEngineLive.layer,
-  MemoryStoreLayer(makeMemoryStore())
+  MemoryStoreLayer(makeMemoryStore()),
+  EventSink.fromCallback((e) => {
+    if (trace && phases.has(e.type))
+      process.stderr.write(
+        `${((performance.now() - started) / 1000).toFixed(2)}s ${e.type}${e.wave === undefined ? "" : ` ${e.wave}`}\n`
+      )
+  })
 )
-const started = performance.now()
 const result = await Effect.runPromise(
   startRollout({
     config: configFromSpec(spec, rolloutId),

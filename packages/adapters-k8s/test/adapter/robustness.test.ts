@@ -12,7 +12,7 @@ import { beforeAll, expect, it } from "vitest"
 import { clusterInfo, describeWithCluster, kube } from "../support/cluster.js"
 import { useKwokNodes } from "../support/nodes.js"
 import { createAgentDaemonSet, IMAGE, podImages, watchPods } from "./support/daemonset.js"
-import { resume, runRollout } from "./support/rollout.js"
+import { resume } from "./support/rollout.js"
 
 const NODES = 40
 const here = dirname(fileURLToPath(import.meta.url))
