@@ -16,13 +16,14 @@ import {
   type V1Pod
 } from "@kubernetes/client-node"
 import type { AdapterError, HealthReport, Revision, Target, TargetState } from "@sluice/core"
-import { Effect, Semaphore } from "effect"
+import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
-import { isTerminating, type Kube, labelSelectorOf, ownedBy, selectorString } from "./kube.js"
+import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
 import { configMapFor, CONFIG_HASH_ANNOTATION, currentImage, isRendered, renderTemplate } from "./template.js"
+import { findWorkloads, keyedLocks, policyView, renderPolicyView, type WorkloadApi } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
 
 /** `Revision.data` of a DaemonSet target: the ControllerRevision its pod was made from. */
@@ -52,29 +53,15 @@ const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === "
 
 const hashOf = (pod: V1Pod | undefined) => pod?.metadata?.labels?.[REVISION_HASH_LABEL]
 
-/** The DaemonSet as the policies see it: no status, no server bookkeeping (so equal workloads hash equal). */
-const workloadObject = (ds: V1DaemonSet) => ({
-  apiVersion: "apps/v1",
-  kind: "DaemonSet",
-  metadata: {
-    name: ds.metadata?.name,
-    namespace: ds.metadata?.namespace,
-    ...(ds.metadata?.labels === undefined ? {} : { labels: ds.metadata.labels })
-  },
-  spec: ds.spec
-})
-
 export const makeDaemonSetDriver = (kube: Kube): Driver => {
   const { apps, core } = kube.clients
-  const locks = new Map<string, Semaphore.Semaphore>()
-  const lockOf = (key: string) => {
-    let l = locks.get(key)
-    if (l === undefined) {
-      l = Semaphore.makeUnsafe(1)
-      locks.set(key, l)
-    }
-    return l
+  const workloadApi: WorkloadApi<V1DaemonSet> = {
+    resource: "daemonsets",
+    read: (name, namespace) => apps.readNamespacedDaemonSet({ name, namespace }),
+    list: (namespace, labelSelector) => apps.listNamespacedDaemonSet({ namespace, labelSelector }),
+    listAll: (labelSelector) => apps.listDaemonSetForAllNamespaces({ labelSelector })
   }
+  const lockOf = keyedLocks()
   /** Per DaemonSet: what this process already prepared for a rollout, so later targets skip the GET. */
   const prepared = new Map<string, { rolloutId: string; artifact: string; hash: string }>()
   const restored = new Map<string, { rolloutId: string; hash: string }>()
@@ -311,33 +298,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
   const discover = (selector: KubernetesSelector) =>
     Effect.gen(function* () {
       const op = "discover" as const
-      const found: Array<V1DaemonSet> = []
-      if (selector.name !== undefined) {
-        const namespace = selector.namespace ?? "default"
-        const ds = yield* kubeCallOptional(
-          op,
-          undefined,
-          { verb: "get", resource: "daemonsets", namespace, name: selector.name },
-          () => apps.readNamespacedDaemonSet({ name: selector.name ?? "", namespace })
-        )
-        if (ds !== undefined) found.push(ds)
-      } else {
-        const labelSelector = labelSelectorOf(selector.labelSelector ?? "")
-        const list = yield* kubeCall(
-          op,
-          undefined,
-          {
-            verb: "list",
-            resource: "daemonsets",
-            ...(selector.namespace === undefined ? {} : { namespace: selector.namespace })
-          },
-          () =>
-            selector.namespace === undefined
-              ? apps.listDaemonSetForAllNamespaces({ labelSelector })
-              : apps.listNamespacedDaemonSet({ namespace: selector.namespace, labelSelector })
-        )
-        found.push(...list.items)
-      }
+      const found = yield* findWorkloads(workloadApi, selector)
       const nodes = yield* kube.synced(op, undefined, kube.nodes())
       const targets: Array<Target> = []
       for (const ds of found) {
@@ -388,24 +349,12 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
           ...(configHash === undefined ? {} : { configHash }),
           data
         },
-        workload: { source: "kubernetes", object: workloadObject(ds) }
+        workload: { source: "kubernetes", object: policyView("DaemonSet", ds) }
       }
       return state
     })
 
-  const render: Driver["render"] = (state, artifact, d) =>
-    Effect.gen(function* () {
-      const object = (state.workload as { object: ReturnType<typeof workloadObject> }).object
-      const template = object.spec?.template
-      if (template === undefined)
-        return yield* permanent("inspect", state.target.id, "the DaemonSet has no pod template")
-      const rendered = renderTemplate(template, artifact, d)
-      if (rendered.missing !== undefined) return yield* permanent("inspect", state.target.id, rendered.missing)
-      return {
-        source: "kubernetes" as const,
-        object: { ...object, spec: { ...object.spec, template: rendered.template } }
-      }
-    })
+  const render = renderPolicyView("DaemonSet")
 
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     Effect.gen(function* () {

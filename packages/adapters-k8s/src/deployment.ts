@@ -26,13 +26,14 @@ import {
   type V1PodTemplateSpec
 } from "@kubernetes/client-node"
 import type { AdapterError, Artifact, HealthReport, Revision, Target, TargetState } from "@sluice/core"
-import { Effect, Semaphore } from "effect"
+import { Effect } from "effect"
 import { ANNOTATION } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
-import { type Kube, labelSelectorOf, ownedBy, selectorString } from "./kube.js"
+import { type Kube, ownedBy, selectorString } from "./kube.js"
 import { CONFIG_HASH_ANNOTATION, configMapFor, currentImage, renderTemplate, sameTemplate } from "./template.js"
+import { findWorkloads, keyedLocks, policyView, renderPolicyView, type WorkloadApi } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
 
 /** `Revision.data` of a Deployment target. */
@@ -99,18 +100,6 @@ const previewPodLabels = (dep: V1Deployment, name: string): Record<string, strin
   return { ...Object.fromEntries(kept), [PREVIEW_LABEL]: name }
 }
 
-/** The Deployment as the policies see it: no status, no server bookkeeping (so equal workloads hash equal). */
-const workloadObject = (dep: V1Deployment) => ({
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  metadata: {
-    name: dep.metadata?.name,
-    namespace: dep.metadata?.namespace,
-    ...(dep.metadata?.labels === undefined ? {} : { labels: dep.metadata.labels })
-  },
-  spec: dep.spec
-})
-
 const conditionOf = (dep: V1Deployment, type: string) => dep.status?.conditions?.find((c) => c.type === type)
 
 /**
@@ -149,15 +138,13 @@ const rolloutState = (
 
 export const makeDeploymentDriver = (kube: Kube): Driver => {
   const { apps, core } = kube.clients
-  const locks = new Map<string, Semaphore.Semaphore>()
-  const lockOf = (key: string) => {
-    let l = locks.get(key)
-    if (l === undefined) {
-      l = Semaphore.makeUnsafe(1)
-      locks.set(key, l)
-    }
-    return l
+  const workloadApi: WorkloadApi<V1Deployment> = {
+    resource: "deployments",
+    read: (name, namespace) => apps.readNamespacedDeployment({ name, namespace }),
+    list: (namespace, labelSelector) => apps.listNamespacedDeployment({ namespace, labelSelector }),
+    listAll: (labelSelector) => apps.listDeploymentForAllNamespaces({ labelSelector })
   }
+  const lockOf = keyedLocks()
 
   const request = (namespace: string, name: string | undefined, verb: "get" | "patch" | "create" | "delete") =>
     ({ verb, resource: "deployments", namespace, ...(name === undefined ? {} : { name }) }) as const
@@ -479,29 +466,8 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
 
   const discover = (selector: KubernetesSelector) =>
     Effect.gen(function* () {
-      const op = "discover" as const
-      const found: Array<V1Deployment> = []
-      if (selector.name !== undefined) {
-        const namespace = selector.namespace ?? "default"
-        const dep = yield* read(op, undefined, namespace, selector.name)
-        if (dep !== undefined) found.push(dep)
-      } else {
-        const labelSelector = labelSelectorOf(selector.labelSelector ?? "")
-        const list = yield* kubeCall(
-          op,
-          undefined,
-          {
-            verb: "list",
-            resource: "deployments",
-            ...(selector.namespace === undefined ? {} : { namespace: selector.namespace })
-          },
-          () =>
-            selector.namespace === undefined
-              ? apps.listDeploymentForAllNamespaces({ labelSelector })
-              : apps.listNamespacedDeployment({ namespace: selector.namespace, labelSelector })
-        )
-        found.push(...list.items)
-      }
+      const _op = "discover" as const
+      const found = yield* findWorkloads(workloadApi, selector)
       return found
         .filter(
           (dep) => dep.metadata?.labels?.[PREVIEW_LABEL] === undefined && dep.metadata?.deletionTimestamp === undefined
@@ -542,24 +508,12 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
           ...(configHash === undefined ? {} : { configHash }),
           data
         },
-        workload: { source: "kubernetes", object: workloadObject(dep) }
+        workload: { source: "kubernetes", object: policyView("Deployment", dep) }
       }
       return state
     })
 
-  const render: Driver["render"] = (state, artifact, d) =>
-    Effect.gen(function* () {
-      const object = (state.workload as { object: ReturnType<typeof workloadObject> }).object
-      const template = object.spec?.template
-      if (template === undefined)
-        return yield* permanent("inspect", state.target.id, "the Deployment has no pod template")
-      const out = renderTemplate(template, artifact, d)
-      if (out.missing !== undefined) return yield* permanent("inspect", state.target.id, out.missing)
-      return {
-        source: "kubernetes" as const,
-        object: { ...object, spec: { ...object.spec, template: out.template } }
-      }
-    })
+  const render = renderPolicyView("Deployment")
 
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     lockOf(workloadKey(d)).withPermit(

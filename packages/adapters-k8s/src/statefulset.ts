@@ -24,13 +24,14 @@ import {
   type V1StatefulSetUpdateStrategy
 } from "@kubernetes/client-node"
 import type { AdapterError, HealthReport, Plan, Revision, Target, TargetState } from "@sluice/core"
-import { Effect, Semaphore } from "effect"
+import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
-import { isTerminating, type Kube, labelSelectorOf, ownedBy, selectorString } from "./kube.js"
+import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
 import { CONFIG_HASH_ANNOTATION, configMapFor, currentImage, isRendered, renderTemplate } from "./template.js"
+import { findWorkloads, keyedLocks, policyView, renderPolicyView, type WorkloadApi } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
 
 /** `Revision.data` of a StatefulSet target: the ControllerRevision (its name) its pod was made from. */
@@ -82,18 +83,6 @@ const ordinalOfPod = (sts: V1StatefulSet, pod: V1Pod): number | undefined => {
 const ordinalOfTarget = (target: Target, d: TargetData): number =>
   target.ordinal ?? (d as Partial<StatefulSetTargetData>).ordinal ?? -1
 
-/** The StatefulSet as the policies see it: no status, no server bookkeeping (so equal workloads hash equal). */
-const workloadObject = (sts: V1StatefulSet) => ({
-  apiVersion: "apps/v1",
-  kind: "StatefulSet",
-  metadata: {
-    name: sts.metadata?.name,
-    namespace: sts.metadata?.namespace,
-    ...(sts.metadata?.labels === undefined ? {} : { labels: sts.metadata.labels })
-  },
-  spec: sts.spec
-})
-
 /**
  * Pure: a plan some StatefulSet on RollingUpdate cannot carry out with a partition, i.e. one whose
  * waves do not go from the highest ordinal down (lowering the partition for an ordinal of a wave
@@ -130,15 +119,13 @@ export const validateStatefulSetPlan = (plan: Plan, data: ReadonlyMap<string, Ta
 
 export const makeStatefulSetDriver = (kube: Kube): Driver => {
   const { apps, core } = kube.clients
-  const locks = new Map<string, Semaphore.Semaphore>()
-  const lockOf = (key: string) => {
-    let l = locks.get(key)
-    if (l === undefined) {
-      l = Semaphore.makeUnsafe(1)
-      locks.set(key, l)
-    }
-    return l
+  const workloadApi: WorkloadApi<V1StatefulSet> = {
+    resource: "statefulsets",
+    read: (name, namespace) => apps.readNamespacedStatefulSet({ name, namespace }),
+    list: (namespace, labelSelector) => apps.listNamespacedStatefulSet({ namespace, labelSelector }),
+    listAll: (labelSelector) => apps.listStatefulSetForAllNamespaces({ labelSelector })
   }
+  const lockOf = keyedLocks()
   /** Per StatefulSet: what this process already prepared for a rollout, so later targets skip the GET. */
   const prepared = new Map<string, { rolloutId: string; artifact: string; revision: string }>()
   const restored = new Map<string, { rolloutId: string; revision: string }>()
@@ -394,33 +381,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
   const discover = (selector: KubernetesSelector) =>
     Effect.gen(function* () {
       const op = "discover" as const
-      const found: Array<V1StatefulSet> = []
-      if (selector.name !== undefined) {
-        const namespace = selector.namespace ?? "default"
-        const sts = yield* kubeCallOptional(
-          op,
-          undefined,
-          { verb: "get", resource: "statefulsets", namespace, name: selector.name },
-          () => apps.readNamespacedStatefulSet({ name: selector.name ?? "", namespace })
-        )
-        if (sts !== undefined) found.push(sts)
-      } else {
-        const labelSelector = labelSelectorOf(selector.labelSelector ?? "")
-        const list = yield* kubeCall(
-          op,
-          undefined,
-          {
-            verb: "list",
-            resource: "statefulsets",
-            ...(selector.namespace === undefined ? {} : { namespace: selector.namespace })
-          },
-          () =>
-            selector.namespace === undefined
-              ? apps.listStatefulSetForAllNamespaces({ labelSelector })
-              : apps.listNamespacedStatefulSet({ namespace: selector.namespace, labelSelector })
-        )
-        found.push(...list.items)
-      }
+      const found = yield* findWorkloads(workloadApi, selector)
       const nodes = yield* kube.synced(op, undefined, kube.nodes())
       const targets: Array<Target> = []
       for (const sts of found) {
@@ -483,24 +444,12 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
           ...(configHash === undefined ? {} : { configHash }),
           data
         },
-        workload: { source: "kubernetes", object: workloadObject(sts) }
+        workload: { source: "kubernetes", object: policyView("StatefulSet", sts) }
       }
       return state
     })
 
-  const render: Driver["render"] = (state, artifact, d) =>
-    Effect.gen(function* () {
-      const object = (state.workload as { object: ReturnType<typeof workloadObject> }).object
-      const template = object.spec?.template
-      if (template === undefined)
-        return yield* permanent("inspect", state.target.id, "the StatefulSet has no pod template")
-      const rendered = renderTemplate(template, artifact, d)
-      if (rendered.missing !== undefined) return yield* permanent("inspect", state.target.id, rendered.missing)
-      return {
-        source: "kubernetes" as const,
-        object: { ...object, spec: { ...object.spec, template: rendered.template } }
-      }
-    })
+  const render = renderPolicyView("StatefulSet")
 
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     Effect.gen(function* () {

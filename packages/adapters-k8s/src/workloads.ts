@@ -1,0 +1,87 @@
+/** What the three workload drivers share: finding workloads, the policy view, rendering, per-workload locks. */
+import type { V1ObjectMeta, V1PodTemplateSpec } from "@kubernetes/client-node"
+import { Effect, Semaphore } from "effect"
+import type { KubernetesSelector } from "./config.js"
+import type { Driver } from "./driver.js"
+import { kubeCall, kubeCallOptional, permanent } from "./errors.js"
+import { labelSelectorOf } from "./kube.js"
+import { renderTemplate } from "./template.js"
+import type { WorkloadKind } from "./targets.js"
+
+/** A workload object as the API returns it (only what is shared is typed). */
+export interface WorkloadObject {
+  metadata?: V1ObjectMeta
+  spec?: { template: V1PodTemplateSpec } & object
+}
+
+/** How to read and list one kind of workload. */
+export interface WorkloadApi<T extends WorkloadObject> {
+  readonly resource: "daemonsets" | "statefulsets" | "deployments"
+  readonly read: (name: string, namespace: string) => Promise<T>
+  readonly list: (namespace: string, labelSelector: string) => Promise<{ items: Array<T> }>
+  readonly listAll: (labelSelector: string) => Promise<{ items: Array<T> }>
+}
+
+/** The workloads a selector names: one by name (none if it does not exist), or every one its labels match. */
+export const findWorkloads = <T extends WorkloadObject>(api: WorkloadApi<T>, selector: KubernetesSelector) =>
+  Effect.gen(function* () {
+    const op = "discover" as const
+    if (selector.name !== undefined) {
+      const namespace = selector.namespace ?? "default"
+      const name = selector.name
+      const one = yield* kubeCallOptional(op, undefined, { verb: "get", resource: api.resource, namespace, name }, () =>
+        api.read(name, namespace)
+      )
+      return one === undefined ? [] : [one]
+    }
+    const labelSelector = labelSelectorOf(selector.labelSelector ?? "")
+    const namespace = selector.namespace
+    const list = yield* kubeCall(
+      op,
+      undefined,
+      { verb: "list", resource: api.resource, ...(namespace === undefined ? {} : { namespace }) },
+      () => (namespace === undefined ? api.listAll(labelSelector) : api.list(namespace, labelSelector))
+    )
+    return list.items
+  })
+
+/** The workload as the policies see it: no status, no server bookkeeping (so equal workloads hash equal). */
+export const policyView = <T extends WorkloadObject>(kind: WorkloadKind, obj: T) => ({
+  apiVersion: "apps/v1",
+  kind,
+  metadata: {
+    name: obj.metadata?.name,
+    namespace: obj.metadata?.namespace,
+    ...(obj.metadata?.labels === undefined ? {} : { labels: obj.metadata.labels })
+  },
+  spec: obj.spec
+})
+
+/** The driver's `render`: the policy view with the new template. */
+export const renderPolicyView =
+  (kind: WorkloadKind): Driver["render"] =>
+  (state, artifact, d) =>
+    Effect.gen(function* () {
+      const object = (state.workload as { object: ReturnType<typeof policyView> }).object
+      const template = object.spec?.template
+      if (template === undefined) return yield* permanent("inspect", state.target.id, `the ${kind} has no pod template`)
+      const rendered = renderTemplate(template, artifact, d)
+      if (rendered.missing !== undefined) return yield* permanent("inspect", state.target.id, rendered.missing)
+      return {
+        source: "kubernetes" as const,
+        object: { ...object, spec: { ...object.spec, template: rendered.template } }
+      }
+    })
+
+/** One mutex per key (a workload), created on first use: a workload is prepared or restored once at a time. */
+export const keyedLocks = () => {
+  const locks = new Map<string, Semaphore.Semaphore>()
+  return (key: string) => {
+    let l = locks.get(key)
+    if (l === undefined) {
+      l = Semaphore.makeUnsafe(1)
+      locks.set(key, l)
+    }
+    return l
+  }
+}
