@@ -211,7 +211,8 @@ spec:
       ratio: sluice.wallMs / nativeMs,
       requestsPerNode: requests / NODES,
       sluiceRequests: requests,
-      sluicePeakRssMiB: sluice.maxRssMiB
+      sluicePeakRssMiB: sluice.maxRssMiB,
+      sluiceCpuSeconds: sluice.cpuSeconds
     }
     rows.push(row)
     console.log(JSON.stringify(row))

@@ -24,12 +24,20 @@ const spec = parsed.success
 const started = performance.now()
 // Phase times on stderr (BENCH_TRACE=1): where a rollout's wall time goes.
 const trace = process.env.BENCH_TRACE === "1"
+const counts = new Map()
 const phases = new Set(["rolloutStarted", "gateDecided", "waveStarted", "waveHealthy", "finished", "concluded"])
 const layer = Layer.mergeAll(
   KubernetesAdapter.layer({ kubeconfig }),
   PolicyEngineLive.layer,
   MemoryStoreLayer(makeMemoryStore()),
   EventSink.fromCallback((e) => {
+    if (trace && (e.type === "targetApplied" || (e.type === "healthChanged" && e.status === "healthy"))) {
+      const key = `${e.type} ${e.wave}`
+      const n = (counts.get(key) ?? 0) + 1
+      counts.set(key, n)
+      if (n === 1 || n % 50 === 0)
+        process.stderr.write(`${((performance.now() - started) / 1000).toFixed(2)}s   ${key} #${n}\n`)
+    }
     if (trace && phases.has(e.type))
       process.stderr.write(
         `${((performance.now() - started) / 1000).toFixed(2)}s ${e.type}${e.wave === undefined ? "" : ` ${e.wave}`}\n`
@@ -45,5 +53,5 @@ const result = await Effect.runPromise(
 )
 const wallMs = performance.now() - started
 process.stdout.write(
-  `${JSON.stringify({ outcome: result.outcome, updated: result.updated.length, wallMs, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`
+  `${JSON.stringify({ outcome: result.outcome, updated: result.updated.length, wallMs, maxRssMiB: process.resourceUsage().maxRSS / 1024, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 })}\n`
 )

@@ -29,7 +29,9 @@ export class WatchCache<T extends KubernetesObject> {
   private restartTimer: NodeJS.Timeout | undefined
   /** Incremented on every change the watch delivers. */
   version = 0
-  private waiters = new Set<() => void>()
+  /** Per index key: the version of its last change, and who waits for the next one. */
+  private readonly keyVersions = new Map<string, number>()
+  private readonly waiters = new Map<string, Set<() => void>>()
   /** The last error of the list or watch, cleared by the next successful (re)connect. */
   lastError: unknown = undefined
   /** List requests sent so far (the initial one and every relist). */
@@ -53,18 +55,15 @@ export class WatchCache<T extends KubernetesObject> {
       options.labelSelector,
       options.fieldSelector
     )
-    const changed = (obj: T) => {
+    const changed = (obj: T, removed: boolean) => {
       this.version++
-      this.reindex(obj, false)
-      this.wake()
+      const before = this.keysOf.get(this.keyOf(obj)) ?? []
+      this.reindex(obj, removed)
+      for (const k of new Set([...before, ...(this.keysOf.get(this.keyOf(obj)) ?? [])])) this.wake(k)
     }
-    this.informer.on("add", changed)
-    this.informer.on("update", changed)
-    this.informer.on("delete", (obj) => {
-      this.version++
-      this.reindex(obj, true)
-      this.wake()
-    })
+    this.informer.on("add", (obj) => changed(obj, false))
+    this.informer.on("update", (obj) => changed(obj, false))
+    this.informer.on("delete", (obj) => changed(obj, true))
     this.informer.on("connect", () => {
       this.lastError = undefined
     })
@@ -82,27 +81,39 @@ export class WatchCache<T extends KubernetesObject> {
     })
   }
 
-  private wake() {
-    const waiters = [...this.waiters]
-    this.waiters.clear()
+  private wake(key: string) {
+    this.keyVersions.set(key, this.version)
+    const waiters = this.waiters.get(key)
+    if (waiters === undefined) return
+    this.waiters.delete(key)
     for (const w of waiters) w()
   }
 
+  /** The version of the last change to an object filed under `key` (0 if none yet). */
+  keyVersion(key: string): number {
+    return this.keyVersions.get(key) ?? 0
+  }
+
   /**
-   * Resolves on the next change the watch delivers after `since` (a `version` read earlier), or
-   * after `timeoutMs`: lets a health check answer as soon as a pod turns Ready instead of at the
-   * next poll.
+   * Resolves on the next change to an object filed under `key` after `since` (a `keyVersion(key)`
+   * read earlier), or after `timeoutMs`: a health check answers as soon as the pod on its node turns
+   * Ready instead of at the next poll, and is not woken by the other pods of the wave.
    */
-  changedSince(since: number, timeoutMs: number): Promise<void> {
-    if (this.version !== since) return Promise.resolve()
+  changedSince(key: string, since: number, timeoutMs: number): Promise<void> {
+    if (this.keyVersion(key) !== since) return Promise.resolve()
     return new Promise((resolve) => {
+      let waiters = this.waiters.get(key)
+      if (waiters === undefined) {
+        waiters = new Set()
+        this.waiters.set(key, waiters)
+      }
       const done = () => {
         clearTimeout(timer)
-        this.waiters.delete(done)
+        this.waiters.get(key)?.delete(done)
         resolve()
       }
       const timer = setTimeout(done, timeoutMs)
-      this.waiters.add(done)
+      waiters.add(done)
     })
   }
 

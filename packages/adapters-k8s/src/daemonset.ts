@@ -47,7 +47,7 @@ const HOPELESS = new Set([
 ])
 
 /** How long one health call waits for the watch to say something changed before answering "progressing". */
-const HEALTH_WAIT_MS = 1000
+const HEALTH_WAIT_MS = 5000
 
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false
 
@@ -373,7 +373,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
     })
 
   /**
-   * Health, answered from the caches. While the pod is progressing it waits (up to a second) for
+   * Health, answered from the caches. While the pod is progressing it waits (up to five seconds) for
    * the next change the watch delivers and looks again, so a wave ends when its last pod turns Ready,
    * not at the interpreter's next poll.
    */
@@ -383,11 +383,12 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       while (true) {
         const ds = yield* cachedDaemonSet("health", target.id, d)
         const pods = ds === undefined ? undefined : yield* podsCache("health", target.id, ds)
-        const seen = pods?.version ?? 0
+        const node = d.node ?? ""
+        const seen = pods?.keyVersion(node) ?? 0
         const report = yield* healthOnce(target, d)
         const left = until - Date.now()
         if (report.status !== "progressing" || pods === undefined || left <= 0) return report
-        yield* Effect.promise(() => pods.changedSince(seen, left))
+        yield* Effect.promise(() => pods.changedSince(node, seen, left))
       }
     })
 
