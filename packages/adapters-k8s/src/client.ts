@@ -15,6 +15,28 @@ export interface KubeClients {
   readonly origin: string
 }
 
+/**
+ * client-node 2.0 builds a new undici Agent for every API request, so every request opens (and
+ * TLS-handshakes) a connection of its own: a wave of 100 pod deletes cost 100 handshakes on both
+ * sides, CPU the apiserver and controllers needed. One Agent per cluster and user keeps a pool of
+ * connections instead. Credentials that change (exec plugins, rotated tokens) travel in headers,
+ * which are still applied per request; a changed certificate or CA file gets a new Agent.
+ */
+const reuseConnections = (kc: KubeConfig) => {
+  const target = kc as unknown as { createDispatcher: (cluster: unknown, options: object) => unknown }
+  const create = target.createDispatcher.bind(kc)
+  const cache = new Map<string, unknown>()
+  target.createDispatcher = (cluster, options) => {
+    const key = JSON.stringify([cluster, options])
+    let dispatcher = cache.get(key)
+    if (dispatcher === undefined) {
+      dispatcher = create(cluster, options)
+      cache.set(key, dispatcher)
+    }
+    return dispatcher
+  }
+}
+
 const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 /**
@@ -59,6 +81,7 @@ export const loadClients = (config: KubernetesAdapterConfig) =>
       } else if (kc.getCurrentCluster() === null) {
         throw new Error(`${origin}: no current context with a cluster`)
       }
+      reuseConnections(kc)
       return { config: kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), origin }
     },
     catch: (cause) =>
