@@ -123,6 +123,12 @@ export const readyLatency: OptionSpec = {
   value: "<min..max>",
   description: "simulated: time until a started agent is ready (default 50ms..250ms)"
 }
+export const allowEmpty: OptionSpec = {
+  name: "allow-empty",
+  kind: "flag",
+  description:
+    "go on (with a warning) when spec.target.selector matches no target, or a\n--faults item names a target the simulated fleet does not have (else exit 64)"
+}
 export const id: OptionSpec = {
   name: "id",
   kind: "string",

@@ -14,6 +14,7 @@ import {
   type RolloutStoreShape,
   RolloutStore,
   type ScanReportSource,
+  type SpecProblem,
   type TargetAdapter
 } from "@sluice/core"
 import type { KubernetesAdapterConfig } from "@sluice/adapters-k8s"
@@ -24,7 +25,7 @@ import { UsageError, UserError } from "./errors.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
 import type { Io } from "./io.js"
 import { makeRenderer, type OutputMode, type Renderer } from "./render/renderers.js"
-import { parseFaults, parseLatency } from "./simulated/faults.js"
+import { faultTargets, parseFaults, parseLatency } from "./simulated/faults.js"
 import {
   DEFAULT_APPLY_LATENCY,
   DEFAULT_READY_LATENCY,
@@ -38,8 +39,63 @@ import {
   writeSimRun
 } from "./simulated/world.js"
 
-export const storeRootOf = (io: Io, parsed: Parsed) =>
-  path.resolve(io.cwd, str(parsed, "store") || io.env.SLUICE_STORE || path.join(".sluice", "rollouts"))
+/** `ENOENT: no such file or directory, mkdir '/x'` → `no such file or directory`. */
+const reasonOf = (e: unknown) => {
+  const message = e instanceof Error ? e.message : String(e)
+  return /^[A-Z]+: ([^,]+)/.exec(message)?.[1] ?? message
+}
+
+/**
+ * The store directory, checked without creating anything: the path and every parent that exists
+ * must be a directory. An unusable store is a usage error naming the path and the reason.
+ */
+export const storeRootOf = (io: Io, parsed: Parsed) => {
+  const given = str(parsed, "store") || undefined
+  const label = given !== undefined ? "--store" : io.env.SLUICE_STORE ? "$SLUICE_STORE" : "store"
+  const root = path.resolve(io.cwd, given ?? (io.env.SLUICE_STORE || path.join(".sluice", "rollouts")))
+  const unusable = (why: string) => new UserError({ message: `${label} ${root}: ${why}` })
+  for (let p = root; ; p = path.dirname(p)) {
+    let stat: fs.Stats
+    try {
+      stat = fs.statSync(p)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      // Missing (or under something that is not a directory: found further up): look at the parent.
+      if ((code === "ENOENT" || code === "ENOTDIR") && path.dirname(p) !== p) continue
+      throw unusable(`cannot access ${p}: ${reasonOf(e)}`)
+    }
+    if (!stat.isDirectory()) throw unusable(p === root ? "not a directory" : `${p} is not a directory`)
+    return root
+  }
+}
+
+/**
+ * Creates the store directory when it is missing and checks that it takes files, so a store that
+ * cannot work is a usage error before anything starts. Creates one level at a time: Node's
+ * recursive mkdir never returns for some paths (under /proc, say).
+ */
+export const ensureStoreRoot = (io: Io, parsed: Parsed) => {
+  const root = storeRootOf(io, parsed)
+  const label = str(parsed, "store") ? "--store" : io.env.SLUICE_STORE ? "$SLUICE_STORE" : "store"
+  const missing: string[] = []
+  for (let p = root; !fs.existsSync(p); p = path.dirname(p)) missing.unshift(p)
+  try {
+    for (const dir of missing) {
+      try {
+        fs.mkdirSync(dir)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+          throw new UserError({ message: `${label} ${root}: cannot create ${dir}: ${reasonOf(e)}` })
+        }
+      }
+    }
+    fs.rmdirSync(fs.mkdtempSync(path.join(root, ".probe-")))
+  } catch (e) {
+    if (e instanceof UserError) throw e
+    throw new UserError({ message: `${label} ${root}: cannot write in it: ${reasonOf(e)}` })
+  }
+  return root
+}
 
 export const outputModeOf = (io: Io, parsed: Parsed): OutputMode =>
   flag(parsed, "json") ? "json" : io.isTTY && !flag(parsed, "plain") ? "tty" : "plain"
@@ -181,6 +237,54 @@ const adapterConfigOf = async (io: Io, parsed: Parsed): Promise<unknown> => {
   }
 }
 
+/**
+ * Decodes an adapter's configuration with the strictness of the spec: every problem with its path,
+ * unknown keys included (with a did-you-mean), exit 64. `hint` may add a word to a problem.
+ */
+export const decodeAdapterConfig = <A>(
+  schema: Schema.Codec<A, unknown>,
+  input: unknown,
+  adapter: string,
+  where: string,
+  hint: (problem: SpecProblem) => string | undefined = () => undefined
+): A => {
+  const decoded = Schema.decodeUnknownResult(schema, { errors: "all", onExcessProperty: "error" })(input)
+  if (Result.isSuccess(decoded)) return decoded.success
+  const problems = issueToProblems(decoded.failure.issue, input).map((p) => {
+    const extra = hint(p)
+    return extra === undefined ? p : { ...p, message: `${p.message} (${extra})` }
+  })
+  throw new UserError({
+    message: `invalid ${adapter} adapter configuration in ${where} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${formatSpecProblem(p)}`).join("\n")}`
+  })
+}
+
+/** `host:`/`port:` (or `address:`, `url:`) in a Docker host entry: the address goes in `endpoint`. */
+const dockerHint = (p: SpecProblem) =>
+  /^hosts\[\d+\]\.(host|port|address|url)$/.test(p.path) && p.message.startsWith("unknown field")
+    ? "the engine's address goes in endpoint: tcp://<host>:<port> or unix:///<socket>"
+    : undefined
+
+/** The docker adapter's `--adapter-config`, decoded strictly (the adapter decodes it again). */
+const dockerConfigOf = async (io: Io, parsed: Parsed): Promise<unknown> => {
+  const file = str(parsed, "adapter-config")
+  if (file === undefined) return {}
+  const docker = await import("@sluice/adapters-docker")
+  const raw = await adapterConfigOf(io, parsed)
+  decodeAdapterConfig(
+    docker.DockerAdapterConfig as unknown as Schema.Codec<unknown, unknown>,
+    raw,
+    "docker",
+    `--adapter-config ${file}`,
+    dockerHint
+  )
+  return raw
+}
+
+/** What to say when `spec.target.selector` matches no target. */
+export const emptySelectorMessage = (adapter: string, selector: unknown) =>
+  `spec.target.selector ${JSON.stringify(selector ?? {})} matches no target on the ${adapter} adapter: nothing to roll out`
+
 /** `--kubeconfig` and `--context` belong to the kubernetes adapter; anywhere else they are a mistake. */
 export const checkConnectionFlags = (parsed: Parsed, adapter: string, command: string) => {
   if (adapter === "kubernetes") return
@@ -221,17 +325,8 @@ export const kubernetesConfigOf = async (
   const file = str(parsed, "adapter-config")
   const flagPath = str(parsed, "kubeconfig")
   const flagContext = str(parsed, "context")
-  const decode = (input: unknown, where: string) => {
-    const decoded = Schema.decodeUnknownResult(k8s.KubernetesAdapterConfig, {
-      errors: "all",
-      onExcessProperty: "error"
-    })(input)
-    if (Result.isSuccess(decoded)) return decoded.success
-    const problems = issueToProblems(decoded.failure.issue, input)
-    throw new UserError({
-      message: `invalid kubernetes adapter configuration in ${where} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${formatSpecProblem(p)}`).join("\n")}`
-    })
-  }
+  const decode = (input: unknown, where: string): KubernetesAdapterConfig =>
+    decodeAdapterConfig(k8s.KubernetesAdapterConfig, input, "kubernetes", where)
   let config: KubernetesAdapterConfig = {}
   if (file !== undefined) {
     const raw = await adapterConfigOf(io, parsed)
@@ -287,6 +382,16 @@ export const kubernetesConfigOf = async (
   return config
 }
 
+/** `node-7` in a fleet of `node-007`s: the id with the same name and number, padded as the fleet pads. */
+const samePadded = (id: string, ids: ReadonlyArray<string>) => {
+  const m = /^(.*?)(\d+)$/.exec(id)
+  if (m === null) return undefined
+  return ids.find((c) => {
+    const n = /^(.*?)(\d+)$/.exec(c)
+    return n !== null && n[1] === m[1] && Number(n[2]) === Number(m[2])
+  })
+}
+
 /**
  * The TargetAdapter to drive rollout `rolloutId` with. The simulated fleet is locked and persisted
  * under the store; `sim` are this rollout's simulation settings (faults, latencies).
@@ -302,11 +407,29 @@ export const openAdapter = async (
   options: {
     /** Continuing (or rolling back) this rollout: reuse its stored connection unless given again. */
     readonly continuing?: string
+    /** A `--faults` item naming a target the simulated fleet does not have: a usage error, or a warning (default). */
+    readonly unknownFaultTargets?: "error" | "warn"
   } = {}
 ): Promise<OpenAdapter> => {
   switch (name) {
     case "simulated": {
       const opened = openWorld(storeRoot, world, sim, rolloutId)
+      const unknown = faultTargets(sim.faultsText).filter((t) => !opened.fleet.targets.has(t.id))
+      if (unknown.length > 0) {
+        const ids = [...opened.fleet.targets.keys()]
+        const fleet = `the simulated fleet has ${ids.length} target${ids.length === 1 ? "" : "s"}${ids.length === 0 ? "" : `, ${ids[0]} … ${ids[ids.length - 1]}`}`
+        const lines = unknown.map((t) => {
+          const hint = samePadded(t.id, ids)
+          return `--faults item "${t.item}" names ${t.id}, which is not in the simulated fleet${hint === undefined ? "" : ` (did you mean ${hint}?)`}`
+        })
+        if (options.unknownFaultTargets === "error") {
+          opened.release()
+          throw new UsageError({
+            message: `${lines.join("\n  ")}\n  (${fleet}; --allow-empty runs anyway)`
+          })
+        }
+        for (const line of lines) io.err(`warning: ${line}; ${fleet}\n`)
+      }
       return {
         layer: opened.fleet.layer,
         release: opened.release,
@@ -315,7 +438,7 @@ export const openAdapter = async (
     }
     case "docker": {
       const docker = await import("@sluice/adapters-docker")
-      const config = await adapterConfigOf(io, parsed)
+      const config = await dockerConfigOf(io, parsed)
       // Analysis gates query a real Prometheus (each analysis names its address).
       const layer = Layer.mergeAll(docker.DockerAdapter.layer(config as never), PrometheusMetrics())
       return { layer, release: () => {}, onCreate: () => {} }

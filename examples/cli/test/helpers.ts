@@ -41,10 +41,20 @@ const env = () => {
   return { ...rest, NO_COLOR: "1" }
 }
 
-/** Runs the CLI to its end. */
-export const sluice = (args: ReadonlyArray<string>, options: { readonly stdin?: string } = {}): Promise<Ran> =>
+/**
+ * Runs the CLI to its end. `killAfterMs` kills a CLI that never ends (SIGKILL, code null), so a
+ * test of a hang fails instead of leaving the process behind.
+ */
+export const sluice = (
+  args: ReadonlyArray<string>,
+  options: { readonly stdin?: string; readonly killAfterMs?: number } = {}
+): Promise<Ran> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: env(), stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: env(),
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(options.killAfterMs === undefined ? {} : { timeout: options.killAfterMs, killSignal: "SIGKILL" as const })
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => {

@@ -1,7 +1,12 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { fixture, sluice } from "./helpers.js"
+import { fixture, sluice, tmpStore } from "./helpers.js"
 
 const P = (name: string) => fixture(`policy/${name}`)
+/** A folder of Rego sources (not a compiled bundle). */
+const REGO_SOURCES = fileURLToPath(new URL("../../../packages/policies/policies/non-root", import.meta.url))
 
 describe("sluice policy test / eval (built-in bundle)", () => {
   it("runs a cases file: 0 when every case passes, 2 when one fails", async () => {
@@ -37,5 +42,26 @@ describe("sluice policy test / eval (built-in bundle)", () => {
     const sub = await sluice(["policy", "lint"])
     expect(sub.code).toBe(64)
     expect(sub.stderr).toContain('unknown policy command "lint"')
+  })
+
+  it("fails the run (exit 64, one line) when the bundle cannot be loaded, even if every case expects a deny", async () => {
+    const dir = tmpStore()
+    const cases = path.join(dir, "deny.yaml")
+    fs.writeFileSync(
+      cases,
+      `cases:\n  - name: root is denied\n    inputFile: ${P("agent-root.yaml")}\n    expect: { allow: false, deny: [non-root] }\n`
+    )
+    for (const bundle of [REGO_SOURCES, P("agent-root.yaml")]) {
+      for (const extra of [[], ["--json"]]) {
+        const r = await sluice(["policy", "test", bundle, cases, ...extra])
+        expect(r.code, r.stdout + r.stderr).toBe(64)
+        expect(r.stdout).toBe("")
+        expect(r.stderr.trimEnd().split("\n")).toHaveLength(1)
+        expect(r.stderr).toMatch(/^error: policy bundle \S+ cannot be loaded: /)
+      }
+    }
+    const sources = await sluice(["policy", "test", REGO_SOURCES, cases])
+    expect(sources.stderr).toContain("no policy.wasm")
+    expect(sources.stderr).toContain("opa build -t wasm")
   })
 })

@@ -17,9 +17,9 @@ import {
 import { Clock, Effect, Layer, Schema } from "effect"
 import { registryAuthHeader, resolveRegistryAuth } from "./auth.js"
 import {
-  DockerAdapterConfig,
   type DockerAdapterConfigInput,
   DockerSelector,
+  decodeDockerAdapterConfig,
   type HealthConfig,
   type HostConfig,
   type Probe,
@@ -150,12 +150,11 @@ export interface DockerAdapterShape extends TargetAdapterShape {
   readonly scrubber: SecretScrubber
 }
 
-const decodeConfig = Schema.decodeUnknownEffect(DockerAdapterConfig)
 const decodeSelector = Schema.decodeUnknownEffect(DockerSelector)
 
 /** Builds the adapter from its configuration (hosts, registries, cleanup, health defaults). */
 export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapterConfigInput = {}) {
-  const config = yield* decodeConfig(input, { errors: "all" }).pipe(
+  const config = yield* Effect.fromResult(decodeDockerAdapterConfig(input)).pipe(
     Effect.mapError((e) => new DockerConfigError({ message: `invalid Docker adapter configuration: ${e.message}` }))
   )
   const scrubber = new SecretScrubber()

@@ -151,3 +151,13 @@ export const DockerAdapterConfig = Schema.Struct({
 })
 export type DockerAdapterConfig = typeof DockerAdapterConfig.Type
 export type DockerAdapterConfigInput = typeof DockerAdapterConfig.Encoded
+
+/**
+ * Decodes the adapter's configuration strictly, every problem at once: an unknown key is an error
+ * with its path (a typo such as `endpont`, or `host`/`port` instead of `endpoint`, must not fall back
+ * to the local engine).
+ */
+export const decodeDockerAdapterConfig = Schema.decodeUnknownResult(DockerAdapterConfig, {
+  errors: "all",
+  onExcessProperty: "error"
+})

@@ -12,6 +12,7 @@ import {
   parseImageRef,
   surgeConflict
 } from "../src/index.js"
+import { decodeDockerAdapterConfig } from "../src/config.js"
 import { tarPack, tarUnpack } from "../src/tar.js"
 
 const decodeSelector = Schema.decodeUnknownResult(DockerSelector, { errors: "all" })
@@ -68,6 +69,21 @@ describe("selector and configuration schemas", () => {
     const r = decodeConfig({ hosts: [{ name: "ok" }, { name: "bad", endpoint: "http://x" }] })
     expect(r._tag).toBe("Failure")
     expect(String(r._tag === "Failure" ? r.failure : "")).toMatch(/at \["hosts"\]\[1\]\["endpoint"\]/)
+  })
+
+  it("unknown keys are errors with their path, in the schema's decoder and in the adapter (no local-engine fallback)", async () => {
+    for (const [host, key] of [
+      [{ name: "remote", endpont: "tcp://10.255.255.1:2375" }, "endpont"],
+      [{ name: "remote", host: "10.255.255.1", port: 2375 }, "host"]
+    ] as const) {
+      const r = decodeDockerAdapterConfig({ hosts: [host] })
+      expect(r._tag, key).toBe("Failure")
+      expect(String(r._tag === "Failure" ? r.failure : "")).toMatch(new RegExp(`at \\["hosts"\\]\\[0\\]\\["${key}"\\]`))
+      const exit = await Effect.runPromiseExit(makeDockerAdapter({ hosts: [host] } as never))
+      expect(Exit.isFailure(exit), key).toBe(true)
+      expect(String(exit)).toMatch(new RegExp(`DockerConfigError.*\\["hosts"\\]\\[0\\]\\["${key}"\\]`, "s"))
+    }
+    expect(decodeDockerAdapterConfig({ pullPolicy: "Always", keepOld: 1 })._tag).toBe("Success")
   })
 
   it("registry passwords are redacted once decoded", () => {

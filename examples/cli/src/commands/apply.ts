@@ -1,13 +1,16 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { configFromSpec, planWaves, startRollout } from "@sluice/core"
+import { configFromSpec, planWaves, startRollout, TargetAdapter } from "@sluice/core"
+import { Effect } from "effect"
 import { flag, type Parsed, str } from "../args.js"
-import { UserError } from "../errors.js"
+import { UsageError, UserError } from "../errors.js"
 import { gateLayer } from "../gates.js"
 import type { Io } from "../io.js"
 import {
   checkAdapterName,
   checkConnectionFlags,
+  emptySelectorMessage,
+  ensureStoreRoot,
   fileStore,
   noteIgnoredFleetFlags,
   openAdapter,
@@ -15,7 +18,6 @@ import {
   resetWorld,
   runRollout,
   simRunOf,
-  storeRootOf,
   worldOptionsOf
 } from "../runtime.js"
 import { readWorld } from "../simulated/world.js"
@@ -27,7 +29,7 @@ export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
   checkAdapterName(adapter, "apply")
   checkConnectionFlags(parsed, adapter, "apply")
   await checkSelector(loaded.spec, adapter, loaded.source)
-  const storeRoot = storeRootOf(io, parsed)
+  const storeRoot = ensureStoreRoot(io, parsed)
   const rolloutId = str(parsed, "id") ?? newRolloutId(loaded.spec)
   checkRolloutId(rolloutId, "apply")
   if (fs.existsSync(path.join(storeRoot, rolloutId, "header.json"))) {
@@ -43,8 +45,20 @@ export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
   }
   const config = configFromSpec(loaded.spec, rolloutId, { adapter })
   const gates = await gateLayer(loaded.spec)
-  const opened = await openAdapter(io, parsed, adapter, storeRoot, rolloutId, world, sim)
+  const allowEmpty = flag(parsed, "allow-empty")
+  const opened = await openAdapter(io, parsed, adapter, storeRoot, rolloutId, world, sim, {
+    unknownFaultTargets: allowEmpty ? "warn" : "error"
+  })
   const spec = loaded.spec
+  // A selector that matches nothing would "complete" a rollout of nothing: refused unless allowed.
+  const checkSelectorMatches = Effect.gen(function* () {
+    const found = yield* (yield* TargetAdapter).discover(config.selector)
+    if (found.length > 0) return
+    const what = emptySelectorMessage(adapter, config.selector)
+    if (!allowEmpty)
+      return yield* new UsageError({ message: `${what}; --allow-empty runs it anyway`, command: "apply" })
+    io.err(`warning: ${what}\n`)
+  })
   return runRollout({
     io,
     mode: outputModeOf(io, parsed),
@@ -53,6 +67,9 @@ export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
     adapter: opened,
     gates,
     rolloutId,
-    program: startRollout({ config, spec: loaded.document, plan: (inventory) => planWaves(spec, inventory) })
+    program: Effect.andThen(
+      checkSelectorMatches,
+      startRollout({ config, spec: loaded.document, plan: (inventory) => planWaves(spec, inventory) })
+    )
   })
 }

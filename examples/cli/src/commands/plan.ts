@@ -13,6 +13,7 @@ import type { Io } from "../io.js"
 import {
   checkAdapterName,
   checkConnectionFlags,
+  emptySelectorMessage,
   openAdapter,
   reportFailure,
   simRunOf,
@@ -39,6 +40,7 @@ export const runPlan = async (io: Io, parsed: Parsed): Promise<number> => {
   const exit = await Effect.runPromiseExit(discoverInventory(config).pipe(Effect.provide(layer)))
   if (Exit.isFailure(exit)) return reportFailure(io, exit.cause)
   const { inventory } = exit.value
+  if (inventory.length === 0) io.err(`warning: ${emptySelectorMessage(adapter, config.selector)}\n`)
   const plan = planWaves(loaded.spec, inventory)
   if (flag(parsed, "json")) io.out(planToJson(plan))
   else {

@@ -20,10 +20,30 @@ const fileArg = (io: Io, text: string | undefined, what: string) => {
   return p
 }
 
-const failure = (cause: Cause.Cause<unknown>): never => {
+/** A hint when a "bundle" is a folder of Rego sources, which must be compiled first. */
+const regoHint = (location: string) => {
+  try {
+    const top = fs.readdirSync(location, { withFileTypes: true })
+    const names = top.flatMap((d) =>
+      d.isDirectory() ? fs.readdirSync(path.join(location, d.name)).concat(d.name) : [d.name]
+    )
+    return names.some((n) => n.endsWith(".rego"))
+      ? " (a folder of .rego sources is not a bundle: compile it with `opa build -t wasm -e sluice/decision`)"
+      : ""
+  } catch {
+    return ""
+  }
+}
+
+const failure = (cause: Cause.Cause<unknown>, bundle: string): never => {
   const e = Cause.findErrorOption(cause)
   if (e._tag === "Some") {
-    const err = e.value as { file?: string; message?: string }
+    const err = e.value as { _tag?: string; bundle?: string; file?: string; message?: string }
+    if (err._tag === "BundleLoadError") {
+      // One line: the bundle's message may hold a newline (a Wasm compile error, say).
+      const why = (err.message ?? "").replace(/\s*\n\s*/g, " ")
+      throw new UserError({ message: `policy bundle ${err.bundle} cannot be loaded: ${why}${regoHint(bundle)}` })
+    }
     throw new UserError({
       message: `${err.file !== undefined && !err.message?.includes(err.file) ? `${err.file}: ` : ""}${err.message ?? String(e.value)}`
     })
@@ -44,7 +64,7 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
       ...(nowText === undefined ? {} : { now: nowText })
     })
   )
-  if (Exit.isFailure(exit)) return failure(exit.cause)
+  if (Exit.isFailure(exit)) return failure(exit.cause, bundle)
   const report = exit.value
   if (flag(parsed, "json")) io.out(`${JSON.stringify(report, null, 2)}\n`)
   else io.out(policies.formatCaseResults(report, { verbose: flag(parsed, "verbose") }))
@@ -68,7 +88,7 @@ export const runPolicyEval = async (io: Io, parsed: Parsed): Promise<number> => 
       ...(nowText === undefined ? {} : { now: nowText })
     })
   )
-  if (Exit.isFailure(exit)) return failure(exit.cause)
+  if (Exit.isFailure(exit)) return failure(exit.cause, bundle)
   const result = exit.value
   if (flag(parsed, "json")) {
     io.out(

@@ -92,6 +92,7 @@ export const applyCommand: CommandSpec = {
     ...o.simulatedFleet,
     o.resetFleet,
     ...o.simulatedRun,
+    o.allowEmpty,
     ...o.output,
     o.store,
     o.help
@@ -106,6 +107,10 @@ its journal without updating any target twice.
 
 The simulated fleet (--adapter simulated, the default) is stored in <store>/.simulated-fleet, so
 later commands (apply of the next version, resume, rollback) see the fleet this one left.
+
+A selector that matches no target is taken for a mistake: apply stops with exit 64 before the
+rollout is stored, and so does a --faults item naming a target the simulated fleet does not have.
+--allow-empty turns both into warnings (a rollout of no target completes at once).
 
 Kubernetes (--adapter kubernetes, or spec.target.adapter: kubernetes): --kubeconfig <file>
 [--context <name>], or --adapter-config <file> with { kubeconfig, context, inCluster,
@@ -236,8 +241,9 @@ Cases file:
       scanFile: scans/agent.json         # optional Trivy JSON report
       expect: { allow: false, deny: [non-root] }   # rule ids or message substrings
 
-Exit codes: 0 every case passed, 2 some case failed (a bundle that cannot load fails every
-case: fail closed), 64 the cases file or an argument is unusable, 1 internal error.`
+Exit codes: 0 every case passed, 2 some case failed, 64 a bundle cannot be loaded (no case is
+run: against a bundle that denies everything, every "should be denied" case would pass), or the
+cases file or an argument is unusable, 1 internal error.`
 }
 
 export const policyEvalCommand: CommandSpec = {

@@ -136,6 +136,24 @@ export const parseFaults = (text: string | undefined): FaultSpec => {
   return { versions, faults }
 }
 
+/**
+ * The target ids `--faults` names (`permanent=a+b`, `…#a+b`), each with its item; `text` has been
+ * through {@link parseFaults}.
+ */
+export const faultTargets = (text: string | undefined): Array<{ readonly item: string; readonly id: string }> =>
+  (text ?? "")
+    .split(",")
+    .map((raw) => raw.trim())
+    .flatMap((item) => {
+      const value = item.slice(item.indexOf("=") + 1)
+      const named = item.startsWith("permanent=")
+        ? value
+        : value.includes("#")
+          ? value.slice(value.indexOf("#") + 1)
+          : ""
+      return named === "" ? [] : named.split("+").map((id) => ({ item, id }))
+    })
+
 /** `100ms..400ms` or a single duration. */
 export const parseLatency = (option: string, text: string): Latency => {
   const [lo, hi, ...rest] = text.split("..")

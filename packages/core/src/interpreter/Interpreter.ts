@@ -387,6 +387,9 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           }
         })
 
+      /** A disabled scan gate is not applicable: its rules (`scan…`) neither deny nor warn. */
+      const applies = (rule: string) => config.gates.scan || !rule.startsWith("scan")
+
       const decide = (
         targetId: string,
         workload: WorkloadSource,
@@ -397,12 +400,24 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           const key = sha256({ workload, scan: report === undefined ? null : report.image })
           const cached = evaluated.get(key)
           if (cached !== undefined) return cached
-          const decision = yield* engine.evaluate({
+          const raw = yield* engine.evaluate({
             targetId,
             image: config.artifact.image.raw,
             workload,
             scan: report
           })
+          // The decision recorded is the one that gates the rollout, so the audit stream agrees
+          // with the gate events: without the rules of a disabled gate.
+          const deny = raw.deny.filter((v) => applies(v.rule))
+          const decision: PolicyDecision =
+            deny.length === raw.deny.length && raw.warn.every((v) => applies(v.rule))
+              ? raw
+              : {
+                  ...raw,
+                  allow: deny.length === 0 && (raw.allow || raw.deny.length > 0),
+                  deny,
+                  warn: raw.warn.filter((v) => applies(v.rule))
+                }
           evaluated.set(key, decision)
           yield* emit({
             type: "policyDecision",
@@ -448,8 +463,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           )
           for (const { id, workload } of inspected) {
             const decision = yield* decide(id, workload, policy, report)
-            const relevant = (rule: string) => config.gates.scan || !rule.startsWith("scan")
-            for (const v of decision.deny) if (relevant(v.rule)) violations.push({ ...v, targetId: id })
+            for (const v of decision.deny) violations.push({ ...v, targetId: id })
             for (const v of decision.warn) warnings.push({ ...v, targetId: id })
           }
           const isScan = (v: GateViolation) => v.rule.startsWith("scan")

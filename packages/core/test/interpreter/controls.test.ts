@@ -1,6 +1,7 @@
 import { Effect, Fiber, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { inspectRollout, startRollout } from "../../src/interpreter/Interpreter.js"
+import { PolicyEngine, type PolicyRequest } from "../../src/policy/PolicyEngine.js"
 import type { ControlSignal } from "../../src/store/RolloutStore.js"
 import { chunkPlan, configFor, denyImages, V1, V2, world } from "../support/harness.js"
 import { runVirtual } from "../support/virtualTime.js"
@@ -117,6 +118,71 @@ describe("gates", () => {
     expect(result.violations).toHaveLength(5)
     expect(result.violations[0]).toMatchObject({ rule: "test/denied-image", container: "agent" })
     for (const t of w.fleet.targets.values()) expect(t.history).toHaveLength(0)
+  })
+
+  it("with the scan gate off, the recorded policy decisions agree with the gate: scan rules do not apply", async () => {
+    /** Like the built-in bundle: no scan report denies (scan-gate/missing-report); `root` targets deny too. */
+    const run = async (scan: boolean, root: ReadonlyArray<string>) => {
+      const engine = Layer.succeed(PolicyEngine, {
+        evaluate: (req: PolicyRequest) =>
+          Effect.succeed({
+            allow: false,
+            deny: [
+              ...(req.scan === undefined ? [{ rule: "scan-gate/missing-report", message: "no scan report" }] : []),
+              ...(root.includes(req.targetId)
+                ? [{ rule: "non-root", message: "runs as root", container: "agent" }]
+                : [])
+            ],
+            warn: [{ rule: "scan-gate/exception", message: "exception applied" }]
+          })
+      })
+      const w = world({ size: 3, namePrefix: "n" })
+      const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2), targets: targetsOf(w) }
+      const result = await Effect.runPromise(
+        startRollout({
+          config: configFor({ gates: { policy: true, scan, analysis: [] } }),
+          spec: {},
+          plan: () => plan
+        }).pipe(Effect.provide(Layer.merge(w.layer, engine)))
+      )
+      const decisions = new Map(
+        w.sink.events.flatMap((e) => (e.type === "policyDecision" ? [[e.targetId, e.decision] as const] : []))
+      )
+      const gates = w.sink.events.flatMap((e) => (e.type === "gateDecided" ? [[e.gate, e.allow] as const] : []))
+      return { result, decisions, gates }
+    }
+    // Every gate allows, and so does every recorded decision (they said allow: false, scan-gate/missing-report).
+    const allowed = await run(false, [])
+    expect(allowed.result.outcome).toBe("completed")
+    expect(allowed.gates.length).toBeGreaterThan(0)
+    expect(allowed.gates.every(([gate, allow]) => gate === "policy" && allow)).toBe(true)
+    expect(allowed.decisions.size).toBe(3)
+    for (const d of allowed.decisions.values()) expect(d).toEqual({ allow: true, deny: [], warn: [] })
+    // A policy rule still denies, and is all its decision records.
+    const denied = await run(false, ["n-0"])
+    expect(denied.result.outcome).toBe("blocked")
+    expect(denied.result.violations.map((v) => v.rule)).toEqual(["non-root"])
+    expect(denied.gates).toEqual([["policy", false]])
+    expect(denied.decisions.get("n-0")).toEqual({
+      allow: false,
+      deny: [{ rule: "non-root", message: "runs as root", container: "agent" }],
+      warn: []
+    })
+    expect(denied.decisions.get("n-1")).toEqual({ allow: true, deny: [], warn: [] })
+    // With the scan gate on, its rules apply and are recorded as the engine gave them.
+    const scanned = await run(true, [])
+    expect(scanned.result.outcome).toBe("blocked")
+    expect(scanned.gates).toEqual([
+      ["policy", true],
+      ["scan", false]
+    ])
+    for (const d of scanned.decisions.values()) {
+      expect(d).toEqual({
+        allow: false,
+        deny: [{ rule: "scan-gate/missing-report", message: "no scan report" }],
+        warn: [{ rule: "scan-gate/exception", message: "exception applied" }]
+      })
+    }
   })
 
   it("fails closed when the policy gate is on and no engine is configured", async () => {

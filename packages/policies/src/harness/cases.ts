@@ -5,7 +5,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import type { ScanReport } from "@sluice/core"
 import { Clock, Effect, Result, Schema } from "effect"
-import type { BundleSource } from "../engine/bundle.js"
+import { type BundleLoadError, type BundleSource, loadBundle } from "../engine/bundle.js"
 import {
   type BundleInfo,
   type EngineDecision,
@@ -127,6 +127,18 @@ export const loadEvaluator = Effect.fnUntraced(function* (bundlePaths: string | 
   return makeEvaluator(yield* loadBundles(toSources(yield* expandBundlePaths(bundlePaths), data)))
 })
 
+/**
+ * Loads the bundles or fails with the first load error. Testing a bundle that did not load tests
+ * nothing: fail closed would deny every input, so every case expecting a deny would pass.
+ */
+const loadEvaluatorOrFail = Effect.fnUntraced(function* (
+  bundlePaths: string | ReadonlyArray<string>,
+  data?: unknown
+): Effect.fn.Return<PolicyEvaluator, BundleLoadError> {
+  const sources = toSources(yield* expandBundlePaths(bundlePaths), data)
+  return makeEvaluator(yield* Effect.forEach(sources, (source) => loadBundle(source)))
+})
+
 const parseNow = (now: string, where: string) => {
   const ms = Date.parse(now)
   return Number.isNaN(ms)
@@ -200,14 +212,17 @@ export const readCasesFile = Effect.fnUntraced(function* (casesFile: string) {
   return decoded.success
 })
 
-/** Runs every case of a YAML cases file against the bundles. */
+/**
+ * Runs every case of a YAML cases file against the bundles. Fails with `BundleLoadError` when a
+ * bundle cannot be loaded (no case is run: their results would say nothing about the policy).
+ */
 export const runPolicyCasesEffect = Effect.fnUntraced(function* (
   bundlePaths: string | ReadonlyArray<string>,
   casesFile: string,
   options: HarnessOptions = {}
-): Effect.fn.Return<CasesReport, PolicyCasesError> {
+): Effect.fn.Return<CasesReport, PolicyCasesError | BundleLoadError> {
   const file = yield* readCasesFile(casesFile)
-  const evaluator = yield* loadEvaluator(bundlePaths, options.data)
+  const evaluator = yield* loadEvaluatorOrFail(bundlePaths, options.data)
   const base = dirname(casesFile)
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p))
   const clockNow = yield* Clock.currentTimeMillis
@@ -267,8 +282,8 @@ export const evalPolicyEffect = Effect.fnUntraced(function* (
 })
 
 /**
- * `sluice policy test <bundle-or-dir> <cases>`: runs a YAML cases file. Rejects only when the
- * cases file itself is unusable; a bundle that fails to load makes the cases fail (fail closed).
+ * `sluice policy test <bundle-or-dir> <cases>`: runs a YAML cases file. Rejects when the cases file
+ * is unusable (`PolicyCasesError`) or a bundle cannot be loaded (`BundleLoadError`).
  */
 export const runPolicyCases = (
   bundlePaths: string | ReadonlyArray<string>,

@@ -41,13 +41,27 @@ describe("runPolicyCases", () => {
     expect(quiet).toMatch(/PASS: 1\/4/)
   })
 
-  it("fails every case (fail closed) when the bundle cannot be loaded, and says why", async () => {
-    const report = await runPolicyCases(bundle("missing.tar.gz"), fixture("cases/basic-cases.yaml"))
-    // Every case that expects allow, or a specific deny, fails: only engine/bundle-load denies.
-    expect(report.passed).toBe(0)
-    const text = formatCaseResults(report)
-    expect(text).toMatch(/^ERROR: bundle missing failed to load: .*does not exist/)
-    expect(text).toMatch(/\[engine\/bundle-load\]/)
+  it("rejects, running no case, when the bundle cannot be loaded, and says why", async () => {
+    await expect(runPolicyCases(bundle("missing.tar.gz"), fixture("cases/basic-cases.yaml"))).rejects.toMatchObject({
+      _tag: "BundleLoadError",
+      bundle: "missing",
+      message: expect.stringMatching(/does not exist/)
+    })
+  })
+
+  it("does not pass a case expecting a deny against a folder of .rego sources (not a bundle)", async () => {
+    // Fail closed denies every input, so a "should be denied" case used to pass for free.
+    const dir = mkdtempSync(join(tmpdir(), "sluice-cases-"))
+    const file = join(dir, "deny.yaml")
+    writeFileSync(
+      file,
+      `cases:\n  - name: privileged is denied\n    inputFile: ${fixture("kubernetes/pod-from-api.json")}\n    expect: { allow: false }\n`
+    )
+    await expect(runPolicyCases(fixture("rego/basic"), file)).rejects.toMatchObject({
+      _tag: "BundleLoadError",
+      reason: "missing",
+      message: expect.stringMatching(/no policy\.wasm/)
+    })
   })
 
   it("treats a directory of bundles as all of them (a bundle directory stays one bundle)", async () => {
