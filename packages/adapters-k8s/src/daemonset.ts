@@ -23,7 +23,15 @@ import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
 import { configMapFor, CONFIG_HASH_ANNOTATION, currentImage, isRendered, renderTemplate } from "./template.js"
-import { findWorkloads, keyedLocks, policyView, renderPolicyView, type WorkloadApi } from "./workloads.js"
+import {
+  deletePod,
+  findWorkloads,
+  keyedLocks,
+  policyView,
+  refuseOtherRollout,
+  renderPolicyView,
+  type WorkloadApi
+} from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
 
 /** `Revision.data` of a DaemonSet target: the ControllerRevision its pod was made from. */
@@ -146,21 +154,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       ownedBy(pods.byIndex(node), ds.metadata?.uid ?? "").find((p) => !isTerminating(p))
     )
 
-  // A 404 or a failed uid precondition (409) means the pod is already gone or replaced: done.
-  const deletePod = (op: Operation, target: string, pod: V1Pod) =>
-    kubeCallAllowing(
-      [404, 409],
-      op,
-      target,
-      { verb: "delete", resource: "pods", namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "" },
-      () =>
-        core.deleteNamespacedPod({
-          name: pod.metadata?.name ?? "",
-          namespace: pod.metadata?.namespace ?? "",
-          // Only this pod: if it was already replaced, there is nothing to delete.
-          body: { preconditions: { uid: pod.metadata?.uid ?? "" } }
-        })
-    ).pipe(Effect.asVoid)
+  const deleteOwnedPod = (op: Operation, target: string, pod: V1Pod) => deletePod(kube, op, target, pod)
 
   /**
    * Switches the DaemonSet to OnDelete with the new template, once per rollout (idempotent: a
@@ -177,13 +171,14 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
         const ds = yield* readDaemonSet(op, target.id, d)
         if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} not found`)
         const annotations = ds.metadata?.annotations ?? {}
-        const owner = annotations[ANNOTATION.rollout]
-        if (owner !== undefined && owner !== rolloutId)
-          return yield* permanent(
-            op,
-            target.id,
-            `DaemonSet ${d.namespace}/${d.name} is being driven by rollout ${owner}; finish or roll back that one first`
-          )
+        const owner = yield* refuseOtherRollout(
+          op,
+          target.id,
+          "DaemonSet",
+          ds,
+          rolloutId,
+          `finish or roll back that one first`
+        )
         const template = ds.spec?.template
         if (template === undefined) return yield* permanent(op, target.id, "the DaemonSet has no pod template")
         const done =
@@ -253,13 +248,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
         const ds = yield* readDaemonSet(op, target.id, d)
         if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} not found`)
         const annotations = ds.metadata?.annotations ?? {}
-        const owner = annotations[ANNOTATION.rollout]
-        if (owner !== undefined && owner !== rolloutId)
-          return yield* permanent(
-            op,
-            target.id,
-            `DaemonSet ${d.namespace}/${d.name} is being driven by rollout ${owner}; not rolling it back for ${rolloutId}`
-          )
+        yield* refuseOtherRollout(op, target.id, "DaemonSet", ds, rolloutId, `not rolling it back for ${rolloutId}`)
         const previous = (revision.data as Partial<DaemonSetRevisionData> | undefined)?.hash
         const want = annotations[ANNOTATION.originalRevision] ?? previous
         if (want === undefined) return yield* permanent(op, target.id, "no previous ControllerRevision recorded")
@@ -368,7 +357,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       // No pod (the controller is creating it) or no node (it left): nothing to delete; a new pod
       // gets the new template.
       if (pod !== undefined && hashOf(pod) !== hash && nodes.get(d.node ?? "") !== undefined)
-        yield* deletePod(op, target.id, pod)
+        yield* deleteOwnedPod(op, target.id, pod)
       return revision
     })
 
@@ -434,7 +423,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       const ds = yield* cachedDaemonSet(op, target.id, d)
       if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} was deleted`)
       const pod = yield* podOn(op, target.id, ds, d.node ?? "")
-      if (pod !== undefined && hashOf(pod) !== hash) yield* deletePod(op, target.id, pod)
+      if (pod !== undefined && hashOf(pod) !== hash) yield* deleteOwnedPod(op, target.id, pod)
     })
 
   /**
@@ -466,7 +455,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
         if (ctx.outcome === "rolledBack" && stale.length > 0) {
           // Nodes that joined during the rollout got the new template from the controller; a
           // rollback puts them back too.
-          for (const pod of stale) yield* deletePod(op, pod.spec?.nodeName ?? "", pod)
+          for (const pod of stale) yield* deleteOwnedPod(op, pod.spec?.nodeName ?? "", pod)
           notes.push(
             `${where}: ${stale.length} pod(s) on nodes outside the plan (joined during the rollout) replaced with the restored revision`
           )

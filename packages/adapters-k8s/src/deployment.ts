@@ -33,7 +33,14 @@ import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { type Kube, ownedBy, selectorString } from "./kube.js"
 import { CONFIG_HASH_ANNOTATION, configMapFor, currentImage, renderTemplate, sameTemplate } from "./template.js"
-import { findWorkloads, keyedLocks, policyView, renderPolicyView, type WorkloadApi } from "./workloads.js"
+import {
+  findWorkloads,
+  keyedLocks,
+  policyView,
+  refuseOtherRollout,
+  renderPolicyView,
+  type WorkloadApi
+} from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
 
 /** `Revision.data` of a Deployment target. */
@@ -282,25 +289,6 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       }
     })
 
-  const refuseOtherRollout = (
-    op: Operation,
-    target: string | undefined,
-    obj: V1Deployment,
-    rolloutId: string,
-    doing: string
-  ) => {
-    const owner = obj.metadata?.annotations?.[ANNOTATION.rollout]
-    return owner !== undefined && owner !== rolloutId
-      ? Effect.fail(
-          permanent(
-            op,
-            target,
-            `Deployment ${obj.metadata?.namespace}/${obj.metadata?.name} is being driven by rollout ${owner}; not ${doing} it for ${rolloutId}`
-          )
-        )
-      : Effect.void
-  }
-
   /** Renders the artifact into the Deployment's template and creates its ConfigMap (named by content: a 409 is the same one). */
   const rendered = (op: Operation, target: Target, d: TargetData, dep: V1Deployment, artifact: Artifact) =>
     Effect.gen(function* () {
@@ -341,7 +329,7 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       const op = "apply" as const
       const dep = yield* read(op, target.id, d.namespace, d.name)
       if (dep === undefined) return yield* permanent(op, target.id, `Deployment ${d.namespace}/${d.name} not found`)
-      yield* refuseOtherRollout(op, target.id, dep, rolloutId, "updating")
+      yield* refuseOtherRollout(op, target.id, "Deployment", dep, rolloutId, `not updating it for ${rolloutId}`)
       const template = yield* rendered(op, target, d, dep, artifact)
       const done =
         dep.metadata?.annotations?.[ANNOTATION.rollout] === rolloutId && sameTemplate(dep.spec?.template, template)
@@ -356,7 +344,7 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       const op = "apply" as const
       const dep = yield* read(op, target.id, d.namespace, d.name)
       if (dep === undefined) return yield* permanent(op, target.id, `Deployment ${d.namespace}/${d.name} not found`)
-      yield* refuseOtherRollout(op, target.id, dep, rolloutId, "previewing")
+      yield* refuseOtherRollout(op, target.id, "Deployment", dep, rolloutId, `not previewing it for ${rolloutId}`)
       const template = yield* rendered(op, target, d, dep, artifact)
       const name = previewName(d.name)
       const podLabels = previewPodLabels(dep, d.name)
@@ -374,7 +362,15 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       const existing = yield* read(op, target.id, d.namespace, name)
       if (existing !== undefined && existing.metadata?.labels?.[PREVIEW_LABEL] !== d.name)
         return yield* permanent(op, target.id, `Deployment ${d.namespace}/${name} exists and is not a Sluice preview`)
-      if (existing !== undefined) yield* refuseOtherRollout(op, target.id, existing, rolloutId, "previewing")
+      if (existing !== undefined)
+        yield* refuseOtherRollout(
+          op,
+          target.id,
+          "Deployment",
+          existing,
+          rolloutId,
+          `not previewing it for ${rolloutId}`
+        )
       let generation: number
       if (existing === undefined) {
         const body: V1Deployment = {
@@ -455,7 +451,7 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
         const template = JSON.parse(json) as V1PodTemplateSpec
         const dep = yield* read(op, target, d.namespace, d.name)
         if (dep === undefined) return yield* permanent(op, target, `Deployment ${d.namespace}/${d.name} not found`)
-        yield* refuseOtherRollout(op, target, dep, rolloutId, "promoting")
+        yield* refuseOtherRollout(op, target, "Deployment", dep, rolloutId, `not promoting it for ${rolloutId}`)
         if (!sameTemplate(dep.spec?.template, template))
           yield* replaceTemplate(op, target, dep, template, { [ANNOTATION.rollout]: rolloutId })
         yield* available(op, target, d.namespace, d.name)
@@ -545,12 +541,19 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
         const rolloutId = ctx?.rolloutId ?? ""
         const preview = yield* read(op, target.id, d.namespace, previewName(d.name))
         if (preview !== undefined && preview.metadata?.labels?.[PREVIEW_LABEL] === d.name) {
-          yield* refuseOtherRollout(op, target.id, preview, rolloutId, "rolling back")
+          yield* refuseOtherRollout(
+            op,
+            target.id,
+            "Deployment",
+            preview,
+            rolloutId,
+            `not rolling back it for ${rolloutId}`
+          )
           yield* deletePreview(op, target.id, preview)
         }
         const dep = yield* read(op, target.id, d.namespace, d.name)
         if (dep === undefined) return yield* permanent(op, target.id, `Deployment ${d.namespace}/${d.name} not found`)
-        yield* refuseOtherRollout(op, target.id, dep, rolloutId, "rolling back")
+        yield* refuseOtherRollout(op, target.id, "Deployment", dep, rolloutId, `not rolling back it for ${rolloutId}`)
         if (!isDeploymentRevision(revision.data))
           return yield* permanent(op, target.id, "no previous pod template recorded for this Deployment")
         if (!sameTemplate(dep.spec?.template, revision.data.template))

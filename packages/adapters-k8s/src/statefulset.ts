@@ -31,7 +31,15 @@ import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
 import { CONFIG_HASH_ANNOTATION, configMapFor, currentImage, isRendered, renderTemplate } from "./template.js"
-import { findWorkloads, keyedLocks, policyView, renderPolicyView, type WorkloadApi } from "./workloads.js"
+import {
+  deletePod,
+  findWorkloads,
+  keyedLocks,
+  policyView,
+  refuseOtherRollout,
+  renderPolicyView,
+  type WorkloadApi
+} from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
 
 /** `Revision.data` of a StatefulSet target: the ControllerRevision (its name) its pod was made from. */
@@ -202,21 +210,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
         : undefined
     })
 
-  // A 404 or a failed uid precondition (409) means the pod is already gone or replaced: done.
-  const deletePod = (op: Operation, target: string, pod: V1Pod) =>
-    kubeCallAllowing(
-      [404, 409],
-      op,
-      target,
-      { verb: "delete", resource: "pods", namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "" },
-      () =>
-        core.deleteNamespacedPod({
-          name: pod.metadata?.name ?? "",
-          namespace: pod.metadata?.namespace ?? "",
-          // Only this pod: if it was already replaced, there is nothing to delete.
-          body: { preconditions: { uid: pod.metadata?.uid ?? "" } }
-        })
-    ).pipe(Effect.asVoid)
+  const deleteOwnedPod = (op: Operation, target: string, pod: V1Pod) => deletePod(kube, op, target, pod)
 
   /**
    * Sets the new template once per rollout (idempotent: a second call, or one after a crash, finds it
@@ -235,13 +229,14 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
         const sts = yield* readStatefulSet(op, target.id, d)
         if (sts === undefined) return yield* permanent(op, target.id, `StatefulSet ${d.namespace}/${d.name} not found`)
         const annotations = sts.metadata?.annotations ?? {}
-        const owner = annotations[ANNOTATION.rollout]
-        if (owner !== undefined && owner !== rolloutId)
-          return yield* permanent(
-            op,
-            target.id,
-            `StatefulSet ${d.namespace}/${d.name} is being driven by rollout ${owner}; finish or roll back that one first`
-          )
+        const owner = yield* refuseOtherRollout(
+          op,
+          target.id,
+          "StatefulSet",
+          sts,
+          rolloutId,
+          `finish or roll back that one first`
+        )
         const template = sts.spec?.template
         if (template === undefined) return yield* permanent(op, target.id, "the StatefulSet has no pod template")
         if (owner !== rolloutId || !isRendered(template, artifact, d)) {
@@ -332,13 +327,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
         const sts = yield* readStatefulSet(op, target.id, d)
         if (sts === undefined) return yield* permanent(op, target.id, `StatefulSet ${d.namespace}/${d.name} not found`)
         const annotations = sts.metadata?.annotations ?? {}
-        const owner = annotations[ANNOTATION.rollout]
-        if (owner !== undefined && owner !== rolloutId)
-          return yield* permanent(
-            op,
-            target.id,
-            `StatefulSet ${d.namespace}/${d.name} is being driven by rollout ${owner}; not rolling it back for ${rolloutId}`
-          )
+        yield* refuseOtherRollout(op, target.id, "StatefulSet", sts, rolloutId, `not rolling it back for ${rolloutId}`)
         const previous = (revision.data as Partial<StatefulSetRevisionData> | undefined)?.revision
         const want = annotations[ANNOTATION.originalRevision] ?? previous
         if (want === undefined) return yield* permanent(op, target.id, "no previous ControllerRevision recorded")
@@ -461,7 +450,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
       if (isOnDelete(sts)) {
         const pod = yield* podAt(op, target.id, sts, ordinal)
         // No pod (scaled down, or the controller is creating it): it will get the new template.
-        if (pod !== undefined && revisionOf(pod) !== revision) yield* deletePod(op, target.id, pod)
+        if (pod !== undefined && revisionOf(pod) !== revision) yield* deleteOwnedPod(op, target.id, pod)
       } else {
         yield* lowerPartition(target, d, ordinal)
       }
@@ -526,7 +515,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
       const pod = yield* podAt(op, target.id, sts, ordinal)
       if (pod === undefined || revisionOf(pod) === want) return
       const controllerRolls = !isOnDelete(sts) && ordinal - startOf(sts) >= partitionOf(sts) && isReady(pod)
-      if (!controllerRolls) yield* deletePod(op, target.id, pod)
+      if (!controllerRolls) yield* deleteOwnedPod(op, target.id, pod)
     })
 
   /**

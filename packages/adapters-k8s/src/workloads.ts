@@ -1,10 +1,11 @@
 /** What the three workload drivers share: finding workloads, the policy view, rendering, per-workload locks. */
-import type { V1ObjectMeta, V1PodTemplateSpec } from "@kubernetes/client-node"
+import type { V1ObjectMeta, V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node"
 import { Effect, Semaphore } from "effect"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
-import { kubeCall, kubeCallOptional, permanent } from "./errors.js"
-import { labelSelectorOf } from "./kube.js"
+import { ANNOTATION } from "./annotations.js"
+import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent } from "./errors.js"
+import { type Kube, labelSelectorOf } from "./kube.js"
 import { renderTemplate } from "./template.js"
 import type { WorkloadKind } from "./targets.js"
 
@@ -84,4 +85,43 @@ export const keyedLocks = () => {
     }
     return l
   }
+}
+
+/**
+ * Deletes exactly this pod (uid precondition): if it was already replaced, nothing is deleted. A 404
+ * or a failed precondition (409) means it is gone or replaced: done.
+ */
+export const deletePod = (kube: Kube, op: Operation, target: string, pod: V1Pod) =>
+  kubeCallAllowing(
+    [404, 409],
+    op,
+    target,
+    { verb: "delete", resource: "pods", namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "" },
+    () =>
+      kube.clients.core.deleteNamespacedPod({
+        name: pod.metadata?.name ?? "",
+        namespace: pod.metadata?.namespace ?? "",
+        body: { preconditions: { uid: pod.metadata?.uid ?? "" } }
+      })
+  ).pipe(Effect.asVoid)
+
+/** A workload another rollout is driving (its annotation names it) is refused, with that rollout's id. */
+export const refuseOtherRollout = (
+  op: Operation,
+  target: string | undefined,
+  kind: WorkloadKind,
+  obj: WorkloadObject,
+  rolloutId: string,
+  doing: string
+) => {
+  const owner = obj.metadata?.annotations?.[ANNOTATION.rollout]
+  return owner !== undefined && owner !== rolloutId
+    ? Effect.fail(
+        permanent(
+          op,
+          target,
+          `${kind} ${obj.metadata?.namespace}/${obj.metadata?.name} is being driven by rollout ${owner}; ${doing}`
+        )
+      )
+    : Effect.succeed(owner)
 }

@@ -3,6 +3,7 @@
  * kube-controller-manager's DaemonSet controller, kube-scheduler, kwok nodes): what the cluster
  * saw is checked from a watch of its own, not from Sluice's events.
  */
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node"
 import type { RolloutEvent } from "@sluice/core"
 import { afterEach, beforeAll, expect, it } from "vitest"
 import { ANNOTATION } from "../../src/index.js"
@@ -191,5 +192,32 @@ describeWithCluster("DaemonSet node waves (kubernetes adapter)", () => {
     const after = await apps.readNamespacedDaemonSet({ name, namespace })
     expect(after.metadata?.resourceVersion).toBe(frozen.metadata?.resourceVersion)
     expect(watch.deletions()).toHaveLength(0)
+  }, 300_000)
+
+  it("a DaemonSet another rollout is driving is refused: no pod deleted, its annotations left as they are", async () => {
+    const name = "agent-owned"
+    await createAgentDaemonSet({ namespace, name, image: IMAGE("1.0.0"), pool: nodes().pools[0] ?? "", nodes: NODES })
+    const { apps } = kube()
+    await apps.patchNamespacedDaemonSet(
+      { name, namespace, body: { metadata: { annotations: { [ANNOTATION.rollout]: "someone-else" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
+    )
+    watch = await watchPods(namespace, name, nodes().names)
+    const run = await runRollout({
+      spec: spec({
+        namespace,
+        name,
+        image: IMAGE("2.0.0"),
+        strategy: "{ rolling: { batchSize: 10, maxUnavailable: 10 } }"
+      }),
+      rolloutId: "ds-owned",
+      operations: { retries: 0 }
+    })
+    expect(run.result.outcome).not.toBe("completed")
+    expect(run.result.reason).toContain("is being driven by rollout someone-else")
+    expect(watch.deletions()).toHaveLength(0)
+    const after = await apps.readNamespacedDaemonSet({ name, namespace })
+    expect(after.metadata?.annotations?.[ANNOTATION.rollout]).toBe("someone-else")
+    expect(after.spec?.template.spec?.containers[0]?.image).toBe(IMAGE("1.0.0"))
   }, 300_000)
 })
