@@ -15,21 +15,21 @@ import {
   type V1DaemonSet,
   type V1Pod
 } from "@kubernetes/client-node"
-import type { AdapterError, HealthReport, Revision, Target, TargetState } from "@sluice/core"
+import type { AdapterError, HealthReport, Revision, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
-import { configMapFor, CONFIG_HASH_ANNOTATION, currentImage, isRendered, renderTemplate } from "./template.js"
+import { configMapFor, CONFIG_HASH_ANNOTATION, isRendered, renderTemplate } from "./template.js"
 import {
   deletePod,
   findWorkloads,
   keyedLocks,
-  policyView,
   refuseOtherRollout,
   renderPolicyView,
+  targetState,
   type WorkloadApi
 } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
@@ -331,16 +331,12 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       const hash = hashOf(pod) ?? (yield* currentHash(op, target.id, d))
       const configHash = (pod ?? ds.spec?.template)?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]
       const data: DaemonSetRevisionData = { v: 1, kind: "DaemonSet", hash }
-      const state: TargetState = {
-        target,
-        revision: {
-          image: currentImage(containers, d.container),
-          ...(configHash === undefined ? {} : { configHash }),
-          data
-        },
-        workload: { source: "kubernetes", object: policyView("DaemonSet", ds) }
-      }
-      return state
+      return targetState("DaemonSet", target, ds, {
+        containers: containers,
+        ...(d.container === undefined ? {} : { container: d.container }),
+        ...(configHash === undefined ? {} : { configHash }),
+        data
+      })
     })
 
   const render = renderPolicyView("DaemonSet")

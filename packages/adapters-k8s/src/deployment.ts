@@ -25,20 +25,20 @@ import {
   type V1LabelSelector,
   type V1PodTemplateSpec
 } from "@kubernetes/client-node"
-import type { AdapterError, Artifact, HealthReport, Revision, Target, TargetState } from "@sluice/core"
+import type { AdapterError, Artifact, HealthReport, Revision, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { ANNOTATION } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { type Kube, ownedBy, selectorString } from "./kube.js"
-import { CONFIG_HASH_ANNOTATION, configMapFor, currentImage, renderTemplate, sameTemplate } from "./template.js"
+import { CONFIG_HASH_ANNOTATION, configMapFor, renderTemplate, sameTemplate } from "./template.js"
 import {
   findWorkloads,
   keyedLocks,
-  policyView,
   refuseOtherRollout,
   renderPolicyView,
+  targetState,
   type WorkloadApi
 } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
@@ -497,16 +497,12 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       if (template === undefined) return yield* permanent(op, target.id, "the Deployment has no pod template")
       const configHash = template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]
       const data: DeploymentRevisionData = { v: 1, kind: "Deployment", template }
-      const state: TargetState = {
-        target,
-        revision: {
-          image: currentImage(template.spec?.containers ?? [], d.container),
-          ...(configHash === undefined ? {} : { configHash }),
-          data
-        },
-        workload: { source: "kubernetes", object: policyView("Deployment", dep) }
-      }
-      return state
+      return targetState("Deployment", target, dep, {
+        containers: template.spec?.containers ?? [],
+        ...(d.container === undefined ? {} : { container: d.container }),
+        ...(configHash === undefined ? {} : { configHash }),
+        data
+      })
     })
 
   const render = renderPolicyView("Deployment")

@@ -23,21 +23,21 @@ import {
   type V1StatefulSet,
   type V1StatefulSetUpdateStrategy
 } from "@kubernetes/client-node"
-import type { AdapterError, HealthReport, Plan, Revision, Target, TargetState } from "@sluice/core"
+import type { AdapterError, HealthReport, Plan, Revision, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
-import { CONFIG_HASH_ANNOTATION, configMapFor, currentImage, isRendered, renderTemplate } from "./template.js"
+import { CONFIG_HASH_ANNOTATION, configMapFor, isRendered, renderTemplate } from "./template.js"
 import {
   deletePod,
   findWorkloads,
   keyedLocks,
-  policyView,
   refuseOtherRollout,
   renderPolicyView,
+  targetState,
   type WorkloadApi
 } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
@@ -426,16 +426,12 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
         ""
       const configHash = (pod ?? sts.spec?.template)?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]
       const data: StatefulSetRevisionData = { v: 1, kind: "StatefulSet", revision }
-      const state: TargetState = {
-        target,
-        revision: {
-          image: currentImage(containers, d.container),
-          ...(configHash === undefined ? {} : { configHash }),
-          data
-        },
-        workload: { source: "kubernetes", object: policyView("StatefulSet", sts) }
-      }
-      return state
+      return targetState("StatefulSet", target, sts, {
+        containers: containers,
+        ...(d.container === undefined ? {} : { container: d.container }),
+        ...(configHash === undefined ? {} : { configHash }),
+        data
+      })
     })
 
   const render = renderPolicyView("StatefulSet")

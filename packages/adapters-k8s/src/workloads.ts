@@ -1,12 +1,13 @@
 /** What the three workload drivers share: finding workloads, the policy view, rendering, per-workload locks. */
-import type { V1ObjectMeta, V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node"
+import type { V1Container, V1ObjectMeta, V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node"
+import type { Target, TargetState } from "@sluice/core"
 import { Effect, Semaphore } from "effect"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { ANNOTATION } from "./annotations.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent } from "./errors.js"
 import { type Kube, labelSelectorOf } from "./kube.js"
-import { renderTemplate } from "./template.js"
+import { currentImage, renderTemplate } from "./template.js"
 import type { WorkloadKind } from "./targets.js"
 
 /** A workload object as the API returns it (only what is shared is typed). */
@@ -125,3 +126,19 @@ export const refuseOtherRollout = (
       )
     : Effect.succeed(owner)
 }
+
+/** What `inspect` returns for every kind: the revision a target runs (restorable) and the policy view. */
+export const targetState = <T extends WorkloadObject>(
+  kind: WorkloadKind,
+  target: Target,
+  obj: T,
+  running: { containers: ReadonlyArray<V1Container>; container?: string; configHash?: string; data: unknown }
+): TargetState => ({
+  target,
+  revision: {
+    image: currentImage(running.containers, running.container),
+    ...(running.configHash === undefined ? {} : { configHash: running.configHash }),
+    data: running.data
+  },
+  workload: { source: "kubernetes", object: policyView(kind, obj) }
+})
