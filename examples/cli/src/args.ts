@@ -1,3 +1,5 @@
+// The light subpath, not the root: usage errors must answer without loading the core (see cli.ts).
+import { didYouMean } from "@sluice/core/text"
 import { UsageError } from "./errors.js"
 
 export type OptionKind = "flag" | "string" | "list"
@@ -39,34 +41,6 @@ export const flag = (p: Parsed, name: string) => p.flags.has(name)
 export const str = (p: Parsed, name: string) => p.strings.get(name)
 export const list = (p: Parsed, name: string) => p.lists.get(name) ?? []
 
-const editDistance = (a: string, b: string) => {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = tmp
-    }
-  }
-  return row[b.length]!
-}
-
-/** The closest candidate when it is close enough to be a typo. */
-export const closest = (word: string, candidates: ReadonlyArray<string>): string | undefined => {
-  let best: string | undefined
-  let score = Number.POSITIVE_INFINITY
-  for (const c of candidates) {
-    const d = editDistance(word, c)
-    if (d < score) {
-      score = d
-      best = c
-    }
-  }
-  return score <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined
-}
-
 /**
  * Parses `argv` for one command: `--name value`, `--name=value`, `-f value`, `-f=value`, repeatable
  * list options, `--` ending the options, and `-` as a plain value (stdin). Errors name the exact
@@ -102,7 +76,7 @@ export const parseArgs = (command: CommandSpec, argv: ReadonlyArray<string>): Pa
     const spec = long ? byLong.get(key) : byShort.get(key)
     if (spec === undefined) {
       const hint = long
-        ? closest(
+        ? didYouMean(
             key,
             command.options.map((o) => o.name)
           )

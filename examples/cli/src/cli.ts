@@ -1,4 +1,5 @@
-import { type CommandSpec, closest, flag, formatHelp, type Parsed, parseArgs } from "./args.js"
+import { didYouMean } from "@sluice/core/text"
+import { type CommandSpec, flag, formatHelp, type Parsed, parseArgs } from "./args.js"
 import {
   abortCommand,
   applyCommand,
@@ -107,7 +108,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io = processIo()): P
         return ExitCode.ok
       }
       const names = [...new Set(commands.map((c) => c.spec.name.split(" ")[0]!))]
-      const hint = first.startsWith("-") ? undefined : closest(first, names)
+      const hint = first.startsWith("-") ? undefined : didYouMean(first, names)
       throw new UsageError({
         message: first.startsWith("-")
           ? `expected a command before ${first}`

@@ -1,4 +1,5 @@
 import { Schema, type SchemaAST, type SchemaIssue } from "effect"
+import { didYouMean } from "../util/didYouMean.js"
 
 /** One problem found in a Rollout document. */
 export const SpecProblem = Schema.Struct({
@@ -114,51 +115,6 @@ export function formatFound(value: unknown): string {
     out = "an unprintable value"
   }
   return out.length > MAX_FOUND ? `${out.slice(0, MAX_FOUND - 1)}…` : out
-}
-
-// ---------------------------------------------------------------------------------------------
-// did you mean
-// ---------------------------------------------------------------------------------------------
-
-/** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions). */
-function editDistance(a: string, b: string): number {
-  const d: Array<Array<number>> = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0))
-  )
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
-      d[i]![j] = v
-    }
-  }
-  return d[a.length]![b.length]!
-}
-
-/** The closest known name, when it is close enough to be a likely typo. */
-export function didYouMean(name: string, candidates: ReadonlyArray<string>): string | undefined {
-  const lower = name.toLowerCase()
-  const exact = candidates.find((c) => c.toLowerCase() === lower)
-  if (exact !== undefined) return exact
-  if (lower.length >= 4) {
-    const prefixed = candidates.filter((c) => {
-      const cl = c.toLowerCase()
-      return cl.startsWith(lower) || (cl.length >= 4 && lower.startsWith(cl))
-    })
-    if (prefixed.length === 1) return prefixed[0]
-  }
-  let best: string | undefined
-  let bestScore = Number.POSITIVE_INFINITY
-  for (const c of candidates) {
-    const d = editDistance(lower, c.toLowerCase())
-    if (d < bestScore) {
-      best = c
-      bestScore = d
-    }
-  }
-  const limit = Math.max(1, Math.min(3, Math.floor(name.length / 3)))
-  return bestScore <= limit ? best : undefined
 }
 
 // ---------------------------------------------------------------------------------------------
