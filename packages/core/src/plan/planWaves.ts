@@ -44,14 +44,40 @@ export function artifactConfigHash(config: ArtifactConfig): string {
 
 /** Whether an inventory item already runs exactly the desired artifact. */
 export function isUpToDate(spec: RolloutSpec, item: InventoryItem): boolean {
+  return upToDateCheck(spec)(item)
+}
+
+/**
+ * {@link isUpToDate} for a whole inventory: the config hash is computed once, and each distinct
+ * running image string is parsed once (a fleet runs a handful of images; parsing one per target
+ * was a third of the planner's time at 100k targets).
+ */
+function upToDateCheck(spec: RolloutSpec): (item: InventoryItem) => boolean {
   const { image, config } = spec.spec.artifact
-  if (!isSameImage(image, item.image)) return false
-  return config === undefined || item.configHash === artifactConfigHash(config)
+  const configHash = config === undefined ? undefined : artifactConfigHash(config)
+  const sameImage = new Map<string, boolean>()
+  return (item) => {
+    let same = sameImage.get(item.image)
+    if (same === undefined) {
+      same = isSameImage(image, item.image)
+      sameImage.set(item.image, same)
+    }
+    return same && (configHash === undefined || item.configHash === configHash)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // topology-aware target picking
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * The topology counts of each target array a picker handed out, in order of the values' first
+ * appearance in it (the key order of `Wave.topologyCounts`). The pickers know them for free;
+ * looking each target's value up again by id was about 40 % of the planner's time at 100k
+ * targets. An array the planner builds itself (partition waves) is not in here and is counted
+ * by lookup. Picked arrays are never modified afterwards, so the counts stay true.
+ */
+type PickedCounts = WeakMap<ReadonlyArray<string>, ReadonlyArray<readonly [string, number]>>
 
 /**
  * Hands out targets group by group (a group = one topology value; a single group without a
@@ -68,14 +94,13 @@ class Picker {
   private readonly total: number
   private left: number
 
-  constructor(ids: ReadonlyArray<string>, topologyValueOf: (id: string) => string) {
-    const groups = new Map<string, Array<string>>()
-    for (const id of ids) {
-      const v = topologyValueOf(id)
-      const g = groups.get(v)
-      if (g === undefined) groups.set(v, [id])
-      else g.push(id)
-    }
+  /** `ids` sorted; `valuesOfIds[i]` is the topology value of `ids[i]`. */
+  constructor(
+    ids: ReadonlyArray<string>,
+    valuesOfIds: ReadonlyArray<string>,
+    private readonly counted: PickedCounts
+  ) {
+    const groups = groupByValue(ids, valuesOfIds)
     this.values = [...groups.keys()].sort(compareStrings)
     this.groups = groups
     this.total = ids.length
@@ -149,11 +174,30 @@ class Picker {
     }
     for (const v of this.values) this.taken.set(v, end.get(v)!)
     this.left -= count
+    // Round-robin in value order: the values appear in `out` in that order, those with targets.
+    const counts: Array<readonly [string, number]> = []
+    for (const v of this.values) {
+      const k = inWave.get(v) ?? 0
+      if (k > 0) counts.push([v, k])
+    }
+    this.counted.set(out, counts)
     return out
   }
 }
 
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** The ids of each topology value, in the order of `ids`. */
+function groupByValue(ids: ReadonlyArray<string>, valuesOfIds: ReadonlyArray<string>): Map<string, Array<string>> {
+  const groups = new Map<string, Array<string>>()
+  for (let i = 0; i < ids.length; i++) {
+    const v = valuesOfIds[i]!
+    const g = groups.get(v)
+    if (g === undefined) groups.set(v, [ids[i]!])
+    else g.push(ids[i]!)
+  }
+  return groups
+}
 
 /**
  * `topology.order: sequential`: hands out targets value by value (the `first` values in their
@@ -166,14 +210,13 @@ class Sequence {
   private offset = 0
   private left: number
 
-  constructor(ids: ReadonlyArray<string>, topologyValueOf: (id: string) => string, first: ReadonlyArray<string>) {
-    const groups = new Map<string, Array<string>>()
-    for (const id of ids) {
-      const v = topologyValueOf(id)
-      const g = groups.get(v)
-      if (g === undefined) groups.set(v, [id])
-      else g.push(id)
-    }
+  constructor(
+    ids: ReadonlyArray<string>,
+    valuesOfIds: ReadonlyArray<string>,
+    first: ReadonlyArray<string>,
+    private readonly counted: PickedCounts
+  ) {
+    const groups = groupByValue(ids, valuesOfIds)
     const listed = [...new Set(first)].filter((v) => groups.has(v))
     const listedSet = new Set(listed)
     this.values = [...listed, ...[...groups.keys()].filter((v) => !listedSet.has(v)).sort(compareStrings)]
@@ -200,6 +243,7 @@ class Sequence {
     if (v === undefined || n <= 0) return []
     const group = this.groups.get(v)!
     const out = group.slice(this.offset, Math.min(group.length, this.offset + n))
+    if (out.length > 0) this.counted.set(out, [[v, out.length]])
     this.offset += out.length
     this.left -= out.length
     if (this.offset >= group.length) {
@@ -237,7 +281,7 @@ interface Ctx {
   readonly sequence: Sequence | undefined
   readonly topology: boolean
   readonly maxShare: CountOrPercent | undefined
-  readonly byId: ReadonlyMap<string, Target>
+  readonly targetOf: (id: string) => Target | undefined
   readonly warnings: Array<string>
 }
 
@@ -464,8 +508,8 @@ function recreateDrafts(ctx: Ctx): Array<Draft> {
 function partitionDrafts(ctx: Ctx, partition: PartitionStrategy, ordinalCount: number): Array<Draft> {
   const thresholds = partition.partitions ?? (partition.steps ?? []).map((p) => Math.ceil((p * ordinalCount) / 100))
   const remaining = ctx.picker.pick(ctx.n)
-  const withOrdinal = remaining.filter((id) => ctx.byId.get(id)?.ordinal !== undefined)
-  const without = remaining.filter((id) => ctx.byId.get(id)?.ordinal === undefined)
+  const withOrdinal = remaining.filter((id) => ctx.targetOf(id)?.ordinal !== undefined)
+  const without = remaining.filter((id) => ctx.targetOf(id)?.ordinal === undefined)
   if (without.length > 0) {
     ctx.warnings.push(
       `partition: ${without.length} target(s) without an ordinal go in the last wave: ${without.slice(0, 5).join(", ")}${
@@ -473,7 +517,7 @@ function partitionDrafts(ctx: Ctx, partition: PartitionStrategy, ordinalCount: n
       }`
     )
   }
-  const ordinalOf = (id: string) => ctx.byId.get(id)?.ordinal ?? -1
+  const ordinalOf = (id: string) => ctx.targetOf(id)?.ordinal ?? -1
   // Highest ordinal first (StatefulSet order), ties by id.
   const pending = [...withOrdinal].sort((a, b) => ordinalOf(b) - ordinalOf(a) || compareStrings(a, b))
   const done = new Set<string>()
@@ -534,33 +578,43 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
   for (const id of [...duplicates].sort(compareStrings)) {
     warnings.push(`duplicate target id "${id}" in the inventory: planned once`)
   }
-  const items = [...byIdItems.values()].sort((a, b) => compareStrings(a.target.id, b.target.id))
+  // The ids are unique here, so the default sort (UTF-16 code units, the order compareStrings
+  // gives) sorts them alone: twice as fast as sorting the items with a comparator.
+  const items = [...byIdItems.keys()].sort().map((id) => byIdItems.get(id)!)
   const targets = items.map((i) => i.target)
-  const byId = new Map(targets.map((t) => [t.id, t]))
+  // Lookups by id go through byIdItems: a second 100k-entry Map (id → target, id → value) cost
+  // more to build than the lookups it would save.
+  const targetOf = (id: string): Target | undefined => byIdItems.get(id)?.target
 
-  const upToDate = items.filter((i) => isUpToDate(spec, i)).map((i) => i.target.id)
-  const upToDateSet = new Set(upToDate)
-  const eligible = targets.filter((t) => !upToDateSet.has(t.id))
-  const n = eligible.length
-
+  // One pass: up to date or eligible, and each eligible target's topology value.
   const topology = spec.spec.topology
-  const topologyValueOf = (id: string) => (topology === undefined ? "" : (byId.get(id)?.labels[topology.key] ?? ""))
-  const picker = new Picker(
-    eligible.map((t) => t.id),
-    topologyValueOf
-  )
+  const valueOfTarget = (t: Target): string => (topology === undefined ? "" : (t.labels[topology.key] ?? ""))
+  const upToDateOf = upToDateCheck(spec)
+  const upToDate: Array<string> = []
+  const eligibleIds: Array<string> = []
+  const eligibleValues: Array<string> = []
+  for (const item of items) {
+    const t = item.target
+    if (upToDateOf(item)) upToDate.push(t.id)
+    else {
+      const v = valueOfTarget(t)
+      eligibleIds.push(t.id)
+      eligibleValues.push(v)
+    }
+  }
+  const n = eligibleIds.length
+  const topologyValueOf = (id: string): string => valueOfTarget(targetOf(id)!)
+
+  const counted: PickedCounts = new WeakMap()
+  const picker = new Picker(eligibleIds, eligibleValues, counted)
   const strategy = spec.spec.strategy
   const kind = strategyKind(strategy)
   let sequence: Sequence | undefined
   if (topology?.order === "sequential") {
     if (kind === "rolling" || kind === "canary" || kind === "recreate") {
       const listed = topology.values ?? []
-      sequence = new Sequence(
-        eligible.map((t) => t.id),
-        topologyValueOf,
-        listed
-      )
-      const carried = new Set(targets.map((t) => topologyValueOf(t.id)))
+      sequence = new Sequence(eligibleIds, eligibleValues, listed, counted)
+      const carried = new Set(targets.map(valueOfTarget))
       for (const v of new Set(listed)) {
         if (!carried.has(v)) warnings.push(`topology.values: no target has ${topology.key}=${JSON.stringify(v)}`)
       }
@@ -575,7 +629,7 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
     sequence,
     topology: topology !== undefined,
     maxShare: topology?.maxSharePerWave,
-    byId,
+    targetOf,
     warnings
   }
 
@@ -610,14 +664,20 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
     const maxSurge = d.surge === "none" ? 0 : d.surge === "all" ? size : Math.min(size, resolveUp(d.surge, n))
     let topologyCounts: Record<string, number> | undefined
     if (topology !== undefined) {
+      // Defined once per value in order of first appearance (the key order the plan's JSON has
+      // always had); a defineProperty per target was a quarter of the time spent here.
+      let counts: Iterable<readonly [string, number]> | undefined = counted.get(d.targets)
+      if (counts === undefined) {
+        const byValue = new Map<string, number>()
+        for (const id of d.targets) {
+          const v = topologyValueOf(id)
+          byValue.set(v, (byValue.get(v) ?? 0) + 1)
+        }
+        counts = byValue
+      }
       topologyCounts = {}
-      for (const id of d.targets) {
-        const v = topologyValueOf(id)
-        Object.defineProperty(topologyCounts, v, {
-          value: (Object.hasOwn(topologyCounts, v) ? (topologyCounts[v] ?? 0) : 0) + 1,
-          enumerable: true,
-          writable: true
-        })
+      for (const [v, count] of counts) {
+        Object.defineProperty(topologyCounts, v, { value: count, enumerable: true, writable: true })
       }
     }
     return {
