@@ -161,9 +161,14 @@ const FilePath = expecting(
   ),
   "an absolute file path without '..' components"
 )
+// The config is hashed as canonical JSON (RFC 8785), which has no encoding for a lone UTF-16
+// surrogate (a YAML "\ud800" escape): refused here, with its path, rather than failing the plan.
+// In a `u` regex a surrogate class matches only an unpaired surrogate.
+const LONE_SURROGATE = /\p{Cs}/u
+const WellFormedString = Schema.String.check(Schema.makeFilter((s: string) => !LONE_SURROGATE.test(s)))
 export const ArtifactConfig = Schema.Struct({
-  env: Schema.optionalKey(Schema.Record(EnvName, expecting(Schema.String, "a string (quote numbers and booleans)"))),
-  files: Schema.optionalKey(Schema.Record(FilePath, expecting(Schema.String, "the file content as a string"))),
+  env: Schema.optionalKey(Schema.Record(EnvName, expecting(WellFormedString, "a string (quote numbers and booleans)"))),
+  files: Schema.optionalKey(Schema.Record(FilePath, expecting(WellFormedString, "the file content as a string"))),
   signal: Schema.optionalKey(
     expecting(Schema.String.check(Schema.isPattern(/^SIG[A-Z0-9]+$/)), "a signal name like SIGHUP")
   )
