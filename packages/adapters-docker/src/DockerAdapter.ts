@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto"
 import {
   type AdapterError,
   type ApplyContext,
@@ -12,7 +11,10 @@ import {
   type TargetState,
   type WorkloadSource,
   type ProbeSpec,
-  type HealthOptions
+  type HealthOptions,
+  canonicalJson,
+  sha256Hex,
+  sha256OfJson
 } from "@sluice/core"
 import { Clock, Effect, Layer, Schema } from "effect"
 import { registryAuthHeader, resolveRegistryAuth } from "./auth.js"
@@ -68,8 +70,7 @@ export const TEMP_MARK = ".sluice-new."
 const STASH_PATH = "/.sluice/config-stash.json"
 
 /** A short, stable key per rollout, part of the names of parked containers. */
-export const rolloutKey = (rolloutId: string): string =>
-  createHash("sha256").update(rolloutId).digest("hex").slice(0, 10)
+export const rolloutKey = (rolloutId: string): string => sha256Hex(rolloutId).slice(0, 10)
 
 const baseName = (name: string): { base: string; kind: "primary" | "aside" | "temp" } => {
   const a = name.lastIndexOf(ASIDE_MARK)
@@ -83,19 +84,6 @@ const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 const globToRegExp = (glob: string): RegExp =>
   new RegExp(`^${glob.replace(/[.+^${}()|[\]\\?]/g, "\\$&").replace(/\*/g, ".*")}$`)
-
-const canonicalJson = (v: unknown): string => {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`
-  if (v !== null && typeof v === "object") {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Json)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Json)[k])}`)
-      .join(",")}}`
-  }
-  return JSON.stringify(v) ?? "null"
-}
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex")
 
 interface ConfigStash {
   readonly key: string
@@ -540,7 +528,7 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
     }
     return {
       image: c.Config?.Image ?? c.Image,
-      ...(spec ? { configHash: sha256(canonicalJson({ ...spec, name: undefined })) } : {}),
+      ...(spec ? { configHash: sha256OfJson({ ...spec, name: undefined }) } : {}),
       data
     }
   }
@@ -760,7 +748,7 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
       const fresh = (yield* inspectOpt("apply", target.id, engine, c.Id)) ?? c
       return {
         ...revisionOf(host, fresh, undefined),
-        configHash: sha256(canonicalJson(files))
+        configHash: sha256OfJson(files)
       } satisfies Revision
     })
 

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto"
 import { readFile, stat } from "node:fs/promises"
 import { basename, dirname, extname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { sha256Hex } from "@sluice/core"
 import { Effect, Predicate } from "effect"
 import { parse as parseYaml } from "yaml"
 import { BundleLoadError } from "./errors.js"
@@ -77,8 +77,6 @@ export const mergeData = (base: unknown, over: unknown): unknown => {
 /** Places `value` at `path` (directory segments) in a fresh object tree. */
 const atPath = (segments: ReadonlyArray<string>, value: unknown): unknown =>
   segments.reduceRight<unknown>((acc, seg) => ({ [seg]: acc }), value)
-
-const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
 interface RawBundle {
   readonly wasm: Uint8Array

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto"
 import {
   type PolicyDecision,
   type PolicyRequest,
   PolicyDecision as PolicyDecisionSchema,
+  sha256Hex,
   type Violation
 } from "@sluice/core"
 import { Result, Schema } from "effect"
@@ -171,8 +171,6 @@ export interface PolicyEvaluator {
   readonly stats: () => { readonly wasmMemoryBytes: number; readonly instancesCreated: number }
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
-
 const safeStringify = (value: unknown): Result.Result<string, string> => {
   try {
     const json = JSON.stringify(value)
@@ -224,7 +222,7 @@ export const makeEvaluator = (loaded: ReadonlyArray<LoadedBundle | BundleLoadErr
       const raw = safeStringify(request.workload)
       return {
         decision: denyOnly("sluice", EngineRule.invalidInput, input.failure.message),
-        inputSha256: sha256(Result.isSuccess(raw) ? raw.success : ""),
+        inputSha256: sha256Hex(Result.isSuccess(raw) ? raw.success : ""),
         input: undefined
       }
     }
@@ -232,11 +230,11 @@ export const makeEvaluator = (loaded: ReadonlyArray<LoadedBundle | BundleLoadErr
     if (Result.isFailure(json)) {
       return {
         decision: denyOnly("sluice", EngineRule.invalidInput, json.failure),
-        inputSha256: sha256(""),
+        inputSha256: sha256Hex(""),
         input: input.success
       }
     }
-    return { decision: evaluateJson(json.success), inputSha256: sha256(json.success), input: input.success }
+    return { decision: evaluateJson(json.success), inputSha256: sha256Hex(json.success), input: input.success }
   }
 
   const stats = () => {

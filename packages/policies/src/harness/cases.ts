@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
 import { readdir, stat } from "node:fs/promises"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
-import type { ScanReport } from "@sluice/core"
+import { type ScanReport, sha256Hex } from "@sluice/core"
 import { Clock, Effect, Result, Schema } from "effect"
 import { type BundleLoadError, type BundleSource, loadBundle } from "../engine/bundle.js"
 import {
@@ -162,7 +161,8 @@ const evaluateHarnessInput = (
   const json = JSON.stringify(full)
   return {
     decision: evaluator.evaluateJson(json),
-    inputSha256: createHash("sha256").update(json).digest("hex"),
+    // The bytes evaluated, as the engine's own inputSha256 is (not a canonical form).
+    inputSha256: sha256Hex(json),
     input: full
   }
 }
