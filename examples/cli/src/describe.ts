@@ -4,11 +4,13 @@ import {
   type RolloutHeader,
   type RolloutResult,
   type RolloutStoreShape,
-  RolloutStore
+  RolloutStore,
+  type StoreError
 } from "@sluice/core"
 import { Effect } from "effect"
 
 type Inspected = Effect.Success<ReturnType<typeof inspectRollout>>
+type InspectError = Effect.Error<ReturnType<typeof inspectRollout>>
 
 export interface RolloutStatus {
   readonly rolloutId: string
@@ -142,7 +144,10 @@ export const statusOf = (
 }
 
 /** Inspects a rollout and asks the store who runs it. */
-export const loadStatus = (store: RolloutStoreShape, rolloutId: string) =>
+export const loadStatus = (
+  store: RolloutStoreShape,
+  rolloutId: string
+): Effect.Effect<{ readonly inspected: Inspected; readonly status: RolloutStatus }, InspectError | StoreError> =>
   Effect.gen(function* () {
     const inspected = yield* inspectRollout(rolloutId)
     const owner = yield* store.owner(rolloutId)

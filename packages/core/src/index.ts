@@ -1,16 +1,135 @@
-export * from "./adapter/MetricsProvider.js"
-export * from "./adapter/TargetAdapter.js"
-export * from "./domain/Target.js"
+// The public API of @sluice/core: every name is listed here, from the module that defines it; no
+// module or folder barrel is re-exported wholesale, so internals (the journal parser, the
+// outstanding-command bookkeeping, atomic file writes, the machine's steps) stay private. A name
+// added here is a contract for embedders and adapter authors; the consumer test in
+// tests/packaging installs the packed package and compiles against exactly this list.
+// The simulated fleet is `@sluice/core/testing`.
+
+// The rollout spec: decoding never throws; a SpecError lists every problem with its path.
+export { decodeRolloutSpec, decodeRolloutSpecEffect, encodeRolloutSpec } from "./spec/decode.js"
+export {
+  type OverlayOptions,
+  type ParseRolloutSpecOptions,
+  parseRolloutSpec,
+  parseRolloutSpecEffect,
+  type SpecFormat,
+  type ValuesSource
+} from "./spec/parse.js"
+export {
+  type AnalysisTemplate,
+  API_VERSION,
+  type ArtifactConfig,
+  type ArtifactSpec,
+  type BlueGreenStrategy,
+  type CanaryStep,
+  type CanaryStrategy,
+  type ConcurrencySpec,
+  type Gates,
+  type HealthSpec,
+  type ManualApproval,
+  type Metadata,
+  type PartitionStrategy,
+  type RecreateStrategy,
+  type RollbackSpec,
+  type RollingStrategy,
+  type RolloutSpec,
+  type RolloutSpecEncoded,
+  RolloutSpecSchema,
+  type Strategy,
+  type StrategyKind,
+  type TargetSpec,
+  type Topology,
+  type TopologyOrder
+} from "./spec/Rollout.js"
+export type { CountOrPercent } from "./spec/CountOrPercent.js"
+export { formatSpecProblem, issueToProblems, SpecError, SpecProblem } from "./spec/SpecError.js"
+export { formatDuration, parseDuration } from "./spec/Duration.js"
+export {
+  canonicalImage,
+  DEFAULT_REGISTRY,
+  formatImageRef,
+  type ImageRef,
+  ImageRefError,
+  isSameImage,
+  parseImageRef
+} from "./spec/ImageRef.js"
+
+// The planner: pure and deterministic.
+export type { AnalysisRef, Inventory, InventoryItem, Plan, Wave, WaveKind, WavePause } from "./plan/Plan.js"
+export { artifactConfigHash, planWaves } from "./plan/planWaves.js"
+export { formatPlanTable, planToJson } from "./plan/format.js"
+
+// Targets and the services adapters and policy engines implement.
+export { Revision, Target, type WorkloadSource } from "./domain/Target.js"
 export { containersForImage, withImage } from "./domain/render.js"
-export * from "./events/index.js"
-export * from "./interpreter/index.js"
-export * from "./machine/index.js"
-export * from "./plan/index.js"
-export * from "./policy/PolicyEngine.js"
-export * from "./run/index.js"
-export * from "./spec/index.js"
-export * from "./store/index.js"
-export * from "./adapter/PrometheusMetrics.js"
+export {
+  type AdapterCapabilities,
+  AdapterError,
+  type ApplyContext,
+  type Artifact,
+  type ConcludeContext,
+  type HealthOptions,
+  type HealthReport,
+  type HealthStatus,
+  type ProbeSpec,
+  type RollbackContext,
+  TargetAdapter,
+  type TargetAdapterShape,
+  type TargetState
+} from "./adapter/TargetAdapter.js"
+export { type AnalysisScope, MetricsError, MetricsProvider } from "./adapter/MetricsProvider.js"
+export { PrometheusMetrics, type PrometheusOptions } from "./adapter/PrometheusMetrics.js"
+export {
+  PolicyDecision,
+  PolicyEngine,
+  type PolicyEngineShape,
+  type PolicyRequest,
+  type ScanFinding,
+  type ScanReport,
+  ScanReportSource,
+  type ScanReportSourceShape,
+  Violation
+} from "./policy/PolicyEngine.js"
+
+// Running a rollout (interpreter, machine, run).
+export {
+  discoverInventory,
+  type InterpreterError,
+  inspectRollout,
+  resumeRollout,
+  RolloutError,
+  type RolloutResult,
+  type StartOptions,
+  startRollout
+} from "./interpreter/Interpreter.js"
+export type { AnalysisConfig, RolloutConfig } from "./interpreter/RolloutConfig.js"
+export type { DeniedTarget, Outcome, RolloutContext } from "./machine/types.js"
+export { countsOf, progressOf, type RolloutProgress } from "./machine/progress.js"
+export { type ConfigFromSpecOptions, configFromSpec } from "./run/fromSpec.js"
+export { createRollback, type RollbackOptions, rollbackRollout } from "./run/rollback.js"
+
+// Events.
+export { EventSink, type GateViolation, type RolloutEvent, type RolloutEventType } from "./events/RolloutEvent.js"
+
+// The store: the write-ahead journal, the single-writer lease, the control inbox.
+export {
+  type ControlRequest,
+  type ControlSignal,
+  type JournalEntry,
+  type JournalSnapshot,
+  type RolloutHeader,
+  RolloutLocked,
+  RolloutNotFound,
+  RolloutStore,
+  type RolloutStoreShape,
+  type StoredRollout,
+  StoreError
+} from "./store/RolloutStore.js"
+export { FileStoreLayer, makeFileStore } from "./store/FileStore.js"
+export { MemoryStoreLayer, makeMemoryStore } from "./store/MemoryStore.js"
+
+// Shared helpers.
 export { didYouMean, editDistance } from "./util/didYouMean.js"
 export { CanonicalJsonError, canonicalJson, canonicalJsonResult } from "./util/canonicalJson.js"
 export { sha256Hex, sha256OfJson } from "./util/hash.js"
+export { type DeepMergeOptions, deepMerge } from "./util/deepMerge.js"

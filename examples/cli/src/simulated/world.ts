@@ -1,7 +1,6 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { writeFileAtomic } from "@sluice/core"
 import {
   type Latency,
   makeSimulatedFleet,
@@ -12,6 +11,25 @@ import {
 } from "@sluice/core/testing"
 import { UserError } from "../errors.js"
 import type { FaultSpec } from "./faults.js"
+
+/** Write-to-temp, fsync, rename, fsync the directory: the file is either old or new, never torn. */
+const writeFileAtomic = (file: string, data: string) => {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+  const fd = fs.openSync(tmp, "w", 0o600)
+  try {
+    fs.writeSync(fd, data)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, file)
+  const dir = fs.openSync(path.dirname(file), "r")
+  try {
+    fs.fsyncSync(dir)
+  } finally {
+    fs.closeSync(dir)
+  }
+}
 
 /**
  * The simulated fleet lives next to the rollouts, in `<store>/.simulated-fleet/`, so every command
