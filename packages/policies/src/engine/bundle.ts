@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises"
 import { basename, dirname, extname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { sha256Hex } from "@sluice/core"
+import { deepMerge, sha256Hex } from "@sluice/core"
 import { Effect, Predicate } from "effect"
 import { parse as parseYaml } from "yaml"
 import { BundleLoadError } from "./errors.js"
@@ -65,14 +65,11 @@ export interface LoadedBundle {
 
 const isObject = (u: unknown): u is Record<string, unknown> => Predicate.isObject(u) && !Array.isArray(u)
 
-/** Deep merge: objects merge key by key, anything else in `over` replaces `base`. */
-export const mergeData = (base: unknown, over: unknown): unknown => {
-  if (over === undefined) return base
-  if (!isObject(base) || !isObject(over)) return over
-  const out: Record<string, unknown> = { ...base }
-  for (const [k, v] of Object.entries(over)) out[k] = mergeData(base[k], v)
-  return out
-}
+/**
+ * Deep merge of bundle data: objects merge key by key, anything else in `over` (`null` included:
+ * OPA data has nulls) replaces `base`. Core's merge, so a `__proto__` key in a data file stays data.
+ */
+export const mergeData = (base: unknown, over: unknown): unknown => deepMerge(base, over, { nullDeletes: false })
 
 /** Places `value` at `path` (directory segments) in a fresh object tree. */
 const atPath = (segments: ReadonlyArray<string>, value: unknown): unknown =>
