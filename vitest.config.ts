@@ -13,7 +13,8 @@ export default defineConfig({
       "packages/adapters-docker",
       "packages/adapters-k8s",
       "examples/cli",
-      "examples/embed"
+      "examples/embed",
+      "tests/packaging"
     ]
   }
 })
