@@ -1,45 +1,31 @@
+import { type ImageRef, imageName, parseImageRef as parseReference } from "@sluice/core"
+import { Result } from "effect"
+
 /**
- * Docker image references, normalized the way the Docker CLI does it
- * (`agent` → `docker.io/library/agent:latest`).
+ * An image reference as core parses it (`agent` → registry `docker.io`, repository `library/agent`),
+ * plus what the Engine's pull takes.
  */
-export interface ParsedImageRef {
-  /** As given. */
-  readonly raw: string
-  /** Registry host (`docker.io`, `localhost:5000`, `registry.example.com`). */
-  readonly registry: string
-  /** Repository path inside the registry (`library/agent`, `sluice/agent`). */
-  readonly repository: string
-  readonly tag?: string
-  readonly digest?: string
+export interface ParsedImageRef extends ImageRef {
   /** What to give the Engine's `fromImage` (`localhost:5000/sluice/agent`, `agent` stays `agent`). */
   readonly fromImage: string
 }
 
 export const DOCKER_HUB = "docker.io"
 
-const REF =
-  /^(?<name>[a-z0-9][a-z0-9._/:-]*?)(?::(?<tag>[\w][\w.-]{0,127}))?(?:@(?<digest>[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}))?$/
-
+/**
+ * Core's parser (one grammar for the spec, the planner and the adapters); `undefined` when the
+ * text is not a reference. `registry-1.docker.io`, the Hub's API host, is reported as `docker.io`
+ * here (not in core, where it would change how the spec's image compares) so that credentials
+ * stored for the Hub are found for it.
+ */
 export const parseImageRef = (raw: string): ParsedImageRef | undefined => {
-  const m = REF.exec(raw.trim())
-  if (!m?.groups) return undefined
-  const name = m.groups.name as string
-  const tag = m.groups.tag
-  const digest = m.groups.digest
-  const slash = name.indexOf("/")
-  const first = slash === -1 ? "" : name.slice(0, slash)
-  const hasRegistry = first !== "" && (first.includes(".") || first.includes(":") || first === "localhost")
-  const registry = hasRegistry ? first : DOCKER_HUB
-  let repository = hasRegistry ? name.slice(slash + 1) : name
-  if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`
-  if (repository === "" || repository.includes(":")) return undefined
+  const parsed = parseReference(raw.trim())
+  if (Result.isFailure(parsed)) return undefined
+  const ref = parsed.success
   return {
-    raw,
-    registry: registry === "index.docker.io" || registry === "registry-1.docker.io" ? DOCKER_HUB : registry,
-    repository,
-    ...(tag !== undefined ? { tag } : {}),
-    ...(digest !== undefined ? { digest } : {}),
-    fromImage: name
+    ...ref,
+    registry: ref.registry === "registry-1.docker.io" ? DOCKER_HUB : ref.registry,
+    fromImage: imageName(ref)
   }
 }
 

@@ -50,6 +50,9 @@ export {
   formatImageRef,
   type ImageRef,
   ImageRefError,
+  imageName,
+  imageRepository,
+  imageVersion,
   isSameImage,
   parseImageRef
 } from "./spec/ImageRef.js"

@@ -1,4 +1,5 @@
-import type { DeniedTarget, Outcome } from "@sluice/core"
+import { type DeniedTarget, imageName, imageRepository, imageVersion, type Outcome, parseImageRef } from "@sluice/core"
+import { Result } from "effect"
 import type { Style } from "./style.js"
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
@@ -12,14 +13,15 @@ export const formatMs = (ms: number): string => {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
 }
 
+/**
+ * An image as the progress view shows it: its name as written, its version, and its normalized
+ * repository (to tell whether two images are versions of one thing). A string that is not a
+ * reference is shown whole, as its own repository.
+ */
 const splitTag = (image: string) => {
-  const at = image.indexOf("@")
-  const noDigest = at < 0 ? image : image.slice(0, at)
-  const slash = noDigest.lastIndexOf("/")
-  const colon = noDigest.lastIndexOf(":")
-  return colon > slash
-    ? { repo: noDigest.slice(0, colon), version: image.slice(colon + 1) }
-    : { repo: noDigest, version: at < 0 ? "latest" : image.slice(at + 1) }
+  const parsed = parseImageRef(image)
+  if (Result.isFailure(parsed)) return { repo: image, name: image, version: image }
+  return { repo: imageRepository(image), name: imageName(parsed.success), version: imageVersion(parsed.success) }
 }
 
 /** The version part of an image (`2.0.0`), or the whole image when repositories differ. */
@@ -34,7 +36,7 @@ export const imageChange = (from: string | undefined, to: string) => {
   if (from === undefined) return to
   const a = splitTag(from)
   const b = splitTag(to)
-  return a.repo === b.repo ? `${b.repo}: ${a.version} → ${b.version}` : `${from} → ${to}`
+  return a.repo === b.repo ? `${b.name}: ${a.version} → ${b.version}` : `${from} → ${to}`
 }
 
 /** The most common value (the fleet's "from" version when a few targets differ). */

@@ -1,22 +1,17 @@
+import { imageRepository } from "../spec/ImageRef.js"
 import type { WorkloadSource } from "./Target.js"
-
-const repositoryOf = (image: string): string => {
-  const noDigest = image.split("@")[0] ?? image
-  const lastSlash = noDigest.lastIndexOf("/")
-  const colon = noDigest.lastIndexOf(":")
-  return colon > lastSlash ? noDigest.slice(0, colon) : noDigest
-}
 
 type Json = Record<string, unknown>
 const isObject = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
- * Which containers a rollout of `image` updates: those that run the artifact's repository, or the
- * first one when none does. One rule for every adapter and for the policy gate's rendering.
+ * Which containers a rollout of `image` updates: those that run the artifact's repository
+ * (normalized: `agent:1` and `docker.io/library/agent:2` are one repository), or the first one when
+ * none does. One rule for every adapter and for the policy gate's rendering.
  */
 export const containersForImage = (containers: ReadonlyArray<unknown>, image: string): ReadonlyArray<boolean> => {
-  const repo = repositoryOf(image)
-  const matches = containers.map((c) => isObject(c) && typeof c.image === "string" && repositoryOf(c.image) === repo)
+  const repo = imageRepository(image)
+  const matches = containers.map((c) => isObject(c) && typeof c.image === "string" && imageRepository(c.image) === repo)
   const any = matches.some(Boolean)
   return matches.map((m, i) => m || (!any && i === 0))
 }

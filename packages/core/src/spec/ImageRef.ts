@@ -174,6 +174,42 @@ export function isSameImage(desired: ImageRef, running: string): boolean {
   return canonicalImage(parsed.success) === canonicalImage(desired)
 }
 
+/**
+ * The name as written, without tag and digest: what a runtime's pull takes as the image to fetch
+ * (`localhost:5000/sluice/agent`; `agent` stays `agent`).
+ */
+export function imageName(ref: ImageRef): string {
+  const cut = (ref.tag === undefined ? 0 : ref.tag.length + 1) + (ref.digest === undefined ? 0 : ref.digest.length + 1)
+  return ref.raw.slice(0, ref.raw.length - cut)
+}
+
+/** What a person calls the version: the tag (with the digest when both are written), else the digest, else `latest`. */
+export function imageVersion(ref: ImageRef): string {
+  if (ref.tag === undefined) return ref.digest ?? "latest"
+  return ref.digest === undefined ? ref.tag : `${ref.tag}@${ref.digest}`
+}
+
+const MAX_REMEMBERED = 1024
+const repositories = new Map<string, string>()
+
+/**
+ * The normalized repository of an image string (`agent:1` → `docker.io/library/agent`), to tell
+ * whether two images are versions of one thing. A string that is not an image reference (an image
+ * id, a runtime's odd form) is its own repository: it matches only itself.
+ */
+export function imageRepository(image: string): string {
+  let repository = repositories.get(image)
+  if (repository === undefined) {
+    const parsed = parseImageRef(image)
+    repository = Result.isSuccess(parsed) ? `${parsed.success.registry}/${parsed.success.repository}` : image
+    // A fleet runs a handful of images, but this is asked per target and container: remembered,
+    // within a bound so that a stream of distinct strings cannot grow it without end.
+    if (repositories.size >= MAX_REMEMBERED) repositories.clear()
+    repositories.set(image, repository)
+  }
+  return repository
+}
+
 /** The decoded (type) side of {@link ImageRefFromString}. */
 export const ImageRefType = Schema.Struct({
   raw: Schema.String,
