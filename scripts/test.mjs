@@ -1,4 +1,5 @@
-// `npm test`: type-check (tsc -b, then the test sources), lint (biome check .), then every vitest
+// `npm test`: type-check (tsc -b, then the test sources), lint (biome check .), check the packages as
+// published (scripts/check-packages.mjs: publint, attw), then every vitest
 // project (scripts/run-tests.mjs, which gets this script's arguments), stopping at the first failure
 // with its exit code — the same commands the `&&` chain ran before, each phase timed. Prints each
 // phase's wall time and appends it to $SLUICE_TIMINGS when set (.ci/run's summary table).
@@ -19,6 +20,8 @@ const phases = [
     ]
   },
   { name: "lint", commands: [[bin("biome"), ["check", "."]]] },
+  // publint and @arethetypeswrong/cli on each @sluice/* package as packed (needs the dist/ just built).
+  { name: "packages", commands: [[process.execPath, [path.join(root, "scripts/check-packages.mjs")]]] },
   { name: "tests", commands: [[process.execPath, [path.join(root, "scripts/run-tests.mjs"), ...args]]] }
 ]
 
