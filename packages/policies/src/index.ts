@@ -1,4 +1,19 @@
-export * from "./input.js"
+// The public API of @sluice/policies: every name is listed (no module re-exported wholesale).
+// The policy input every policy sees, whatever the adapter (see INPUT.md).
+export {
+  type ContainerSecurityContext,
+  type ContainerType,
+  type NormalizedContainer,
+  type NormalizedVolume,
+  type NormalizedVolumeMount,
+  type NormalizedWorkload,
+  NormalizedWorkloadSchema,
+  type Platform,
+  type PodSecurityContext,
+  type PolicyInput,
+  type ResourceList,
+  type WorkloadKind
+} from "./input.js"
 export {
   buildPolicyInput,
   dockerCpuLimit,
@@ -54,4 +69,30 @@ export {
   trivyReportFileName,
   TrivySeverity
 } from "./scan/trivy.js"
-export * from "./harness/index.js"
+// The policy-author harness (`sluice policy test|eval`).
+export {
+  type CaseResult,
+  type CasesReport,
+  checkExpectations,
+  evalPolicy,
+  evalPolicyEffect,
+  type EvalResult,
+  expandBundlePaths,
+  type HarnessOptions,
+  loadEvaluator,
+  PolicyCase,
+  PolicyCasesError,
+  PolicyCasesFile,
+  readCasesFile,
+  runPolicyCases,
+  runPolicyCasesEffect
+} from "./harness/cases.js"
+export { formatCaseResults, formatDecision } from "./harness/format.js"
+export {
+  classifyInput,
+  type HarnessInput,
+  HarnessInputError,
+  readDocument,
+  readInputFile,
+  readScanFile
+} from "./harness/inputs.js"
