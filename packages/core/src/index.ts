@@ -107,7 +107,6 @@ export {
 } from "./interpreter/Interpreter.js"
 export type { AnalysisConfig, RolloutConfig } from "./interpreter/RolloutConfig.js"
 export type { DeniedTarget, Outcome, RolloutContext } from "./machine/types.js"
-export { countsOf, progressOf, type RolloutProgress } from "./machine/progress.js"
 export { type ConfigFromSpecOptions, configFromSpec } from "./run/fromSpec.js"
 export { createRollback, type RollbackOptions, rollbackRollout } from "./run/rollback.js"
 
