@@ -13,10 +13,12 @@ import {
   type ProbeSpec,
   type HealthOptions,
   canonicalJson,
+  readTar,
   sha256Hex,
-  sha256OfJson
+  sha256OfJson,
+  writeTar
 } from "@sluice/core"
-import { Clock, Effect, Layer, Schema } from "effect"
+import { Clock, Effect, Layer, Result, Schema } from "effect"
 import { registryAuthHeader, resolveRegistryAuth } from "./auth.js"
 import {
   type DockerAdapterConfigInput,
@@ -42,7 +44,6 @@ import { defaultPullsAlways, type ParsedImageRef, parseImageRef } from "./imageR
 import { runProbe } from "./probes.js"
 import { buildCreateRequest, type CreateSpec, envMap, extractCreateSpec, type Json, surgeConflict } from "./recreate.js"
 import { fetchImageConfig } from "./registry.js"
-import { tarPack, tarUnpack } from "./tar.js"
 
 /** The adapter-private part of a Docker revision (`Revision.data`). JSON, kept in the rollout journal. */
 export interface DockerRevisionData {
@@ -393,9 +394,19 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
         const stream = await engine.docker.getContainer(id).getArchive({ path, abortSignal: signal } as {})
         const chunks: Array<Buffer> = []
         for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk)
-        const entries = tarUnpack(Buffer.concat(chunks))
+        const entries = readTar(Buffer.concat(chunks))
+        // A malformed archive fails this read (the error becomes the call's failure).
+        if (Result.isFailure(entries)) throw entries.failure
         const base = path.split("/").pop() ?? path
-        return entries.get(base) ?? [...entries.values()][0]
+        const file = entries.success.get(base) ?? [...entries.success.values()][0]
+        return file === undefined
+          ? undefined
+          : {
+              content: Buffer.from(file.content.buffer, file.content.byteOffset, file.content.byteLength),
+              mode: file.mode,
+              uid: file.uid,
+              gid: file.gid
+            }
       } catch (e) {
         if (isNotFound(e)) return undefined
         throw e
@@ -409,20 +420,27 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
     id: string,
     files: ReadonlyArray<{ path: string; content: Buffer; mode?: number; uid?: number; gid?: number }>
   ) =>
-    call(op, target, `write ${files.map((f) => f.path).join(", ")} in ${id.slice(0, 12)}`, (signal) =>
-      engine.docker.getContainer(id).putArchive(
-        tarPack(
-          files.map((f) => ({
-            name: f.path.replace(/^\/+/, ""),
-            content: f.content,
-            ...(f.mode !== undefined ? { mode: f.mode & 0o7777 } : {}),
-            ...(f.uid !== undefined ? { uid: f.uid } : {}),
-            ...(f.gid !== undefined ? { gid: f.gid } : {})
-          }))
-        ),
-        { path: "/", abortSignal: signal } as never
+    call(op, target, `write ${files.map((f) => f.path).join(", ")} in ${id.slice(0, 12)}`, async (signal) => {
+      // Written now: an agent that reloads on a newer mtime must see one (the codec's default is the epoch).
+      const mtime = new Date()
+      const archive = writeTar(
+        files.map((f) => ({
+          path: f.path.replace(/^\/+/, ""),
+          content: f.content,
+          mtime,
+          ...(f.mode !== undefined ? { mode: f.mode & 0o7777 } : {}),
+          ...(f.uid !== undefined ? { uid: f.uid } : {}),
+          ...(f.gid !== undefined ? { gid: f.gid } : {})
+        }))
       )
-    )
+      if (Result.isFailure(archive)) throw archive.failure
+      return engine.docker
+        .getContainer(id)
+        .putArchive(Buffer.from(archive.success.buffer, archive.success.byteOffset, archive.success.byteLength), {
+          path: "/",
+          abortSignal: signal
+        } as never)
+    })
 
   const readStash = (op: Operation, target: string, engine: Engine, id: string) =>
     readFile(op, target, engine, id, STASH_PATH).pipe(

@@ -1,5 +1,5 @@
 /** The adapter's pure parts (no engine needed): config and selector schemas, recreate logic, tar, errors. */
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Exit, Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { isTransient, SecretScrubber } from "../src/errors.js"
 import {
@@ -13,7 +13,7 @@ import {
   surgeConflict
 } from "../src/index.js"
 import { decodeDockerAdapterConfig } from "../src/config.js"
-import { tarPack, tarUnpack } from "../src/tar.js"
+import { readTar, writeTar } from "@sluice/core"
 
 const decodeSelector = Schema.decodeUnknownResult(DockerSelector, { errors: "all" })
 const decodeConfig = Schema.decodeUnknownResult(DockerAdapterConfig, { errors: "all" })
@@ -229,17 +229,19 @@ describe("recreating a container from its inspect", () => {
   })
 })
 
-describe("tar", () => {
+describe("tar (core's, as the adapter writes and reads config files)", () => {
   it("round-trips files with their mode and owner", () => {
-    const packed = tarPack([
-      { name: "etc/agent/config.txt", content: Buffer.from("level=debug\n"), mode: 0o640, uid: 10001, gid: 10001 },
-      { name: `${"d/".repeat(60)}long.txt`, content: Buffer.alloc(1000, 120) }
+    const packed = writeTar([
+      { path: "etc/agent/config.txt", content: Buffer.from("level=debug\n"), mode: 0o640, uid: 10001, gid: 10001 },
+      { path: `${"d/".repeat(60)}long.txt`, content: Buffer.alloc(1000, 120) }
     ])
-    expect(packed.length % 512).toBe(0)
-    const files = tarUnpack(packed)
-    expect(files.get("etc/agent/config.txt")).toMatchObject({ mode: 0o640, uid: 10001, gid: 10001 })
-    expect(files.get("etc/agent/config.txt")?.content.toString()).toBe("level=debug\n")
-    expect(files.get(`${"d/".repeat(60)}long.txt`)?.content.length).toBe(1000)
+    if (Result.isFailure(packed)) throw packed.failure
+    expect(packed.success.length % 512).toBe(0)
+    const files = readTar(packed.success)
+    if (Result.isFailure(files)) throw files.failure
+    expect(files.success.get("etc/agent/config.txt")).toMatchObject({ mode: 0o640, uid: 10001, gid: 10001 })
+    expect(Buffer.from(files.success.get("etc/agent/config.txt")?.content ?? []).toString()).toBe("level=debug\n")
+    expect(files.success.get(`${"d/".repeat(60)}long.txt`)?.content.length).toBe(1000)
   })
 })
 

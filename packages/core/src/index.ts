@@ -107,6 +107,7 @@ export {
 } from "./interpreter/Interpreter.js"
 export type { AnalysisConfig, RolloutConfig } from "./interpreter/RolloutConfig.js"
 export type { DeniedTarget, Outcome, RolloutContext } from "./machine/types.js"
+export { countsOf, progressOf, type RolloutProgress } from "./machine/progress.js"
 export { type ConfigFromSpecOptions, configFromSpec } from "./run/fromSpec.js"
 export { createRollback, type RollbackOptions, rollbackRollout } from "./run/rollback.js"
 
@@ -135,3 +136,12 @@ export { didYouMean, editDistance } from "./util/didYouMean.js"
 export { CanonicalJsonError, canonicalJson, canonicalJsonResult } from "./util/canonicalJson.js"
 export { sha256Hex, sha256OfJson } from "./util/hash.js"
 export { type DeepMergeOptions, deepMerge } from "./util/deepMerge.js"
+export {
+  readTar,
+  readTarEffect,
+  type TarError,
+  type TarFile,
+  type TarFileInput,
+  writeTar,
+  writeTarEffect
+} from "./util/tar.js"

@@ -135,11 +135,11 @@ const readDirBundle = Effect.fnUntraced(function* (dir: string, wasmFile: string
 const readTarBundle = Effect.fnUntraced(function* (file: string, entrypoint: string) {
   const bytes = yield* readMaybe(file)
   if (bytes === undefined) return yield* fail(file, "missing", `bundle ${file} does not exist`)
-  const files = yield* Effect.try({
-    try: () => readTarGz(bytes),
-    catch: (e) =>
-      new BundleLoadError({ bundle: file, reason: "unreadable", message: `not a bundle archive: ${String(e)}` })
-  })
+  const files = yield* Effect.fromResult(readTarGz(bytes)).pipe(
+    Effect.mapError(
+      (e) => new BundleLoadError({ bundle: file, reason: "unreadable", message: `not a bundle archive: ${e.message}` })
+    )
+  )
   const manifest = yield* parseJson(file, ".manifest", files.get(".manifest"))
   // The manifest names the module for each entrypoint; default /policy.wasm.
   const wasmEntries = isObject(manifest) && Array.isArray(manifest.wasm) ? manifest.wasm : []

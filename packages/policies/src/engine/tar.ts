@@ -1,62 +1,32 @@
 import { gunzipSync } from "node:zlib"
+import { readTar as readTarFiles } from "@sluice/core"
+import { Data, Result } from "effect"
+
+/** An archive that is not a readable (gzipped) tar: what is wrong with it. */
+export class BundleArchiveError extends Data.TaggedError("BundleArchiveError")<{ readonly message: string }> {}
 
 /**
- * A minimal reader for (gzipped) tar archives, enough for OPA bundles: regular files from ustar,
- * GNU (`L` long names) and PAX (`x` / `g` headers with `path=`) archives. Throws on a malformed
- * archive. Returned paths are relative: no leading `/` or `./`.
+ * The regular files of a tar archive, enough for OPA bundles, read by core's tar reader (ustar,
+ * GNU long names, PAX). Paths are relative: no leading `/` or `./`.
  */
-export const readTar = (tar: Uint8Array): Map<string, Uint8Array> => {
-  const files = new Map<string, Uint8Array>()
-  const decoder = new TextDecoder()
-  const str = (from: number, len: number) => {
-    const bytes = tar.subarray(from, from + len)
-    const nul = bytes.indexOf(0)
-    return decoder.decode(nul === -1 ? bytes : bytes.subarray(0, nul))
-  }
-  const octal = (from: number, len: number) => {
-    const s = str(from, len).trim()
-    if (s === "") return 0
-    if (!/^[0-7]+$/.test(s)) throw new Error(`tar: invalid numeric field ${JSON.stringify(s)} at offset ${from}`)
-    return Number.parseInt(s, 8)
-  }
-  let offset = 0
-  let longName: string | undefined
-  let paxPath: string | undefined
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512)
-    if (header.every((b) => b === 0)) break // end-of-archive marker
-    let checksum = 0
-    for (let i = 0; i < 512; i++) checksum += i >= 148 && i < 156 ? 32 : (header[i] ?? 0)
-    if (checksum !== octal(offset + 148, 8)) throw new Error(`tar: bad header checksum at offset ${offset}`)
-    const size = octal(offset + 124, 12)
-    const type = String.fromCharCode(header[156] ?? 0)
-    const magic = str(offset + 257, 6)
-    const prefix = magic.startsWith("ustar") ? str(offset + 345, 155) : ""
-    const baseName = str(offset, 100)
-    const headerName = prefix !== "" ? `${prefix}/${baseName}` : baseName
-    const dataStart = offset + 512
-    if (dataStart + size > tar.length) throw new Error(`tar: truncated entry at offset ${offset}`)
-    const data = tar.subarray(dataStart, dataStart + size)
-    offset = dataStart + Math.ceil(size / 512) * 512
-    if (type === "L") {
-      longName = decoder.decode(data).replace(/\0+$/, "")
-      continue
+export const readTar = (tar: Uint8Array): Result.Result<Map<string, Uint8Array>, BundleArchiveError> =>
+  Result.match(readTarFiles(tar), {
+    onFailure: (e) => Result.fail(new BundleArchiveError({ message: `tar: ${e.kind}: ${e.message}` })),
+    onSuccess: (entries) => {
+      const files = new Map<string, Uint8Array>()
+      for (const [path, file] of entries) files.set(path.replace(/^(\.?\/)+/, ""), file.content)
+      return Result.succeed(files)
     }
-    if (type === "x" || type === "g") {
-      const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(decoder.decode(data))?.[1]
-      if (type === "x" && path !== undefined) paxPath = path
-      continue
-    }
-    const name = paxPath ?? longName ?? headerName
-    longName = undefined
-    paxPath = undefined
-    if (type === "0" || type === "\0" || type === "7") {
-      files.set(name.replace(/^(\.?\/)+/, ""), data)
-    }
-  }
-  return files
-}
+  })
 
 /** Reads a `.tar.gz` (or plain `.tar`, detected by the gzip magic bytes). */
-export const readTarGz = (bytes: Uint8Array): Map<string, Uint8Array> =>
-  readTar(bytes[0] === 0x1f && bytes[1] === 0x8b ? new Uint8Array(gunzipSync(bytes)) : bytes)
+export const readTarGz = (bytes: Uint8Array): Result.Result<Map<string, Uint8Array>, BundleArchiveError> => {
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return readTar(bytes)
+  let tar: Uint8Array
+  try {
+    tar = new Uint8Array(gunzipSync(bytes))
+  } catch (e) {
+    return Result.fail(new BundleArchiveError({ message: `gzip: ${e instanceof Error ? e.message : String(e)}` }))
+  }
+  return readTar(tar)
+}

@@ -2,12 +2,24 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { readTarGz } from "../../src/index.js"
+import { readTarGz as readTarGzResult } from "../../src/index.js"
 import { bundle } from "../helpers.js"
 
 // > 100 characters in total (beyond a plain tar name field), in segments ustar can split.
 const longDir = `${"a-long-directory-name-0123456789/".repeat(4)}x`
+
+const readTarGz = (bytes: Uint8Array) => {
+  const r = readTarGzResult(bytes)
+  if (Result.isFailure(r)) throw new Error(r.failure.message)
+  return r.success
+}
+
+const failureOf = (bytes: Uint8Array) => {
+  const r = readTarGzResult(bytes)
+  return Result.isFailure(r) ? r.failure.message : "no failure"
+}
 
 const makeTree = () => {
   const dir = mkdtempSync(join(tmpdir(), "sluice-tar-"))
@@ -41,13 +53,20 @@ describe("readTarGz", () => {
     execFileSync("tar", ["-cf", out, "-C", join(dir, "src"), "data.json"])
     const bytes = new Uint8Array(readFileSync(out))
     bytes[0] = (bytes[0] ?? 0) ^ 0xff
-    expect(() => readTarGz(bytes)).toThrow(/checksum/)
+    expect(failureOf(bytes)).toMatch(/checksum/)
   })
 
   it("rejects a truncated archive", () => {
     const dir = makeTree()
     const out = join(dir, "b.tar")
     execFileSync("tar", ["-cf", out, "-C", join(dir, "src"), "big.bin"])
-    expect(() => readTarGz(new Uint8Array(readFileSync(out)).subarray(0, 1024))).toThrow(/truncated/)
+    expect(failureOf(new Uint8Array(readFileSync(out)).subarray(0, 1024))).toMatch(/Truncated/)
+  })
+
+  it("rejects a damaged gzip stream, as data", () => {
+    const dir = makeTree()
+    const out = join(dir, "b.tar.gz")
+    execFileSync("tar", ["-czf", out, "-C", join(dir, "src"), "big.bin"])
+    expect(failureOf(new Uint8Array(readFileSync(out)).subarray(0, 30))).toMatch(/^gzip: /)
   })
 })
