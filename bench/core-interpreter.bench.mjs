@@ -1,18 +1,24 @@
-// Interpreter overhead: the same zero-latency simulated fleet updated (a) by Sluice's interpreter
-// (machine + write-ahead journal + health verification) and (b) by a naive loop that calls the
-// adapter's apply and health directly. The ratio b/a is the cost of Sluice's safety per target.
+// Engine overhead at fleet scale: a zero-latency simulated fleet of 1,000 / 10,000 / 100,000 targets
+// rolled in 10% waves (a) by Sluice's interpreter (machine + write-ahead journal + health
+// verification), with the in-memory and the file journal, and (b) by a naive loop that calls the
+// adapter's apply and health for one target after another in the same process. Each case runs in
+// its own child process, so its peak RSS is its own. Then a 100,000-target rollout on the file
+// journal is killed (SIGKILL) half way and resumed: the time from `resumeRollout` to the first
+// target it acts on. Ratios are against the naive loop of the same size, measured in the same run.
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Layer } from "effect"
-import { RolloutStore, makeFileStore, makeMemoryStore, startRollout } from "@sluice/core"
+import { makeFileStore, makeMemoryStore, RolloutStore, resumeRollout, startRollout } from "@sluice/core"
 import { makeSimulatedFleet } from "@sluice/core/testing"
 import { writeResult } from "./results.mjs"
 
 const V1 = "registry.sluice.dev/agents/node-agent:1.0.0"
 const V2 = "registry.sluice.dev/agents/node-agent:2.0.0"
-const SIZE = Number(process.env.BENCH_FLEET ?? 2000)
-const REPS = Number(process.env.BENCH_REPS ?? 5)
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number)
+const REPS = Number(process.env.BENCH_REPS ?? 3)
+const self = import.meta.filename
 
 const config = (id) => ({
   rolloutId: id,
@@ -24,15 +30,20 @@ const config = (id) => ({
   gates: { policy: false, scan: false, analysis: [] },
   operations: { timeoutMs: 60_000, retries: 3, retryBaseMs: 1, concurrency: 32 }
 })
+
+/** Ten waves of 10%, each allowed to take all of its targets down at once (a rolling 10% wave). */
 const planOf = (fleet) => () => {
   const ids = [...fleet.targets.keys()]
+  const size = Math.ceil(ids.length / 10)
   const waves = []
-  for (let i = 0; i < ids.length; i += Math.ceil(ids.length / 4)) {
+  for (let i = 0; i < ids.length; i += size) {
+    const targets = ids.slice(i, i + size)
     waves.push({
       index: waves.length,
       kind: "batch",
-      targets: ids.slice(i, i + Math.ceil(ids.length / 4)),
-      maxUnavailable: 32,
+      mode: "replace",
+      targets,
+      maxUnavailable: targets.length,
       maxSurge: 0,
       analysis: [],
       approvalBefore: false
@@ -47,20 +58,24 @@ const planOf = (fleet) => () => {
   }
 }
 
-const naive = async () => {
-  const fleet = makeSimulatedFleet({ size: SIZE, image: V1, seed: 1 })
+const naive = async (size) => {
+  const fleet = makeSimulatedFleet({ size, image: V1, seed: 1 })
   const start = performance.now()
-  for (const t of fleet.targets.values()) {
-    await Effect.runPromise(
-      fleet.adapter.apply(t.target, { image: { raw: V2 } }, { rolloutId: "n", wave: 0, mode: "replace" })
+  await Effect.runPromise(
+    Effect.forEach(
+      [...fleet.targets.values()],
+      (t) =>
+        fleet.adapter
+          .apply(t.target, { image: { raw: V2 } }, { rolloutId: "n", wave: 0, mode: "replace" })
+          .pipe(Effect.andThen(fleet.adapter.health(t.target))),
+      { discard: true }
     )
-    await Effect.runPromise(fleet.adapter.health(t.target))
-  }
+  )
   return performance.now() - start
 }
 
-const sluice = async (storeKind) => {
-  const fleet = makeSimulatedFleet({ size: SIZE, image: V1, seed: 1 })
+const sluice = async (size, storeKind) => {
+  const fleet = makeSimulatedFleet({ size, image: V1, seed: 1 })
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-bench-"))
   const store = storeKind === "file" ? makeFileStore(dir) : makeMemoryStore()
   const start = performance.now()
@@ -71,38 +86,135 @@ const sluice = async (storeKind) => {
   )
   const ms = performance.now() - start
   fs.rmSync(dir, { recursive: true, force: true })
-  if (result.outcome !== "completed") throw new Error(`bench rollout ended ${result.outcome}`)
+  if (result.outcome !== "completed" || result.updated.length !== size)
+    throw new Error(`bench rollout ended ${result.outcome} with ${result.updated.length}/${size} updated`)
+  return ms
+}
+
+/** Runs a file-journal rollout and kills this process (SIGKILL) once half the fleet is updated. */
+const crashHalfWay = async (size, dir) => {
+  let applied = 0
+  const fleet = makeSimulatedFleet({
+    size,
+    image: V1,
+    seed: 1,
+    onChange: (t) => {
+      if (t.phase === "running" && t.image === V2 && ++applied === Math.floor(size / 2))
+        process.kill(process.pid, "SIGKILL")
+    }
+  })
+  await Effect.runPromise(
+    startRollout({ config: config("crashed"), spec: {}, plan: planOf(fleet) }).pipe(
+      Effect.provide(Layer.mergeAll(fleet.layer, Layer.succeed(RolloutStore, makeFileStore(dir))))
+    )
+  )
+  throw new Error("the rollout finished before the crash point")
+}
+
+/** Resumes the crashed rollout; the time until it acts on its first target again. */
+const resume = async (size, dir) => {
+  let start = 0
+  let running
+  const first = new Promise((resolve) => {
+    running = resolve
+  })
+  // The fleet of this process starts on v1: the journal, not the fleet, decides what resume does.
+  const fleet = makeSimulatedFleet({ size, image: V1, seed: 1, onChange: () => running(performance.now() - start) })
+  start = performance.now()
+  const done = Effect.runPromise(
+    resumeRollout("crashed").pipe(
+      Effect.provide(Layer.mergeAll(fleet.layer, Layer.succeed(RolloutStore, makeFileStore(dir))))
+    )
+  )
+  const ms = await first
+  const result = await done
+  if (result.outcome !== "completed") throw new Error(`resumed rollout ended ${result.outcome}`)
   return ms
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const measure = async (f) => {
-  const xs = []
-  for (let i = 0; i < REPS; i++) xs.push(await f())
-  return median(xs)
+
+const child = async (args) => {
+  const [kind, sizeArg, dir] = args
+  const size = Number(sizeArg)
+  let ms
+  if (kind === "crash") await crashHalfWay(size, dir)
+  else if (kind === "resume") ms = await resume(size, dir)
+  else {
+    const run = () => (kind === "naive" ? naive(size) : sluice(size, kind))
+    await run() // warm-up
+    const xs = []
+    for (let i = 0; i < REPS; i++) xs.push(await run())
+    ms = median(xs)
+  }
+  process.stdout.write(`${JSON.stringify({ ms, rssMiB: process.resourceUsage().maxRSS / 1024 })}\n`)
 }
 
-await naive()
-const baseline = await measure(naive)
-const memory = await measure(() => sluice("memory"))
-const file = await measure(() => sluice("file"))
-const rows = [
-  {
-    name: "naive loop (apply+health per target, no journal)",
-    ms: baseline,
-    perTargetUs: (baseline * 1000) / SIZE,
-    ratio: 1
-  },
-  { name: "sluice, in-memory journal", ms: memory, perTargetUs: (memory * 1000) / SIZE, ratio: memory / baseline },
-  {
-    name: "sluice, file journal (fsync per append)",
-    ms: file,
-    perTargetUs: (file * 1000) / SIZE,
-    ratio: file / baseline
+const spawnCase = (...args) => {
+  const r = spawnSync(process.execPath, [self, "--case", ...args.map(String)], {
+    encoding: "utf8",
+    env: process.env,
+    maxBuffer: 1 << 24
+  })
+  const line = r.stdout.trim().split("\n").pop()
+  if (r.status !== 0 || line === undefined || line === "") {
+    if (args[0] === "crash" && r.signal === "SIGKILL") return undefined
+    throw new Error(`bench case ${args.join(" ")} failed (exit ${r.status ?? r.signal}): ${r.stderr}`)
   }
-]
-for (const r of rows)
+  return JSON.parse(line)
+}
+
+if (process.argv[2] === "--case") {
+  await child(process.argv.slice(3))
+} else {
+  const rows = []
+  const bySize = {}
+  for (const size of SIZES) {
+    const base = spawnCase("naive", size)
+    const memory = spawnCase("memory", size)
+    const file = spawnCase("file", size)
+    bySize[size] = { memory: memory.ms, file: file.ms }
+    for (const [name, r] of [
+      ["naive loop (apply+health per target, no journal)", base],
+      ["sluice, in-memory journal", memory],
+      ["sluice, file journal (group commit)", file]
+    ]) {
+      const row = {
+        targets: size,
+        name,
+        ms: r.ms,
+        perTargetUs: (r.ms * 1000) / size,
+        ratio: r.ms / base.ms,
+        peakRssMiB: r.rssMiB
+      }
+      rows.push(row)
+      console.log(
+        `${String(size).padStart(7)}  ${name.padEnd(50)} ${row.ms.toFixed(0).padStart(7)} ms ${row.perTargetUs.toFixed(1).padStart(7)} µs/target  ×${row.ratio.toFixed(2).padStart(5)}  ${row.peakRssMiB.toFixed(0).padStart(5)} MiB`
+      )
+    }
+  }
+  const largest = Math.max(...SIZES)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-bench-resume-"))
+  spawnCase("crash", largest, dir)
+  const journalMiB = fs.statSync(path.join(dir, "crashed", "journal.ndjson")).size / 2 ** 20
+  const resumed = spawnCase("resume", largest, dir)
+  fs.rmSync(dir, { recursive: true, force: true })
   console.log(
-    `${r.name.padEnd(52)} ${r.ms.toFixed(1).padStart(9)} ms  ${r.perTargetUs.toFixed(1).padStart(8)} µs/target  ×${r.ratio.toFixed(1)}`
+    `resume of a ${largest}-target rollout killed half way (journal ${journalMiB.toFixed(1)} MiB): running again after ${resumed.ms.toFixed(0)} ms (peak RSS ${resumed.rssMiB.toFixed(0)} MiB)`
   )
-writeResult("core-interpreter", { fleet: SIZE, reps: REPS, baseline: "naive loop", rows })
+  const scaling = {}
+  if (bySize[10000] !== undefined && bySize[100000] !== undefined) {
+    scaling.memory = bySize[100000].memory / bySize[10000].memory
+    scaling.file = bySize[100000].file / bySize[10000].file
+    console.log(
+      `time(100k)/time(10k): in-memory ×${scaling.memory.toFixed(1)}, file ×${scaling.file.toFixed(1)} (linear = ×10)`
+    )
+  }
+  writeResult("core-interpreter", {
+    reps: REPS,
+    baseline: "naive loop of the same size",
+    rows,
+    resume: { targets: largest, ms: resumed.ms, journalMiB, peakRssMiB: resumed.rssMiB },
+    scaling
+  })
+}

@@ -81,7 +81,7 @@ const phaseOf = (state: string, ctx: RolloutContext, header: RolloutHeader, runn
         return `finishing ${wave}`
       case "failing":
       case "rollingBack":
-        return `rolling back (${ctx.rolledBack.length + ctx.rollbackFailed.length}/${ctx.rolledBack.length + ctx.rollbackFailed.length + ctx.rollbackInFlight.length + ctx.rollbackPending.length})`
+        return `rolling back (${ctx.rolledBack + ctx.rollbackFailed}/${ctx.rolledBack + ctx.rollbackFailed + ctx.rollbackInFlight + (ctx.rollbackOrder.length - ctx.rollbackCursor)})`
       case "finalizing":
         return "finishing"
       default:
@@ -132,11 +132,11 @@ export const statusOf = (
     counts: {
       planned: header.machineInput.mode === "rollback" ? (header.machineInput.rollbackTargets?.length ?? 0) : planned,
       upToDate: header.plan.upToDate.length,
-      touched: ctx.touched.length,
-      updated: ctx.updated.length,
-      inFlight: ctx.inFlight.length,
-      rolledBack: ctx.rolledBack.length,
-      rollbackFailed: ctx.rollbackFailed.length
+      touched: ctx.touched,
+      updated: ctx.updated,
+      inFlight: ctx.inFlight,
+      rolledBack: ctx.rolledBack,
+      rollbackFailed: ctx.rollbackFailed
     },
     pendingControls: pending,
     violations: result?.violations ?? []

@@ -1,4 +1,11 @@
-import type { DeniedTarget, GateViolation, RolloutEvent, RolloutHeader, RolloutContext } from "@sluice/core"
+import {
+  type DeniedTarget,
+  type GateViolation,
+  progressOf,
+  type RolloutContext,
+  type RolloutEvent,
+  type RolloutHeader
+} from "@sluice/core"
 
 export interface ZoneCounts {
   total: number
@@ -68,18 +75,15 @@ export class ProgressModel {
 
   /** After a resume: what the journal says happened before this process. */
   seed(context: RolloutContext) {
-    for (const id of context.updated) this.updated.add(id)
-    for (const id of context.touched) this.touched.add(id)
-    for (const id of context.rolledBack) this.rolledBack.add(id)
-    for (const id of context.rollbackFailed) this.rollbackFailed.set(id, "")
+    const progress = progressOf(context)
+    for (const id of progress.updated) this.updated.add(id)
+    for (const id of progress.touched) this.touched.add(id)
+    for (const id of progress.rolledBack) this.rolledBack.add(id)
+    for (const id of progress.rollbackFailed) this.rollbackFailed.set(id, "")
     this.wave = context.waveIndex
-    if (context.rollbackPending.length + context.rollbackInFlight.length + context.rolledBack.length > 0) {
+    if (context.rollbackOrder.length > 0) {
       this.phase = "rollingBack"
-      this.rollbackTotal =
-        context.rollbackPending.length +
-        context.rollbackInFlight.length +
-        context.rolledBack.length +
-        context.rollbackFailed.length
+      this.rollbackTotal = context.rollbackOrder.length
     }
   }
 

@@ -1,18 +1,18 @@
-import { createHash, randomUUID } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import * as os from "node:os"
-import { Cause, Clock, Effect, FiberMap, Option, Queue, Schedule, Schema } from "effect"
-import { initialTransition, transition } from "xstate"
+import { Cause, Clock, Effect, FiberMap, Option, Queue, Schema, Stream } from "effect"
 import { MetricsProvider, parseCondition } from "../adapter/MetricsProvider.js"
-import { AdapterError, type HealthStatus, TargetAdapter } from "../adapter/TargetAdapter.js"
-import { withImage } from "../domain/render.js"
-import type { Revision, Target, WorkloadSource } from "../domain/Target.js"
-import { EventSink, type GateViolation, type RolloutEvent } from "../events/RolloutEvent.js"
-import { type RolloutSnapshot, outcomeOf, rolloutMachine } from "../machine/rolloutMachine.js"
+import { AdapterError, TargetAdapter } from "../adapter/TargetAdapter.js"
+import type { Revision, Target } from "../domain/Target.js"
+import { EventSink } from "../events/RolloutEvent.js"
+import { countsOf, persistContext, progressOf } from "../machine/progress.js"
+import { type RolloutSnapshot, outcomeOf } from "../machine/rolloutMachine.js"
+import { Flag } from "../machine/status.js"
+import { indexOf } from "../machine/steps.js"
 import type { Command, DeniedTarget, MachineEvent, MachineInput, Note, Outcome } from "../machine/types.js"
 import type { Inventory, Plan } from "../plan/Plan.js"
-import { PolicyEngine, type PolicyDecision, type ScanReport, ScanReportSource } from "../policy/PolicyEngine.js"
+import { PolicyEngine, ScanReportSource } from "../policy/PolicyEngine.js"
 import {
-  type ControlRequest,
   type JournalEntry,
   type RolloutHeader,
   type RolloutLocked,
@@ -21,8 +21,16 @@ import {
   RolloutStore,
   type StoreError
 } from "../store/RolloutStore.js"
-import { type Outstanding, track } from "./outstanding.js"
+import { failureMessage, makeAdapterCall } from "./adapterCall.js"
+import { controlEvent, controlInbox } from "./controls.js"
+import { makeEmitter } from "./emitter.js"
+import { makeGates, summarize } from "./gates.js"
+import { makeHealthCheck } from "./health.js"
+import { makeJournal, replay } from "./journal.js"
+import { outstandingCommands, track } from "./outstanding.js"
 import type { RolloutConfig } from "./RolloutConfig.js"
+
+export { replay } from "./journal.js"
 
 export interface RolloutResult {
   readonly rolloutId: string
@@ -44,53 +52,6 @@ export class RolloutError extends Schema.TaggedError<RolloutError>()("RolloutErr
 }) {}
 
 export type InterpreterError = RolloutError | AdapterError | StoreError | RolloutNotFound | RolloutLocked
-
-const commandsOf = (actions: ReadonlyArray<{ readonly type: string; readonly params: unknown }>): Command[] =>
-  actions.filter((a) => a.type === "command").map((a) => a.params as Command)
-
-const sha256 = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex")
-
-/**
- * Rebuilds the machine from the journal: the machine is pure, so replaying its events is exact.
- * With a snapshot, the machine starts from it and only the events after `seq` are replayed; the
- * cheap bookkeeping (timers, applied revisions, controls) always scans the whole journal.
- */
-export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>, from?: StoredSnapshot) => {
-  const [initial, initialActions] = initialTransition(rolloutMachine, input)
-  const initialCommands = commandsOf(initialActions)
-  let snapshot = initial as RolloutSnapshot
-  let outstanding: Outstanding = track(new Map(), undefined, initialCommands)
-  const start = from === undefined || from.seq > entries.length ? 0 : from.seq
-  if (from !== undefined && start === from.seq) {
-    snapshot = rolloutMachine.resolveState(from.machine as never) as RolloutSnapshot
-    outstanding = new Map(from.outstanding)
-  }
-  const timerDue = new Map<string, number>()
-  const applied = new Map<string, Revision>()
-  const controls = new Map<string, ControlRequest>()
-  const seenControls = new Set<string>()
-  entries.forEach((entry, index) => {
-    if (entry.kind === "control") {
-      controls.set(entry.request.id, entry.request)
-      seenControls.add(entry.request.id)
-    } else if (entry.kind === "event") {
-      const controlId = (entry.event as { controlId?: string }).controlId
-      if (controlId !== undefined) controls.delete(controlId)
-      if (index >= start) {
-        const [next, actions] = transition(rolloutMachine, snapshot, entry.event as never)
-        snapshot = next as RolloutSnapshot
-        outstanding = track(outstanding, entry.event, commandsOf(actions))
-      }
-    } else if (entry.kind === "intent" && entry.command.kind === "startTimer" && entry.dueAt !== undefined) {
-      if (!timerDue.has(entry.command.timerId)) timerDue.set(entry.command.timerId, entry.dueAt)
-    } else if (entry.kind === "applied") {
-      applied.set(entry.targetId, entry.revision)
-    }
-  })
-  /** Controls journaled as received whose event the machine never consumed (crash in between). */
-  const pendingControls = [...controls.values()]
-  return { snapshot, outstanding, initialCommands, timerDue, applied, pendingControls, seenControls }
-}
 
 /** Discovers the targets and inspects each: the inventory the planner works from. */
 export const discoverInventory = (config: RolloutConfig) =>
@@ -187,48 +148,72 @@ export const inspectRollout = (rolloutId: string) =>
   Effect.gen(function* () {
     const store = yield* RolloutStore
     const stored = yield* store.read(rolloutId)
-    const { snapshot, outstanding } = replay(stored.header.machineInput, stored.entries, stored.snapshot)
+    const { snapshot, outstanding, violations } = replay(stored.header.machineInput, stored.entries, stored.snapshot)
     return {
       header: stored.header,
       entries: stored.entries,
       snapshot,
+      progress: progressOf(snapshot.context),
       outstanding,
-      result: resultOf(stored.header, snapshot, stored.entries)
+      result: resultOf(stored.header, snapshot, violations)
     }
   })
 
 const resultOf = (
   header: RolloutHeader,
   snapshot: RolloutSnapshot,
-  entries: ReadonlyArray<JournalEntry>
+  violations: ReadonlyArray<DeniedTarget>
 ): RolloutResult | undefined => {
   const outcome = outcomeOf(snapshot)
   if (outcome === undefined) return undefined
   const ctx = snapshot.context
-  const violations: DeniedTarget[] = []
-  for (const e of entries) {
-    if (e.kind === "event" && (e.event.type === "GATES_DENIED" || e.event.type === "WAVE_DENIED")) {
-      violations.push(...(e.event.violations ?? []))
-    }
-  }
+  const progress = progressOf(ctx)
   return {
     rolloutId: header.rolloutId,
     outcome,
     ...(ctx.failure === undefined ? {} : { reason: ctx.failure.reason }),
-    touched: ctx.touched,
-    updated: ctx.updated,
-    rolledBack: ctx.rolledBack,
-    rollbackFailed: ctx.rollbackFailed,
+    touched: progress.touched,
+    updated: progress.updated,
+    rolledBack: progress.rolledBack,
+    rollbackFailed: progress.rollbackFailed,
     violations
   }
 }
 
-const controlEvent = (c: ControlRequest): MachineEvent =>
-  c.signal === "ABORT"
-    ? c.reason === undefined
-      ? { type: "ABORT", controlId: c.id }
-      : { type: "ABORT", reason: c.reason, controlId: c.id }
-    : { type: c.signal, controlId: c.id }
+/**
+ * Merges adjacent outcomes of the same kind into one event: outcomes that arrive together are
+ * consumed by one transition and journaled as one entry.
+ */
+const coalesce = (events: ReadonlyArray<MachineEvent>): MachineEvent[] => {
+  const out: MachineEvent[] = []
+  let ids: string[] | undefined
+  let failures: Array<{ readonly targetId: string; readonly reason: string }> | undefined
+  for (const e of events) {
+    const last = out[out.length - 1]
+    if (e.type === "TARGETS_HEALTHY" || e.type === "TARGETS_ROLLED_BACK") {
+      if (last?.type === e.type && ids !== undefined) {
+        ids.push(...e.targetIds)
+        continue
+      }
+      ids = [...e.targetIds]
+      out.push({ type: e.type, targetIds: ids })
+      failures = undefined
+    } else if (e.type === "TARGETS_ROLLBACK_FAILED") {
+      if (last?.type === e.type && failures !== undefined) {
+        failures.push(...e.failures)
+        continue
+      }
+      failures = [...e.failures]
+      out.push({ type: e.type, failures })
+      ids = undefined
+    } else {
+      out.push(e)
+      ids = undefined
+      failures = undefined
+    }
+  }
+  return out
+}
 
 const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string, from?: StoredSnapshot) =>
   Effect.scoped(
@@ -240,39 +225,13 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const metrics = Option.getOrUndefined(yield* Effect.serviceOption(MetricsProvider))
       const sink = Option.getOrUndefined(yield* Effect.serviceOption(EventSink))
       const { config, rolloutId } = header
+      const events = makeEmitter(rolloutId, sink)
+      const call = makeAdapterCall(config.operations, events)
 
-      // Counts journal entries so snapshots know which prefix of the journal they cover.
-      let journalLength = entries.length
-      let snapshotAt = from?.seq ?? 0
-      const snapshotEvery = config.operations.snapshotEvery ?? 512
-      const journal = {
-        append: (id: string, list: ReadonlyArray<JournalEntry>) =>
-          store.append(id, list).pipe(
-            Effect.tap(() =>
-              Effect.sync(() => {
-                journalLength += list.length
-              })
-            )
-          )
-      }
       yield* store.acquire(rolloutId, owner)
       yield* Effect.addFinalizer(() => Effect.ignore(store.release(rolloutId, owner)))
 
-      const replayed = replay(header.machineInput, entries, from)
-      let snapshot = replayed.snapshot
-      let outstanding = replayed.outstanding
-      const timerDue = new Map(replayed.timerDue)
-      const applied = new Map(replayed.applied)
-      const targets = new Map<string, Target>(header.plan.targets.map((t) => [t.id, t]))
-      const topologyOf = (id: string) =>
-        header.plan.topologyKey === undefined ? undefined : (targets.get(id)?.labels[header.plan.topologyKey] ?? "")
-      const evaluated = new Map<string, PolicyDecision>()
-
-      const publish = (event: RolloutEvent) => (sink === undefined ? Effect.void : sink.publish(event))
-      const emit = (body: Record<string, unknown> & { type: RolloutEvent["type"] }) =>
-        Effect.flatMap(Clock.currentTimeMillis, (at) => publish({ rolloutId, at, ...body } as RolloutEvent))
-
-      // A handler that cannot journal (the store failed) fails the queue, and with it the run:
+      // Handlers that cannot journal (the store failed) fail the queue, and with it the run:
       // continuing without write-ahead would break crash safety.
       const queue = yield* Queue.unbounded<MachineEvent, StoreError>()
       // The first background failure; checked again after the loop, since the machine may reach
@@ -284,263 +243,202 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           return Queue.failCause(queue, cause)
         })
       const send = (event: MachineEvent) => Queue.offer(queue, event).pipe(Effect.asVoid)
+      const journal = yield* makeJournal(store, rolloutId, entries.length, failRun)
+
+      const replayed = replay(header.machineInput, entries, from)
+      let snapshot = replayed.snapshot
+      const outstanding = replayed.outstanding
+      const timerDue = new Map(replayed.timerDue)
+      const applied = new Map(replayed.applied)
+      const violations = [...replayed.violations]
+      const targets = new Map<string, Target>(header.plan.targets.map((t) => [t.id, t]))
+      const topologyKey = header.plan.topologyKey
+      const topologyOf = (id: string) =>
+        topologyKey === undefined ? undefined : (targets.get(id)?.labels[topologyKey] ?? "")
+      /** How a wave's applies run: the plan says (`surge` for a blue-green preview). */
+      const modeOf = (wave: number): "replace" | "surge" => {
+        const w = header.plan.waves[wave]
+        return w?.mode ?? (w?.kind === "preview" ? "surge" : "replace")
+      }
+      const gates = makeGates({ config, adapter, policy, scans, call, events, targets })
+      const verify = makeHealthCheck({ adapter, health: config.health, call, events, topologyOf })
+
       const fibers = yield* FiberMap.make<string>()
       const running = new Set<string>()
+      let batchSeq = 0
       const fork = (key: string, effect: Effect.Effect<void, StoreError>) =>
-        Effect.gen(function* () {
+        Effect.suspend(() => {
           running.add(key)
-          yield* FiberMap.run(
+          return FiberMap.run(
             fibers,
             key,
             effect.pipe(
               Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : failRun(cause))),
-              Effect.asVoid,
               Effect.ensuring(Effect.sync(() => running.delete(key)))
             )
           )
         })
       const stop = (key: string) =>
-        Effect.gen(function* () {
-          running.delete(key)
-          yield* FiberMap.remove(fibers, key)
-        })
-
-      /** Adapter calls get a timeout and retries of transient failures with exponential backoff. */
-      const call = <A>(
-        operation: AdapterError["operation"],
-        targetId: string | undefined,
-        effect: Effect.Effect<A, AdapterError>
-      ) =>
-        effect.pipe(
-          Effect.timeoutOption(config.operations.timeoutMs),
-          Effect.flatMap((o) =>
-            Option.isSome(o)
-              ? Effect.succeed(o.value)
-              : Effect.fail(
-                  new AdapterError({
-                    operation,
-                    ...(targetId === undefined ? {} : { target: targetId }),
-                    message: `timed out after ${config.operations.timeoutMs}ms`,
-                    transient: true
-                  })
-                )
-          ),
-          Effect.tapError((e) =>
-            e.transient
-              ? emit({
-                  type: "retrying",
-                  operation,
-                  ...(targetId === undefined ? {} : { targetId }),
-                  message: e.message
-                })
-              : Effect.void
-          ),
-          Effect.retry({
-            schedule: Schedule.exponential(config.operations.retryBaseMs).pipe(Schedule.jittered),
-            times: config.operations.retries,
-            while: (e: AdapterError) => e.transient
-          })
-        )
-
-      const targetOf = (id: string) =>
         Effect.suspend(() => {
-          const t = targets.get(id)
-          return t === undefined
-            ? Effect.fail(
-                new AdapterError({ operation: "inspect", target: id, message: "unknown target", transient: false })
-              )
-            : Effect.succeed(t)
+          running.delete(key)
+          return FiberMap.remove(fibers, key)
         })
 
-      /** Polls health until the target is healthy for minReady, or reports unhealthy. */
-      const verify = (wave: number, target: Target) =>
-        Effect.gen(function* () {
-          let healthySince: number | undefined
-          let last: HealthStatus | undefined
-          while (true) {
-            const report = yield* call(
-              "health",
-              target.id,
-              adapter.health(target, config.health.probe === undefined ? undefined : { probe: config.health.probe })
-            )
-            const now = yield* Clock.currentTimeMillis
-            if (report.status !== last) {
-              last = report.status
-              const topology = topologyOf(target.id)
-              yield* emit({
-                type: "healthChanged",
-                wave,
-                targetId: target.id,
-                status: report.status,
-                ...(report.reason === undefined ? {} : { reason: report.reason }),
-                ...(topology === undefined ? {} : { topology })
-              })
-            }
-            if (report.status === "unhealthy") return { healthy: false as const, reason: report.reason ?? "unhealthy" }
-            if (report.status === "healthy") {
-              healthySince ??= now
-              if (now - healthySince >= config.health.minReadyMs) return { healthy: true as const }
-            } else {
-              healthySince = undefined
-            }
-            yield* Effect.sleep(config.health.pollIntervalMs)
-          }
-        })
+      const unknownTarget = (operation: AdapterError["operation"], id: string) =>
+        new AdapterError({ operation, target: id, message: "unknown target", transient: false })
 
-      /** A disabled scan gate is not applicable: its rules (`scan…`) neither deny nor warn. */
-      const applies = (rule: string) => config.gates.scan || !rule.startsWith("scan")
-
-      const decide = (
-        targetId: string,
-        workload: WorkloadSource,
-        engine: NonNullable<typeof policy>,
-        report: ScanReport | undefined
-      ) =>
-        Effect.gen(function* () {
-          const key = sha256({ workload, scan: report === undefined ? null : report.image })
-          const cached = evaluated.get(key)
-          if (cached !== undefined) return cached
-          const raw = yield* engine.evaluate({
-            targetId,
-            image: config.artifact.image.raw,
-            workload,
-            scan: report
-          })
-          // The decision recorded is the one that gates the rollout, so the audit stream agrees
-          // with the gate events: without the rules of a disabled gate.
-          const deny = raw.deny.filter((v) => applies(v.rule))
-          const decision: PolicyDecision =
-            deny.length === raw.deny.length && raw.warn.every((v) => applies(v.rule))
-              ? raw
-              : {
-                  ...raw,
-                  allow: deny.length === 0 && (raw.allow || raw.deny.length > 0),
-                  deny,
-                  warn: raw.warn.filter((v) => applies(v.rule))
-                }
-          evaluated.set(key, decision)
-          yield* emit({
-            type: "policyDecision",
-            targetId,
-            bundleRevision: engine.revision ?? "unknown",
-            inputSha256: key,
-            decision
-          })
-          return decision
-        })
-
-      /** Runs the policy and scan gates over targets; `undefined` wave = the pre-flight gate. */
-      const gate = (ids: ReadonlyArray<string>, wave: number | undefined) =>
-        Effect.gen(function* () {
-          if (!config.gates.policy && !config.gates.scan) return [] as DeniedTarget[]
-          if (policy === undefined) {
-            return [
-              {
-                targetId: "*",
-                rule: "engine/missing",
-                message: "the policy gate is enabled but no policy engine is configured (fail closed)"
-              }
-            ]
-          }
-          const report =
-            config.gates.scan && scans !== undefined ? yield* scans.reportFor(config.artifact.image.raw) : undefined
-          const violations: GateViolation[] = []
-          const warnings: GateViolation[] = []
-          const inspected = yield* Effect.forEach(
-            ids,
-            (id) =>
-              targetOf(id).pipe(
-                Effect.flatMap((t) => call("inspect", id, adapter.inspect(t))),
-                Effect.flatMap((s) =>
-                  adapter.render === undefined
-                    ? Effect.succeed({ id, workload: withImage(s.workload, config.artifact.image.raw) })
-                    : call("inspect", id, adapter.render(s, config.artifact)).pipe(
-                        Effect.map((workload) => ({ id, workload }))
-                      )
+      /**
+       * One target of an update batch: apply (never cut in half), then verify health. Written as a
+       * pipeline rather than a generator: it runs once per target, and each generator step costs
+       * about as much as the zero-latency adapter call itself.
+       */
+      const updateOne = (wave: number, mode: "replace" | "surge", targetId: string): Effect.Effect<void> => {
+        const target = targets.get(targetId)
+        const failed = (e: AdapterError) =>
+          Effect.andThen(
+            events.emit({ type: "targetFailed", wave, targetId, reason: failureMessage(e) }),
+            send({ type: "TARGET_FAILED", targetId, reason: failureMessage(e) })
+          )
+        if (target === undefined) return failed(unknownTarget("apply", targetId))
+        const updating = events.enabled
+          ? events.emit({
+              type: "targetUpdating",
+              wave,
+              targetId,
+              from: header.previous[targetId]?.image ?? "unknown",
+              to: config.artifact.image.raw,
+              ...(topologyKey === undefined ? {} : { topology: topologyOf(targetId)! })
+            })
+          : Effect.void
+        // An apply is never cut in half by a cancel (failure, abort): a target stopped between
+        // "old removed" and "new started" would be down for nobody's reason. Only a crash can
+        // interrupt it, and resume finishes such half-done applies. The retries belong to the
+        // apply too: a cancel during a backoff would leave a half-updated target in that state.
+        const apply = Effect.uninterruptible(
+          call("apply", targetId, adapter.apply(target, config.artifact, { rolloutId, wave, mode }))
+        )
+        return updating.pipe(
+          Effect.andThen(apply),
+          Effect.flatMap((revision) =>
+            Effect.clockWith((clock) => {
+              applied.set(targetId, revision)
+              // Not waited for: a crash that loses it makes resume re-run an idempotent apply.
+              return journal.appendLater([{ kind: "applied", at: clock.currentTimeMillisUnsafe(), targetId, revision }])
+            })
+          ),
+          Effect.andThen(events.enabled ? events.emit({ type: "targetApplied", wave, targetId }) : Effect.void),
+          Effect.andThen(verify(wave, target)),
+          Effect.flatMap((verdict) =>
+            verdict.healthy
+              ? send({ type: "TARGETS_HEALTHY", targetIds: [targetId] })
+              : Effect.andThen(
+                  events.emit({ type: "targetFailed", wave, targetId, reason: verdict.reason }),
+                  send({ type: "TARGET_FAILED", targetId, reason: `${targetId} unhealthy: ${verdict.reason}` })
                 )
-              ),
-            { concurrency: config.operations.concurrency }
-          )
-          for (const { id, workload } of inspected) {
-            const decision = yield* decide(id, workload, policy, report)
-            for (const v of decision.deny) violations.push({ ...v, targetId: id })
-            for (const v of decision.warn) warnings.push({ ...v, targetId: id })
-          }
-          const isScan = (v: GateViolation) => v.rule.startsWith("scan")
-          const waveField = wave === undefined ? {} : { wave }
-          yield* emit({
-            type: "gateDecided",
-            gate: "policy",
-            ...waveField,
-            allow: !violations.some((v) => !isScan(v)),
-            violations: violations.filter((v) => !isScan(v)),
-            warnings: warnings.filter((v) => !isScan(v))
-          })
-          if (config.gates.scan) {
-            yield* emit({
-              type: "gateDecided",
-              gate: "scan",
-              ...waveField,
-              allow: !violations.some(isScan),
-              violations: violations.filter(isScan),
-              warnings: warnings.filter(isScan)
-            })
-          }
-          return violations.map(
-            (v): DeniedTarget => ({
-              targetId: v.targetId,
-              rule: v.rule,
-              message: v.message,
-              ...(v.container === undefined ? {} : { container: v.container })
-            })
-          )
-        })
-
-      const summarize = (violations: ReadonlyArray<DeniedTarget>) => {
-        const targetsHit = new Set(violations.map((v) => v.targetId))
-        const first = violations[0]
-        return `${violations.length} violation(s) on ${targetsHit.size} target(s)${first === undefined ? "" : `; first: ${first.targetId}: [${first.rule}] ${first.message}`}`
+          ),
+          Effect.catch(failed)
+        )
       }
 
-      const failureMessage = (e: AdapterError) =>
-        `${e.operation} failed${e.target === undefined ? "" : ` on ${e.target}`}: ${e.message}`
-
-      const handlers = {
-        validate: () =>
-          Effect.gen(function* () {
-            const surge = header.plan.waves.some((w) => w.kind === "preview")
-            if (surge && !adapter.capabilities.surge) {
-              return yield* send({
-                type: "INVALID",
-                reason: `the ${adapter.name} adapter cannot run a blue-green preview (no surge capability)`
-              })
-            }
-            const unknown = header.plan.waves.flatMap((w) => w.targets).filter((id) => !targets.has(id))
-            if (unknown.length > 0)
-              return yield* send({ type: "INVALID", reason: `plan names unknown targets: ${unknown.join(", ")}` })
-            const refused = adapter.validatePlan?.(header.plan)
-            if (refused !== undefined) return yield* send({ type: "INVALID", reason: refused })
-            yield* send({ type: "VALIDATED" })
-          }),
-        evaluateGates: () =>
-          gate(
-            header.plan.waves.flatMap((w) => w.targets),
-            undefined
-          ).pipe(
-            Effect.flatMap((violations) =>
-              violations.length === 0
-                ? send({ type: "GATES_PASSED" })
-                : send({ type: "GATES_DENIED", reason: `blocked by gates: ${summarize(violations)}`, violations })
-            ),
-            Effect.catch((e: AdapterError) =>
-              send({
-                type: "GATES_DENIED",
-                reason: `gate could not inspect targets (fail closed): ${failureMessage(e)}`
+      const rollbackOne = (targetId: string) =>
+        Effect.gen(function* () {
+          const target = targets.get(targetId)
+          if (target === undefined) return yield* Effect.fail(unknownTarget("rollback", targetId))
+          const previous = header.previous[targetId]
+          if (previous === undefined) {
+            return yield* Effect.fail(
+              new AdapterError({
+                operation: "rollback",
+                target: targetId,
+                message: "no previous revision recorded",
+                transient: false
               })
             )
-          ),
+          }
+          const appliedRevision = applied.get(targetId)
+          yield* call(
+            "rollback",
+            targetId,
+            adapter.rollback(
+              target,
+              previous,
+              appliedRevision === undefined ? { rolloutId } : { rolloutId, applied: appliedRevision }
+            )
+          )
+          const verdict = yield* verify(-1, target).pipe(Effect.timeoutOption(config.health.progressDeadlineMs))
+          const ok = Option.isSome(verdict) && verdict.value.healthy
+          const reason = Option.isNone(verdict)
+            ? "not healthy within the progress deadline after rollback"
+            : verdict.value.healthy
+              ? undefined
+              : verdict.value.reason
+          yield* events.emit({
+            type: "targetRolledBack",
+            targetId,
+            to: previous.image,
+            ok,
+            ...(reason === undefined ? {} : { reason })
+          })
+          yield* send(
+            ok
+              ? { type: "TARGETS_ROLLED_BACK", targetIds: [targetId] }
+              : { type: "TARGETS_ROLLBACK_FAILED", failures: [{ targetId, reason: reason ?? "unhealthy" }] }
+          )
+        }).pipe(
+          Effect.catchTag("AdapterError", (e) =>
+            events
+              .emit({
+                type: "targetRolledBack",
+                targetId,
+                to: header.previous[targetId]?.image ?? "unknown",
+                ok: false,
+                reason: failureMessage(e)
+              })
+              .pipe(
+                Effect.andThen(
+                  send({ type: "TARGETS_ROLLBACK_FAILED", failures: [{ targetId, reason: failureMessage(e) }] })
+                )
+              )
+          )
+        )
+
+      const handlers = {
+        validate: Effect.fn("Interpreter.validate")(function* () {
+          const surge = header.plan.waves.some((w) => w.kind === "preview")
+          if (surge && !adapter.capabilities.surge) {
+            return yield* send({
+              type: "INVALID",
+              reason: `the ${adapter.name} adapter cannot run a blue-green preview (no surge capability)`
+            })
+          }
+          const unknown = header.plan.waves.flatMap((w) => w.targets).filter((id) => !targets.has(id))
+          if (unknown.length > 0)
+            return yield* send({ type: "INVALID", reason: `plan names unknown targets: ${unknown.join(", ")}` })
+          const refused = adapter.validatePlan?.(header.plan)
+          if (refused !== undefined) return yield* send({ type: "INVALID", reason: refused })
+          yield* send({ type: "VALIDATED" })
+        }),
+        evaluateGates: () =>
+          gates
+            .check(
+              header.plan.waves.flatMap((w) => w.targets),
+              undefined
+            )
+            .pipe(
+              Effect.flatMap((violations) =>
+                violations.length === 0
+                  ? send({ type: "GATES_PASSED" })
+                  : send({ type: "GATES_DENIED", reason: `blocked by gates: ${summarize(violations)}`, violations })
+              ),
+              Effect.catch((e: AdapterError) =>
+                send({
+                  type: "GATES_DENIED",
+                  reason: `gate could not inspect targets (fail closed): ${failureMessage(e)}`
+                })
+              )
+            ),
         checkWave: (wave: number) =>
-          gate(header.machineInput.waves[wave]?.targets ?? [], wave).pipe(
+          gates.check(header.machineInput.waves[wave]?.targets ?? [], wave).pipe(
             Effect.flatMap((violations) =>
               violations.length === 0
                 ? send({ type: "WAVE_CHECKED", wave })
@@ -559,155 +457,76 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
               })
             )
           ),
-        updateTarget: (wave: number, targetId: string) =>
-          Effect.gen(function* () {
-            const target = yield* targetOf(targetId)
-            const topology = topologyOf(targetId)
-            yield* emit({
-              type: "targetUpdating",
-              wave,
-              targetId,
-              from: header.previous[targetId]?.image ?? "unknown",
-              to: config.artifact.image.raw,
-              ...(topology === undefined ? {} : { topology })
-            })
-            const surge = header.plan.waves[wave]?.kind === "preview"
-            // An apply is never cut in half by a cancel (failure, abort): a target stopped between
-            // "old removed" and "new started" would be down for nobody's reason. Only a crash can
-            // interrupt it, and resume finishes such half-done applies.
-            // The retries belong to the apply too: a cancel during a backoff would leave a target
-            // that a crash had half-updated (stopped) in that state.
-            const revision = yield* Effect.uninterruptible(
-              call(
-                "apply",
-                targetId,
-                adapter.apply(target, config.artifact, { rolloutId, wave, mode: surge ? "surge" : "replace" })
-              )
-            )
-            applied.set(targetId, revision)
-            yield* journal.append(rolloutId, [
-              { kind: "applied", at: yield* Clock.currentTimeMillis, targetId, revision }
-            ])
-            yield* emit({ type: "targetApplied", wave, targetId })
-            const verdict = yield* verify(wave, target)
-            if (verdict.healthy) return yield* send({ type: "TARGET_HEALTHY", targetId })
-            yield* emit({ type: "targetFailed", wave, targetId, reason: verdict.reason })
-            yield* send({ type: "TARGET_FAILED", targetId, reason: `${targetId} unhealthy: ${verdict.reason}` })
-          }).pipe(
-            Effect.catchTag("AdapterError", (e) =>
-              emit({ type: "targetFailed", wave, targetId, reason: failureMessage(e) }).pipe(
-                Effect.andThen(send({ type: "TARGET_FAILED", targetId, reason: failureMessage(e) }))
-              )
-            )
-          ),
-        rollbackTarget: (targetId: string) =>
-          Effect.gen(function* () {
-            const target = yield* targetOf(targetId)
-            const previous = header.previous[targetId]
-            if (previous === undefined) {
-              return yield* Effect.fail(
-                new AdapterError({
-                  operation: "rollback",
-                  target: targetId,
-                  message: "no previous revision recorded",
-                  transient: false
-                })
-              )
-            }
-            const appliedRevision = applied.get(targetId)
-            yield* call(
-              "rollback",
-              targetId,
-              adapter.rollback(
-                target,
-                previous,
-                appliedRevision === undefined ? { rolloutId } : { rolloutId, applied: appliedRevision }
-              )
-            )
-            const verdict = yield* verify(-1, target).pipe(Effect.timeoutOption(config.health.progressDeadlineMs))
-            const ok = Option.isSome(verdict) && verdict.value.healthy
-            const reason = Option.isNone(verdict)
-              ? "not healthy within the progress deadline after rollback"
-              : verdict.value.healthy
-                ? undefined
-                : verdict.value.reason
-            yield* emit({
-              type: "targetRolledBack",
-              targetId,
-              to: previous.image,
-              ok,
-              ...(reason === undefined ? {} : { reason })
-            })
-            yield* send(
-              ok
-                ? { type: "TARGET_ROLLED_BACK", targetId }
-                : { type: "TARGET_ROLLBACK_FAILED", targetId, reason: reason ?? "unhealthy" }
-            )
-          }).pipe(
-            Effect.catchTag("AdapterError", (e) =>
-              emit({
-                type: "targetRolledBack",
-                targetId,
-                to: header.previous[targetId]?.image ?? "unknown",
-                ok: false,
-                reason: failureMessage(e)
-              }).pipe(Effect.andThen(send({ type: "TARGET_ROLLBACK_FAILED", targetId, reason: failureMessage(e) })))
-            )
-          ),
-        runAnalysis: (wave: number, names: ReadonlyArray<string>) =>
-          Effect.gen(function* () {
-            for (const name of names) {
-              const analysis = config.gates.analysis.find((a) => a.name === name)
-              const fail = (reason: string) =>
-                emit({
+        updateTargets: (wave: number, targetIds: ReadonlyArray<string>) => {
+          const mode = modeOf(wave)
+          return Effect.forEach(targetIds, (id) => updateOne(wave, mode, id), {
+            concurrency: "unbounded",
+            discard: true
+          })
+        },
+        rollbackTargets: (targetIds: ReadonlyArray<string>) =>
+          Effect.forEach(targetIds, rollbackOne, { concurrency: "unbounded", discard: true }),
+        runAnalysis: Effect.fn("Interpreter.runAnalysis")(function* (wave: number, names: ReadonlyArray<string>) {
+          for (const name of names) {
+            const analysis = config.gates.analysis.find((a) => a.name === name)
+            const fail = (reason: string) =>
+              events
+                .emit({
                   type: "gateDecided",
                   gate: "analysis",
                   wave,
                   allow: false,
                   violations: [{ targetId: "*", rule: `analysis/${name}`, message: reason }],
                   warnings: []
-                }).pipe(Effect.andThen(send({ type: "ANALYSIS_FAILED", wave, reason })))
-              if (analysis === undefined) return yield* fail(`analysis "${name}" is not defined in spec.gates.analysis`)
-              if (metrics === undefined)
-                return yield* fail(`analysis "${name}" needs a metrics provider and none is configured (fail closed)`)
-              const condition = parseCondition(analysis.successCondition)
-              if (condition === undefined)
-                return yield* fail(`analysis "${name}": cannot parse successCondition "${analysis.successCondition}"`)
-              for (let i = 0; i < analysis.count; i++) {
-                if (i > 0) yield* Effect.sleep(analysis.intervalMs)
-                const value = yield* metrics
-                  .query(analysis, { rolloutId, wave, targets: header.machineInput.waves[wave]?.targets ?? [] })
-                  .pipe(
-                    Effect.map((v) => ({ ok: true as const, v })),
-                    Effect.catch((e) => Effect.succeed({ ok: false as const, message: e.message }))
-                  )
-                if (!value.ok) return yield* fail(`analysis "${name}" query failed: ${value.message}`)
-                if (!condition(value.v))
-                  return yield* fail(
-                    `analysis "${name}": result ${value.v} does not satisfy ${analysis.successCondition}`
-                  )
-              }
-              yield* emit({ type: "gateDecided", gate: "analysis", wave, allow: true, violations: [], warnings: [] })
-            }
-            yield* send({ type: "ANALYSIS_PASSED", wave })
-          }),
-        finalize: () =>
-          Effect.gen(function* () {
-            const touched = snapshot.context.touched.flatMap((id) => {
-              const t = targets.get(id)
-              return t === undefined ? [] : [t]
-            })
-            yield* call("finalize", undefined, adapter.finalize(touched)).pipe(
-              Effect.catch((e) =>
-                emit({
-                  type: "retrying",
-                  operation: "finalize",
-                  message: `cleanup failed, left for later: ${e.message}`
                 })
-              )
+                .pipe(Effect.andThen(send({ type: "ANALYSIS_FAILED", wave, reason })))
+            if (analysis === undefined) return yield* fail(`analysis "${name}" is not defined in spec.gates.analysis`)
+            if (metrics === undefined)
+              return yield* fail(`analysis "${name}" needs a metrics provider and none is configured (fail closed)`)
+            const condition = parseCondition(analysis.successCondition)
+            if (condition === undefined)
+              return yield* fail(`analysis "${name}": cannot parse successCondition "${analysis.successCondition}"`)
+            for (let i = 0; i < analysis.count; i++) {
+              if (i > 0) yield* Effect.sleep(analysis.intervalMs)
+              const value = yield* metrics
+                .query(analysis, { rolloutId, wave, targets: header.machineInput.waves[wave]?.targets ?? [] })
+                .pipe(
+                  Effect.map((v) => ({ ok: true as const, v })),
+                  Effect.catch((e) => Effect.succeed({ ok: false as const, message: e.message }))
+                )
+              if (!value.ok) return yield* fail(`analysis "${name}" query failed: ${value.message}`)
+              if (!condition(value.v))
+                return yield* fail(
+                  `analysis "${name}": result ${value.v} does not satisfy ${analysis.successCondition}`
+                )
+            }
+            yield* events.emit({
+              type: "gateDecided",
+              gate: "analysis",
+              wave,
+              allow: true,
+              violations: [],
+              warnings: []
+            })
+          }
+          yield* send({ type: "ANALYSIS_PASSED", wave })
+        }),
+        finalize: Effect.fn("Interpreter.finalize")(function* () {
+          const touched = progressOf(snapshot.context).touched.flatMap((id) => {
+            const t = targets.get(id)
+            return t === undefined ? [] : [t]
+          })
+          yield* call("finalize", undefined, adapter.finalize(touched)).pipe(
+            Effect.catch((e) =>
+              events.emit({
+                type: "retrying",
+                operation: "finalize",
+                message: `cleanup failed, left for later: ${e.message}`
+              })
             )
-            yield* send({ type: "FINALIZED" })
-          }),
+          )
+          yield* send({ type: "FINALIZED" })
+        }),
         timer: (timerId: string, dueAt: number) =>
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
@@ -717,7 +536,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       }
 
       const noteEvent = (note: Note) => {
-        const ctx = snapshot.context
+        if (!events.enabled) return Effect.void
         switch (note.kind) {
           case "waveStarted": {
             const byTopology: Record<string, number> = {}
@@ -725,90 +544,89 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
               const key = topologyOf(id) ?? "all"
               byTopology[key] = (byTopology[key] ?? 0) + 1
             }
-            return emit({ type: "waveStarted", wave: note.wave, targets: note.targets, byTopology })
+            return events.emit({ type: "waveStarted", wave: note.wave, targets: note.targets, byTopology })
           }
           case "waveHealthy":
-            return emit({ type: "waveHealthy", wave: note.wave })
+            return events.emit({ type: "waveHealthy", wave: note.wave })
           case "awaitingApproval":
-            return emit({ type: "awaitingApproval", wave: note.wave })
+            return events.emit({ type: "awaitingApproval", wave: note.wave })
           case "paused":
-            return emit({ type: "paused", wave: note.wave, reason: note.reason })
+            return events.emit({ type: "paused", wave: note.wave, reason: note.reason })
           case "resumed":
-            return emit({ type: "resumed", wave: note.wave })
+            return events.emit({ type: "resumed", wave: note.wave })
           case "rollbackStarted":
-            return emit({ type: "rollbackStarted", reason: note.reason, targets: note.targets })
-          case "finished":
+            return events.emit({ type: "rollbackStarted", reason: note.reason, targets: note.targets })
+          case "finished": {
+            const counts = countsOf(snapshot.context)
             return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              emit({
+              events.emit({
                 type: "finished",
                 outcome: note.outcome,
                 ...(note.reason === undefined ? {} : { reason: note.reason }),
-                updated: ctx.updated.length,
-                rolledBack: ctx.rolledBack.length,
-                touched: ctx.touched.length,
+                updated: counts.updated,
+                rolledBack: counts.rolledBack,
+                touched: counts.touched,
                 durationMs: now - header.createdAt
               })
             )
+          }
         }
       }
 
-      /** Write-ahead: every command's intent is durable before anything acts on it. */
-      const runCommands = (commands: ReadonlyArray<Command>) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const intents: JournalEntry[] = []
-          for (const c of commands) {
-            if (c.kind === "notify" || c.kind === "cancelUpdates" || c.kind === "cancelTimer") continue
-            if (c.kind === "startTimer") {
-              const dueAt = timerDue.get(c.timerId) ?? now + c.ms
-              timerDue.set(c.timerId, dueAt)
-              intents.push({ kind: "intent", at: now, command: c, dueAt })
-            } else {
-              intents.push({ kind: "intent", at: now, command: c })
-            }
+      /** The intents of commands, to be durable before anything acts on them. */
+      const intentsOf = (commands: ReadonlyArray<Command>, now: number, into: JournalEntry[]) => {
+        for (const c of commands) {
+          if (c.kind === "notify" || c.kind === "cancelUpdates" || c.kind === "cancelTimer") continue
+          if (c.kind === "startTimer") {
+            const dueAt = timerDue.get(c.timerId) ?? now + c.ms
+            timerDue.set(c.timerId, dueAt)
+            into.push({ kind: "intent", at: now, command: c, dueAt })
+          } else {
+            into.push({ kind: "intent", at: now, command: c })
           }
-          yield* journal.append(rolloutId, intents)
-          for (const c of commands) {
+        }
+        return into
+      }
+
+      /** Runs commands whose intents are already journaled. */
+      const act = (commands: ReadonlyArray<Command>) =>
+        Effect.forEach(
+          commands,
+          (c): Effect.Effect<void> => {
             switch (c.kind) {
               case "notify":
-                yield* noteEvent(c.note)
-                break
+                return noteEvent(c.note)
               case "cancelUpdates":
-                for (const key of [...running]) if (key.startsWith("update:")) yield* stop(key)
-                break
+                return Effect.forEach(
+                  [...running].filter((key) => key.startsWith("update:")),
+                  stop,
+                  { discard: true }
+                )
               case "cancelTimer":
-                yield* stop(`timer:${c.timerId}`)
-                break
+                return stop(`timer:${c.timerId}`)
               case "startTimer":
-                yield* fork(`timer:${c.timerId}`, handlers.timer(c.timerId, timerDue.get(c.timerId) ?? now + c.ms))
-                break
+                return fork(`timer:${c.timerId}`, handlers.timer(c.timerId, timerDue.get(c.timerId)!))
               case "validate":
-                yield* fork("validate", handlers.validate())
-                break
+                return fork("validate", handlers.validate())
               case "evaluateGates":
-                yield* fork("gates", handlers.evaluateGates())
-                break
+                return fork("gates", handlers.evaluateGates())
               case "checkWave":
-                yield* fork(`check:${c.wave}`, handlers.checkWave(c.wave))
-                break
-              case "updateTarget":
-                yield* fork(`update:${c.targetId}`, handlers.updateTarget(c.wave, c.targetId))
-                break
-              case "rollbackTarget":
-                yield* fork(`rollback:${c.targetId}`, handlers.rollbackTarget(c.targetId))
-                break
+                return fork(`check:${c.wave}`, handlers.checkWave(c.wave))
+              case "updateTargets":
+                return fork(`update:${c.wave}:${batchSeq++}`, handlers.updateTargets(c.wave, c.targetIds))
+              case "rollbackTargets":
+                return fork(`rollback:${batchSeq++}`, handlers.rollbackTargets(c.targetIds))
               case "runAnalysis":
-                yield* fork(`analysis:${c.wave}`, handlers.runAnalysis(c.wave, c.analysis))
-                break
+                return fork(`analysis:${c.wave}`, handlers.runAnalysis(c.wave, c.analysis))
               case "finalize":
-                yield* fork("finalize", handlers.finalize())
-                break
+                return fork("finalize", handlers.finalize())
             }
-          }
-        })
+          },
+          { discard: true }
+        )
 
       const fresh = entries.length === 0
-      yield* emit({
+      yield* events.emit({
         type: "rolloutStarted",
         image: header.image,
         adapter: header.adapter,
@@ -818,85 +636,94 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
         resumed: !fresh
       })
       // A crash can cut an apply in half. Its intent is in the journal with no "applied" after it;
-      // unless that update is still outstanding (re-run below) or rollback owns the target, finish it.
+      // unless that update is still outstanding (re-run below) or rollback owns the target, finish
+      // it, in the mode its wave used.
       if (!fresh) {
         const ctx = snapshot.context
-        const rollbackOwns = new Set([
-          ...ctx.rolledBack,
-          ...ctx.rollbackPending,
-          ...ctx.rollbackInFlight,
-          ...ctx.rollbackFailed
-        ])
-        const halfDone = ctx.touched.filter(
-          (id) => !applied.has(id) && !outstanding.has(`update:${id}`) && !rollbackOwns.has(id)
+        const index = indexOf(ctx)
+        const rollbackOwns = new Set(ctx.rollbackOrder)
+        const halfDone = progressOf(ctx).touched.filter(
+          (id) =>
+            !applied.has(id) &&
+            !outstanding.has(`update:${id}`) &&
+            !rollbackOwns.has(index.get(id)!) &&
+            (ctx.status.get(index.get(id)!) & (Flag.rolledBack | Flag.rollbackFailed)) === 0
         )
-        for (const id of halfDone) {
-          const target = targets.get(id)
-          if (target === undefined) continue
-          const wave = header.machineInput.waves.findIndex((w) => w.targets.includes(id))
-          const revision = yield* Effect.uninterruptible(
-            call("apply", id, adapter.apply(target, config.artifact, { rolloutId, wave, mode: "replace" }))
-          ).pipe(Effect.option)
-          if (Option.isSome(revision)) {
-            applied.set(id, revision.value)
-            yield* journal.append(rolloutId, [
-              { kind: "applied", at: yield* Clock.currentTimeMillis, targetId: id, revision: revision.value }
-            ])
-          }
+        if (halfDone.length > 0) {
+          const waveOf = new Map<string, number>()
+          header.machineInput.waves.forEach((w, i) => {
+            for (const id of w.targets) if (!waveOf.has(id)) waveOf.set(id, i)
+          })
+          yield* Effect.forEach(
+            halfDone,
+            (id) =>
+              Effect.gen(function* () {
+                const target = targets.get(id)
+                if (target === undefined) return
+                const wave = waveOf.get(id) ?? -1
+                const mode = modeOf(wave)
+                const revision = yield* Effect.uninterruptible(
+                  call("apply", id, adapter.apply(target, config.artifact, { rolloutId, wave, mode }))
+                ).pipe(Effect.option)
+                if (Option.isSome(revision)) {
+                  applied.set(id, revision.value)
+                  yield* journal.append([
+                    { kind: "applied", at: yield* Clock.currentTimeMillis, targetId: id, revision: revision.value }
+                  ])
+                }
+              }),
+            { concurrency: config.operations.concurrency, discard: true }
+          )
         }
       }
       // A fresh run starts with the initial actions; a resumed one re-runs what was outstanding.
       if (snapshot.status !== "done") {
-        yield* runCommands(fresh ? replayed.initialCommands : [...outstanding.values()])
+        const commands = fresh ? replayed.initialCommands : outstandingCommands(outstanding)
+        yield* journal.append(intentsOf(commands, yield* Clock.currentTimeMillis, []))
+        yield* act(commands)
       }
 
       const seenControls = new Set(replayed.seenControls)
       for (const c of replayed.pendingControls) yield* send(controlEvent(c))
       // Operator controls from other processes arrive through the store.
       yield* Effect.forkScoped(
-        Effect.gen(function* () {
-          while (true) {
-            const inbox = yield* store.pendingControls(rolloutId)
-            const fresh = inbox.filter((c) => !seenControls.has(c.id))
-            if (fresh.length > 0) {
-              const at = yield* Clock.currentTimeMillis
-              yield* journal.append(
-                rolloutId,
-                fresh.map((request): JournalEntry => ({ kind: "control", at, request }))
-              )
-              for (const c of fresh) seenControls.add(c.id)
-            }
-            if (inbox.length > 0)
-              yield* store.ackControls(
-                rolloutId,
-                inbox.map((c) => c.id)
-              )
-            for (const c of fresh) yield* send(controlEvent(c))
-            yield* Effect.sleep(100)
-          }
-        }).pipe(Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : failRun(cause))))
+        controlInbox({ store, rolloutId, journal, seen: seenControls, pollMs: 100 }).pipe(
+          Stream.runForEach(send),
+          Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : failRun(cause)))
+        )
       )
 
+      // Snapshots are taken by machine events folded, which is what a resume has to replay.
+      const snapshotEvery = config.operations.snapshotEvery ?? 512
+      let eventsSinceSnapshot = 0
       while (snapshot.status !== "done") {
-        const event = yield* Queue.take(queue)
-        yield* journal.append(rolloutId, [{ kind: "event", at: yield* Clock.currentTimeMillis, event }])
-        const [next, actions] = transition(rolloutMachine, snapshot, event as never)
-        snapshot = next as RolloutSnapshot
-        const commands = commandsOf(actions)
-        outstanding = track(outstanding, event, commands)
-        yield* runCommands(commands)
-        // Every event entry so far is folded into `snapshot`: only the main loop appends events.
-        if (journalLength - snapshotAt >= snapshotEvery && snapshot.status !== "done") {
-          const persisted = rolloutMachine.getPersistedSnapshot(snapshot) as unknown as {
-            value: unknown
-            context: unknown
-          }
+        const taken = coalesce(yield* Queue.takeAll(queue))
+        const now = yield* Clock.currentTimeMillis
+        const batch: JournalEntry[] = []
+        const commands: Command[] = []
+        for (const event of taken) {
+          // Events that arrive after the final state are not consumed, so not journaled.
+          if (snapshot.status === "done") break
+          batch.push({ kind: "event", at: now, event })
+          if ((event.type === "GATES_DENIED" || event.type === "WAVE_DENIED") && event.violations !== undefined)
+            violations.push(...event.violations)
+          const [next, answered] = replayed.stepper.step(snapshot, event)
+          snapshot = next
+          track(outstanding, event, answered)
+          intentsOf(answered, now, batch)
+          for (const c of answered) commands.push(c)
+          eventsSinceSnapshot++
+        }
+        // Write-ahead: the events and the intents they caused, in one write, before any of it acts.
+        yield* journal.append(batch)
+        yield* act(commands)
+        if (eventsSinceSnapshot >= snapshotEvery && snapshot.status !== "done") {
           yield* store.writeSnapshot(rolloutId, {
-            seq: journalLength,
-            machine: { value: persisted.value, context: persisted.context },
-            outstanding: [...outstanding.entries()]
+            seq: journal.length(),
+            machine: { value: snapshot.value, context: persistContext(snapshot.context) },
+            commands: outstandingCommands(outstanding)
           })
-          snapshotAt = journalLength
+          eventsSinceSnapshot = 0
         }
       }
       yield* FiberMap.clear(fibers)
@@ -906,7 +733,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       if (adapter.conclude !== undefined && outcome !== undefined) {
         // Runs on every outcome, and again when a finished rollout is resumed (a crash may have
         // cut it short): the adapter's conclude is idempotent by contract.
-        const ctx = snapshot.context
+        const progress = progressOf(snapshot.context)
         const concluded = yield* call(
           "conclude",
           undefined,
@@ -914,20 +741,19 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
             rolloutId,
             outcome,
             targets: header.plan.targets,
-            touched: ctx.touched,
-            updated: ctx.updated
+            touched: progress.touched,
+            updated: progress.updated
           })
         ).pipe(
           Effect.map((notes) => ({ ok: true, notes })),
           Effect.catch((e: AdapterError) => Effect.succeed({ ok: false, notes: [failureMessage(e)] }))
         )
         if (!concluded.ok || concluded.notes.length > 0) {
-          yield* emit({ type: "concluded", ok: concluded.ok, notes: concluded.notes })
+          yield* events.emit({ type: "concluded", ok: concluded.ok, notes: concluded.notes })
         }
         conclusion = concluded
       }
-      const stored = yield* store.read(rolloutId)
-      const result = resultOf(header, snapshot, stored.entries)
+      const result = resultOf(header, snapshot, violations)
       if (result === undefined)
         return yield* new RolloutError({ rolloutId, message: "machine stopped without an outcome" })
       return conclusion === undefined ? result : { ...result, concluded: conclusion }

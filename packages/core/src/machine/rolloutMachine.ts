@@ -7,10 +7,11 @@ import {
   initialContext,
   pauseWave,
   resumeWave,
+  isInFlight,
   rollbackDone,
-  rollbackSettled,
+  rollbacksSettled,
   type Step,
-  targetHealthy,
+  targetsHealthy,
   waveComplete
 } from "./steps.js"
 import type { Command, MachineInput, Outcome, RolloutContext, MachineEvent } from "./types.js"
@@ -74,9 +75,9 @@ export const rolloutMachine = setup({
     hasAnalysis: ({ context }) => (currentWave(context)?.analysis.length ?? 0) > 0,
     timedPause: ({ context }) => currentWave(context)?.pauseAfter?.kind === "duration",
     pauseUntilResumed: ({ context }) => currentWave(context)?.pauseAfter?.kind === "untilResumed",
-    shouldRollBackOnFailure: ({ context }) => context.rollback.onFailure && context.touched.length > 0,
-    shouldRollBackOnAbort: ({ context }) => context.rollback.onAbort && context.touched.length > 0,
-    rollbackDoneWithFailures: ({ context }) => rollbackDone(context) && context.rollbackFailed.length > 0,
+    shouldRollBackOnFailure: ({ context }) => context.rollback.onFailure && context.touched > 0,
+    shouldRollBackOnAbort: ({ context }) => context.rollback.onAbort && context.touched > 0,
+    rollbackDoneWithFailures: ({ context }) => rollbackDone(context) && context.rollbackFailed > 0,
     rollbackDoneAfterAbort: ({ context }) => rollbackDone(context) && context.aborting,
     rollbackDone: ({ context }) => rollbackDone(context)
   }
@@ -192,13 +193,13 @@ export const rolloutMachine = setup({
             })
           },
           on: {
-            TARGET_HEALTHY: {
+            TARGETS_HEALTHY: {
               actions: run((ctx, e) =>
-                e.type === "TARGET_HEALTHY" ? targetHealthy(ctx, e.targetId) : { patch: {}, commands: [] }
+                e.type === "TARGETS_HEALTHY" ? targetsHealthy(ctx, e.targetIds) : { patch: {}, commands: [] }
               )
             },
             TARGET_FAILED: {
-              guard: ({ context, event }) => context.inFlight.includes(event.targetId),
+              guard: ({ context, event }) => isInFlight(context, event.targetId),
               target: "#rollout.failing",
               actions: failWith((_, e) =>
                 e.type === "TARGET_FAILED" ? { reason: e.reason, target: e.targetId } : { reason: "target failed" }
@@ -208,7 +209,7 @@ export const rolloutMachine = setup({
               guard: ({ context, event }) => event.timerId === context.deadlineTimer,
               target: "#rollout.failing",
               actions: failWith((ctx) => ({
-                reason: `progress deadline of ${ctx.progressDeadlineMs}ms exceeded in wave ${ctx.waveIndex} (${ctx.inFlight.length} target(s) not healthy)`
+                reason: `progress deadline of ${ctx.progressDeadlineMs}ms exceeded in wave ${ctx.waveIndex} (${ctx.inFlight} target(s) not healthy)`
               }))
             }
           }
@@ -268,7 +269,10 @@ export const rolloutMachine = setup({
           }
         },
         nextWave: {
-          entry: run((ctx) => ({ patch: { waveIndex: ctx.waveIndex + 1, approved: false }, commands: [] })),
+          entry: run((ctx) => ({
+            patch: { waveIndex: ctx.waveIndex + 1, cursor: 0, pending: 0, approved: false },
+            commands: []
+          })),
           always: { target: "waveStart" }
         }
       }
@@ -290,14 +294,20 @@ export const rolloutMachine = setup({
         { guard: "rollbackDone", target: "rolledBack" }
       ],
       on: {
-        TARGET_ROLLED_BACK: {
+        TARGETS_ROLLED_BACK: {
           actions: run((ctx, e) =>
-            e.type === "TARGET_ROLLED_BACK" ? rollbackSettled(ctx, e.targetId, true) : { patch: {}, commands: [] }
+            e.type === "TARGETS_ROLLED_BACK" ? rollbacksSettled(ctx, e.targetIds, true) : { patch: {}, commands: [] }
           )
         },
-        TARGET_ROLLBACK_FAILED: {
+        TARGETS_ROLLBACK_FAILED: {
           actions: run((ctx, e) =>
-            e.type === "TARGET_ROLLBACK_FAILED" ? rollbackSettled(ctx, e.targetId, false) : { patch: {}, commands: [] }
+            e.type === "TARGETS_ROLLBACK_FAILED"
+              ? rollbacksSettled(
+                  ctx,
+                  e.failures.map((f) => f.targetId),
+                  false
+                )
+              : { patch: {}, commands: [] }
           )
         }
       }

@@ -1,3 +1,4 @@
+import { Flag, StatusVector } from "./status.js"
 import type { Command, Failure, MachineInput, RolloutContext } from "./types.js"
 
 /** A pure step: the context patch and the commands it asks for. */
@@ -8,28 +9,79 @@ export interface Step {
 
 const none: Step = { patch: {}, commands: [] }
 
-export const initialContext = (input: MachineInput): RolloutContext => ({
-  mode: input.mode ?? "rollout",
-  waves: input.waves,
-  rollback: input.rollback,
-  progressDeadlineMs: input.progressDeadlineMs,
-  rollbackConcurrency: Math.max(1, input.rollbackConcurrency),
-  // Finite on purpose: the context is stored as JSON, where Infinity would turn into null.
-  maxInFlight: input.maxInFlight ?? Number.MAX_SAFE_INTEGER,
-  waveIndex: 0,
-  pending: [],
-  inFlight: [],
-  updated: [],
-  touched: input.mode === "rollback" ? [...(input.rollbackTargets ?? [])] : [],
-  rollbackPending: [],
-  rollbackInFlight: [],
-  rolledBack: [],
-  rollbackFailed: [],
-  userPaused: false,
-  approved: false,
-  aborting: false,
-  timerSeq: 0
-})
+// Derived from the input, which a run (and XState's initial-state evaluations) pass around as
+// the same object: computed once per input, so every context of a run shares one `ids` array.
+const idsCache = new WeakMap<MachineInput, ReadonlyArray<string>>()
+
+/** Rollback targets first, then the waves' targets in plan order, each once. */
+export const targetIdsOf = (input: MachineInput): ReadonlyArray<string> => {
+  const cached = idsCache.get(input)
+  if (cached !== undefined) return cached
+  const ids = computeTargetIds(input)
+  idsCache.set(input, ids)
+  return ids
+}
+
+const computeTargetIds = (input: MachineInput): ReadonlyArray<string> => {
+  const seen = new Set<string>()
+  const ids: string[] = []
+  const add = (id: string) => {
+    if (seen.has(id)) return
+    seen.add(id)
+    ids.push(id)
+  }
+  for (const id of input.rollbackTargets ?? []) add(id)
+  for (const wave of input.waves) for (const id of wave.targets) add(id)
+  return ids
+}
+
+// The index is derived from `ids`, which every context of one run shares: computed once per run.
+const indexCache = new WeakMap<ReadonlyArray<string>, ReadonlyMap<string, number>>()
+export const indexOf = (ctx: Pick<RolloutContext, "ids">): ReadonlyMap<string, number> => {
+  let index = indexCache.get(ctx.ids)
+  if (index === undefined) {
+    index = new Map(ctx.ids.map((id, i) => [id, i]))
+    indexCache.set(ctx.ids, index)
+  }
+  return index
+}
+
+export const initialContext = (input: MachineInput): RolloutContext => {
+  const ids = targetIdsOf(input)
+  const rollbackMode = input.mode === "rollback"
+  const index = indexOf({ ids })
+  const rollbackTargets = rollbackMode ? (input.rollbackTargets ?? []) : []
+  const status = StatusVector.empty(ids.length).update(
+    rollbackTargets.map((id) => index.get(id)!),
+    (flags) => flags | Flag.touched
+  )
+  return {
+    mode: input.mode ?? "rollout",
+    waves: input.waves,
+    ids,
+    rollback: input.rollback,
+    progressDeadlineMs: input.progressDeadlineMs,
+    rollbackConcurrency: Math.max(1, input.rollbackConcurrency),
+    // Finite on purpose: the context is stored as JSON, where Infinity would turn into null.
+    maxInFlight: input.maxInFlight ?? Number.MAX_SAFE_INTEGER,
+    waveIndex: 0,
+    cursor: 0,
+    pending: 0,
+    status,
+    inFlight: 0,
+    updated: 0,
+    touched: new Set(rollbackTargets).size,
+    rollbackOrder: [],
+    rollbackCursor: 0,
+    rollbackInFlight: 0,
+    rolledBack: 0,
+    rollbackFailed: 0,
+    userPaused: false,
+    approved: false,
+    aborting: false,
+    timerSeq: 0
+  }
+}
 
 export const currentWave = (ctx: RolloutContext) => ctx.waves[ctx.waveIndex]
 
@@ -40,40 +92,65 @@ export const waveSlots = (ctx: RolloutContext): number => {
   return Math.max(1, Math.min(wave.maxUnavailable + wave.maxSurge, ctx.maxInFlight))
 }
 
-/** Dispatches as many pending targets as the wave's budget allows (none while paused by the operator). */
+/**
+ * Dispatches as many pending targets as the wave's budget allows (none while paused by the
+ * operator), in the wave's order, skipping targets an earlier wave already updated. Each target
+ * of a wave is looked at once, so a whole wave costs O(its size).
+ */
 export const dispatchUpdates = (ctx: RolloutContext): Step => {
   if (ctx.userPaused) return none
-  const free = waveSlots(ctx) - ctx.inFlight.length
-  if (free <= 0 || ctx.pending.length === 0) return none
-  const starting = ctx.pending.slice(0, free)
+  const wave = currentWave(ctx)
+  let free = waveSlots(ctx) - ctx.inFlight
+  if (wave === undefined || free <= 0 || ctx.pending === 0) return none
+  const index = indexOf(ctx)
+  const starting: number[] = []
+  const picked = new Set<number>()
+  let cursor = ctx.cursor
+  while (free > 0 && cursor < wave.targets.length) {
+    const i = index.get(wave.targets[cursor]!)!
+    cursor++
+    if (ctx.status.has(i, Flag.updated | Flag.inFlight) || picked.has(i)) continue
+    picked.add(i)
+    starting.push(i)
+    free--
+  }
+  let newlyTouched = 0
+  const status = ctx.status.update(starting, (flags) => {
+    if ((flags & Flag.touched) === 0) newlyTouched++
+    return flags | Flag.touched | Flag.inFlight
+  })
   return {
     patch: {
-      pending: ctx.pending.slice(starting.length),
-      inFlight: [...ctx.inFlight, ...starting],
-      touched: [...ctx.touched, ...starting.filter((id) => !ctx.touched.includes(id))]
+      cursor,
+      pending: ctx.pending - starting.length,
+      status,
+      inFlight: ctx.inFlight + starting.length,
+      touched: ctx.touched + newlyTouched
     },
-    commands: starting.map((targetId) => ({ kind: "updateTarget", wave: ctx.waveIndex, targetId }))
+    commands:
+      starting.length === 0
+        ? []
+        : [{ kind: "updateTargets", wave: ctx.waveIndex, targetIds: starting.map((i) => ctx.ids[i]!) }]
   }
 }
 
 export const beginWave = (ctx: RolloutContext): Step => {
   const wave = currentWave(ctx)
   if (wave === undefined) return none
-  const started: RolloutContext = {
-    ...ctx,
-    pending: wave.targets.filter((id) => !ctx.updated.includes(id)),
-    inFlight: []
+  const index = indexOf(ctx)
+  // Distinct targets, so a target listed twice in a wave cannot hold the wave open.
+  const counted = new Set<number>()
+  for (const id of wave.targets) {
+    const i = index.get(id)!
+    if (!ctx.status.has(i, Flag.updated)) counted.add(i)
   }
+  const pending = counted.size
+  const started: RolloutContext = { ...ctx, cursor: 0, pending }
   // Paused by the operator before the wave began: the deadline starts when they resume.
   const deadline = ctx.userPaused ? none : startDeadline(started)
-  const dispatched = dispatchUpdates(started)
+  const dispatched = dispatchUpdates({ ...started, ...deadline.patch })
   return {
-    patch: {
-      pending: started.pending,
-      inFlight: started.inFlight,
-      ...deadline.patch,
-      ...dispatched.patch
-    },
+    patch: { cursor: 0, pending, ...deadline.patch, ...dispatched.patch },
     commands: [
       { kind: "notify", note: { kind: "waveStarted", wave: ctx.waveIndex, targets: wave.targets.length } },
       ...deadline.commands,
@@ -83,7 +160,7 @@ export const beginWave = (ctx: RolloutContext): Step => {
 }
 
 /** A wave is active while it has targets to dispatch or in flight. */
-export const waveActive = (ctx: RolloutContext) => ctx.pending.length > 0 || ctx.inFlight.length > 0
+export const waveActive = (ctx: RolloutContext) => ctx.pending > 0 || ctx.inFlight > 0
 
 /** The progress deadline measures progress, so it runs only while the wave is allowed to progress. */
 export const startDeadline = (ctx: RolloutContext): Step => {
@@ -122,21 +199,45 @@ export const resumeWave = (ctx: RolloutContext): Step => {
   }
 }
 
-export const targetHealthy = (ctx: RolloutContext, targetId: string): Step => {
-  if (!ctx.inFlight.includes(targetId)) return none
+/** Indices of the given targets that the machine knows (unknown ids are ignored). */
+const known = (ctx: RolloutContext, targetIds: ReadonlyArray<string>): number[] => {
+  const index = indexOf(ctx)
+  const out: number[] = []
+  for (const id of targetIds) {
+    const i = index.get(id)
+    if (i !== undefined) out.push(i)
+  }
+  return out
+}
+
+export const isInFlight = (ctx: RolloutContext, targetId: string): boolean => {
+  const i = indexOf(ctx).get(targetId)
+  return i !== undefined && ctx.status.has(i, Flag.inFlight)
+}
+
+/** Targets reported healthy: those in flight become updated and free their slots. */
+export const targetsHealthy = (ctx: RolloutContext, targetIds: ReadonlyArray<string>): Step => {
+  let settled = 0
+  const status = ctx.status.update(known(ctx, targetIds), (flags) => {
+    if ((flags & Flag.inFlight) === 0) return flags
+    settled++
+    return (flags & ~Flag.inFlight) | Flag.updated
+  })
+  if (settled === 0) return none
   const next: RolloutContext = {
     ...ctx,
-    inFlight: ctx.inFlight.filter((id) => id !== targetId),
-    updated: [...ctx.updated, targetId]
+    status,
+    inFlight: ctx.inFlight - settled,
+    updated: ctx.updated + settled
   }
   const dispatched = dispatchUpdates(next)
   return {
-    patch: { inFlight: next.inFlight, updated: next.updated, ...dispatched.patch },
+    patch: { status, inFlight: next.inFlight, updated: next.updated, ...dispatched.patch },
     commands: dispatched.commands
   }
 }
 
-export const waveComplete = (ctx: RolloutContext): boolean => ctx.pending.length === 0 && ctx.inFlight.length === 0
+export const waveComplete = (ctx: RolloutContext): boolean => ctx.pending === 0 && ctx.inFlight === 0
 
 export const cancelDeadline = (ctx: RolloutContext): Step =>
   ctx.deadlineTimer === undefined
@@ -146,19 +247,48 @@ export const cancelDeadline = (ctx: RolloutContext): Step =>
 export const fail = (failure: Failure): Step => ({ patch: { failure }, commands: [] })
 
 /**
+ * Indices of touched targets in the order their updates were first dispatched: rollback targets
+ * (rollback mode), then each wave's targets up to where dispatch got. O(n): for rollback starts
+ * and results, never per event.
+ */
+export const dispatchOrder = (ctx: RolloutContext): number[] => {
+  const index = indexOf(ctx)
+  const seen = new Set<number>()
+  const order: number[] = []
+  const visit = (id: string) => {
+    const i = index.get(id)
+    if (i === undefined || seen.has(i) || !ctx.status.has(i, Flag.touched)) return
+    seen.add(i)
+    order.push(i)
+  }
+  if (ctx.mode === "rollback") for (let i = 0; i < ctx.ids.length; i++) visit(ctx.ids[i]!)
+  const last = Math.min(ctx.waveIndex, ctx.waves.length - 1)
+  for (let w = 0; w <= last; w++) {
+    const targets = ctx.waves[w]!.targets
+    const end = w < ctx.waveIndex ? targets.length : ctx.cursor
+    for (let k = 0; k < end; k++) visit(targets[k]!)
+  }
+  return order
+}
+
+/**
  * Rolls back every touched target within the rollback concurrency: first those still in flight
  * (possibly down right now), then the rest newest first. In-flight targets never outnumber the
  * budget, so the rollback's own downtime plus theirs stays within it.
  */
 export const beginRollback = (ctx: RolloutContext, reason: string): Step => {
-  const unsettled = [...ctx.inFlight].reverse()
-  const order = [...unsettled, ...[...ctx.touched].reverse().filter((id) => !ctx.inFlight.includes(id))]
+  const touched = dispatchOrder(ctx).reverse()
+  const unsettled = touched.filter((i) => ctx.status.has(i, Flag.inFlight))
+  const order = [...unsettled, ...touched.filter((i) => !ctx.status.has(i, Flag.inFlight))]
+  const status = ctx.status.update(unsettled, (flags) => flags & ~Flag.inFlight)
   const started: RolloutContext = {
     ...ctx,
-    rollbackPending: order,
-    rollbackInFlight: [],
-    pending: [],
-    inFlight: []
+    status,
+    rollbackOrder: order,
+    rollbackCursor: 0,
+    rollbackInFlight: 0,
+    pending: 0,
+    inFlight: 0
   }
   const dispatched = dispatchRollbacks(started)
   const timers: Command[] = []
@@ -166,10 +296,12 @@ export const beginRollback = (ctx: RolloutContext, reason: string): Step => {
   if (ctx.pauseTimer !== undefined) timers.push({ kind: "cancelTimer", timerId: ctx.pauseTimer })
   return {
     patch: {
-      rollbackPending: started.rollbackPending,
-      rollbackInFlight: started.rollbackInFlight,
-      pending: [],
-      inFlight: [],
+      status,
+      rollbackOrder: order,
+      rollbackCursor: 0,
+      rollbackInFlight: 0,
+      pending: 0,
+      inFlight: 0,
       deadlineTimer: undefined,
       pauseTimer: undefined,
       ...dispatched.patch
@@ -183,30 +315,43 @@ export const beginRollback = (ctx: RolloutContext, reason: string): Step => {
   }
 }
 
+export const rollbackPending = (ctx: RolloutContext) => ctx.rollbackOrder.length - ctx.rollbackCursor
+
 export const dispatchRollbacks = (ctx: RolloutContext): Step => {
-  const free = ctx.rollbackConcurrency - ctx.rollbackInFlight.length
-  if (free <= 0 || ctx.rollbackPending.length === 0) return none
-  const starting = ctx.rollbackPending.slice(0, free)
+  const free = ctx.rollbackConcurrency - ctx.rollbackInFlight
+  if (free <= 0 || rollbackPending(ctx) === 0) return none
+  const starting = ctx.rollbackOrder.slice(ctx.rollbackCursor, ctx.rollbackCursor + free)
+  const status = ctx.status.update(starting, (flags) => flags | Flag.rollbackInFlight)
   return {
     patch: {
-      rollbackPending: ctx.rollbackPending.slice(starting.length),
-      rollbackInFlight: [...ctx.rollbackInFlight, ...starting]
+      status,
+      rollbackCursor: ctx.rollbackCursor + starting.length,
+      rollbackInFlight: ctx.rollbackInFlight + starting.length
     },
-    commands: starting.map((targetId) => ({ kind: "rollbackTarget", targetId }))
+    commands: [{ kind: "rollbackTargets", targetIds: starting.map((i) => ctx.ids[i]!) }]
   }
 }
 
-export const rollbackSettled = (ctx: RolloutContext, targetId: string, ok: boolean): Step => {
-  if (!ctx.rollbackInFlight.includes(targetId)) return none
+/** Rollbacks that ended (ok or not): their slots go to the next targets in the rollback order. */
+export const rollbacksSettled = (ctx: RolloutContext, targetIds: ReadonlyArray<string>, ok: boolean): Step => {
+  let settled = 0
+  const status = ctx.status.update(known(ctx, targetIds), (flags) => {
+    if ((flags & Flag.rollbackInFlight) === 0) return flags
+    settled++
+    return (flags & ~Flag.rollbackInFlight) | (ok ? Flag.rolledBack : Flag.rollbackFailed)
+  })
+  if (settled === 0) return none
   const next: RolloutContext = {
     ...ctx,
-    rollbackInFlight: ctx.rollbackInFlight.filter((id) => id !== targetId),
-    rolledBack: ok ? [...ctx.rolledBack, targetId] : ctx.rolledBack,
-    rollbackFailed: ok ? ctx.rollbackFailed : [...ctx.rollbackFailed, targetId]
+    status,
+    rollbackInFlight: ctx.rollbackInFlight - settled,
+    rolledBack: ok ? ctx.rolledBack + settled : ctx.rolledBack,
+    rollbackFailed: ok ? ctx.rollbackFailed : ctx.rollbackFailed + settled
   }
   const dispatched = dispatchRollbacks(next)
   return {
     patch: {
+      status,
       rollbackInFlight: next.rollbackInFlight,
       rolledBack: next.rolledBack,
       rollbackFailed: next.rollbackFailed,
@@ -216,5 +361,4 @@ export const rollbackSettled = (ctx: RolloutContext, targetId: string, ok: boole
   }
 }
 
-export const rollbackDone = (ctx: RolloutContext): boolean =>
-  ctx.rollbackPending.length === 0 && ctx.rollbackInFlight.length === 0
+export const rollbackDone = (ctx: RolloutContext): boolean => rollbackPending(ctx) === 0 && ctx.rollbackInFlight === 0

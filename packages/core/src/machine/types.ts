@@ -1,4 +1,5 @@
 import type { WavePause } from "../plan/Plan.js"
+import type { StatusVector } from "./status.js"
 
 /** The slice of a plan wave the machine needs; plain data so snapshots serialize as JSON. */
 export interface MachineWave {
@@ -38,23 +39,36 @@ export interface Failure {
 export interface RolloutContext {
   readonly mode: "rollout" | "rollback"
   readonly waves: ReadonlyArray<MachineWave>
+  /**
+   * Every target the machine may act on, rollback targets first then the waves' in plan order; a
+   * target's position here is its index in {@link RolloutContext.status}. Built once from the
+   * input and shared by every later context (never copied).
+   */
+  readonly ids: ReadonlyArray<string>
   readonly rollback: { readonly onFailure: boolean; readonly onAbort: boolean }
   readonly progressDeadlineMs: number
   readonly rollbackConcurrency: number
   readonly maxInFlight: number
   readonly waveIndex: number
+  /** Position in the current wave's target list of the next one to consider for dispatch. */
+  readonly cursor: number
   /** This wave's targets not dispatched yet. */
-  readonly pending: ReadonlyArray<string>
+  readonly pending: number
+  /** Every target's flags (touched, in flight, updated, rollback states). */
+  readonly status: StatusVector
   /** Dispatched and not yet healthy: these count as unavailable. */
-  readonly inFlight: ReadonlyArray<string>
+  readonly inFlight: number
   /** Healthy on the new version, all waves so far. */
-  readonly updated: ReadonlyArray<string>
-  /** Every target an update was dispatched for, in dispatch order (write-ahead: before the adapter acts). */
-  readonly touched: ReadonlyArray<string>
-  readonly rollbackPending: ReadonlyArray<string>
-  readonly rollbackInFlight: ReadonlyArray<string>
-  readonly rolledBack: ReadonlyArray<string>
-  readonly rollbackFailed: ReadonlyArray<string>
+  readonly updated: number
+  /** Targets an update was dispatched for (or, in rollback mode, that the rollback restores). */
+  readonly touched: number
+  /** The order rollbacks run in (indices into `ids`), fixed when the rollback starts. */
+  readonly rollbackOrder: ReadonlyArray<number>
+  /** Position in `rollbackOrder` of the next rollback to dispatch. */
+  readonly rollbackCursor: number
+  readonly rollbackInFlight: number
+  readonly rolledBack: number
+  readonly rollbackFailed: number
   readonly userPaused: boolean
   readonly approved: boolean
   readonly aborting: boolean
@@ -86,14 +100,17 @@ export type MachineEvent =
       readonly reason: string
       readonly violations?: ReadonlyArray<DeniedTarget>
     }
-  | { readonly type: "TARGET_APPLIED"; readonly targetId: string }
-  | { readonly type: "TARGET_HEALTHY"; readonly targetId: string }
+  /** Targets that became healthy (outcomes that arrive together travel, and are journaled, as one). */
+  | { readonly type: "TARGETS_HEALTHY"; readonly targetIds: ReadonlyArray<string> }
   | { readonly type: "TARGET_FAILED"; readonly targetId: string; readonly reason: string }
   | { readonly type: "TIMER_FIRED"; readonly timerId: string }
   | { readonly type: "ANALYSIS_PASSED"; readonly wave: number }
   | { readonly type: "ANALYSIS_FAILED"; readonly wave: number; readonly reason: string }
-  | { readonly type: "TARGET_ROLLED_BACK"; readonly targetId: string }
-  | { readonly type: "TARGET_ROLLBACK_FAILED"; readonly targetId: string; readonly reason: string }
+  | { readonly type: "TARGETS_ROLLED_BACK"; readonly targetIds: ReadonlyArray<string> }
+  | {
+      readonly type: "TARGETS_ROLLBACK_FAILED"
+      readonly failures: ReadonlyArray<{ readonly targetId: string; readonly reason: string }>
+    }
   | { readonly type: "FINALIZED" }
   | { readonly type: "PAUSE"; readonly controlId?: string }
   | { readonly type: "RESUME"; readonly controlId?: string }
@@ -109,7 +126,8 @@ export type Command =
   | { readonly kind: "validate" }
   | { readonly kind: "evaluateGates" }
   | { readonly kind: "checkWave"; readonly wave: number }
-  | { readonly kind: "updateTarget"; readonly wave: number; readonly targetId: string }
+  /** Update these targets (each is answered on its own: TARGETS_HEALTHY or TARGET_FAILED). */
+  | { readonly kind: "updateTargets"; readonly wave: number; readonly targetIds: ReadonlyArray<string> }
   | { readonly kind: "cancelUpdates" }
   | {
       readonly kind: "startTimer"
@@ -119,7 +137,7 @@ export type Command =
     }
   | { readonly kind: "cancelTimer"; readonly timerId: string }
   | { readonly kind: "runAnalysis"; readonly wave: number; readonly analysis: ReadonlyArray<string> }
-  | { readonly kind: "rollbackTarget"; readonly targetId: string }
+  | { readonly kind: "rollbackTargets"; readonly targetIds: ReadonlyArray<string> }
   | { readonly kind: "finalize" }
   | { readonly kind: "notify"; readonly note: Note }
 

@@ -37,7 +37,7 @@ export const createRollback = (rolloutId: string, options: RollbackOptions = {})
     }
     const owner = yield* store.owner(rolloutId)
     if (owner !== undefined) return yield* new RolloutLocked({ rolloutId, owner })
-    let targets = rollbackTargetsOf(original.snapshot.context)
+    let targets = rollbackTargetsOf(original.progress)
     // With an adapter at hand, leave out targets that already run their previous revision (an
     // earlier rollback did it, or an operator): rolling back twice is a no-op, not a new run.
     const adapter = Option.getOrUndefined(yield* Effect.serviceOption(TargetAdapter))

@@ -40,12 +40,14 @@ export type JournalEntry =
 
 /**
  * A compaction point: the machine's state after every event among the first `seq` journal
- * entries, and the commands then outstanding. Resume replays only the events after it.
+ * entries (its context as `persistContext` writes it), and the commands then outstanding, each
+ * naming only its unanswered targets. Resume replays only the events after it. A snapshot in an
+ * older format (no `commands`) is ignored: resume then replays the whole journal.
  */
 export interface JournalSnapshot {
   readonly seq: number
   readonly machine: { readonly value: unknown; readonly context: unknown }
-  readonly outstanding: ReadonlyArray<readonly [string, Command]>
+  readonly commands?: ReadonlyArray<Command>
 }
 
 export interface StoredRollout {

@@ -1,4 +1,4 @@
-import { Clock, Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { MetricsError, MetricsProvider } from "../adapter/MetricsProvider.js"
 import {
   AdapterError,
@@ -219,62 +219,91 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
         return true
     }
   }
+  /**
+   * Targets that are or may become down. Everything else runs a healthy version, is ready, and
+   * stays up until it is replaced (which puts it back here): counting only these gives the same
+   * number as scanning the fleet, at a cost that does not grow with it.
+   */
+  const suspects = new Set<SimTarget>()
+  const settledUp = (t: SimTarget, now: number) =>
+    t.phase === "running" && now - t.startedAt >= t.readyAfterMs && behaviourOn(t).kind === "healthy"
+  // Running since before the fleet existed (startedAt -Infinity) on a healthy version: up for good.
+  for (const t of fleet.values()) if (Number.isFinite(t.startedAt) || !settledUp(t, 0)) suspects.add(t)
   const observeDown = (now: number) => {
     let down = 0
-    for (const t of fleet.values()) if (isDown(t, now)) down++
+    for (const t of suspects) {
+      if (isDown(t, now)) down++
+      else if (settledUp(t, now)) suspects.delete(t)
+    }
     if (down > watermark) watermark = down
   }
 
-  const get = (operation: AdapterError["operation"], id: string) =>
-    Effect.suspend(() => {
-      const t = fleet.get(id)
-      return t === undefined
-        ? Effect.fail(
-            new AdapterError({ operation, target: id, message: "no such simulated target", transient: false })
-          )
-        : Effect.succeed(t)
-    })
+  const missing = (operation: AdapterError["operation"], id: string) =>
+    new AdapterError({ operation, target: id, message: "no such simulated target", transient: false })
 
   const transientFault = (operation: AdapterError["operation"], id: string) =>
-    Effect.suspend(() =>
-      rng.next() < (faults.transientErrorRate ?? 0)
-        ? Effect.fail(
-            new AdapterError({
-              operation,
-              target: id,
-              message: "simulated transient error (connection reset)",
-              transient: true
-            })
-          )
-        : Effect.void
-    )
+    rng.next() < (faults.transientErrorRate ?? 0)
+      ? new AdapterError({
+          operation,
+          target: id,
+          message: "simulated transient error (connection reset)",
+          transient: true
+        })
+      : undefined
 
   /** Bumped by `crash()`: operations of a dead process stop wherever they are. */
   let epoch = 0
 
+  // The operations below are synchronous except for a latency's sleep: a zero-latency fleet must
+  // cost next to nothing per call, since the engine benchmark measures the engine against it.
+
   /** Stop, wait, start: two halves with a crash window between them, like a real replace. */
   const replace = (t: SimTarget, image: string, via: "apply" | "rollback") =>
-    Effect.gen(function* () {
+    Effect.clockWith((clock) => {
       const started = epoch
       t.phase = "stopped"
+      suspects.add(t)
       options.onChange?.(t)
-      observeDown(yield* Clock.currentTimeMillis)
+      observeDown(clock.currentTimeMillisUnsafe())
       const latency = sample(applyLatency)
-      if (latency > 0) yield* Effect.sleep(latency)
-      // The process that began this replace was killed: the second half never happens.
-      if (epoch !== started) return yield* Effect.interrupt
-      const now = yield* Clock.currentTimeMillis
-      t.image = image
-      t.phase = "running"
-      t.startedAt = now
-      t.readyAfterMs = sample(readyLatency)
-      t.probes = 0
-      t.history.push({ image, at: now, readyAt: now + t.readyAfterMs, via })
-      options.onChange?.(t)
-      observeDown(now)
+      const secondHalf = Effect.suspend(() => {
+        // The process that began this replace was killed: the second half never happens.
+        if (epoch !== started) return Effect.interrupt
+        const now = clock.currentTimeMillisUnsafe()
+        t.image = image
+        t.phase = "running"
+        t.startedAt = now
+        t.readyAfterMs = sample(readyLatency)
+        t.probes = 0
+        t.history.push({ image, at: now, readyAt: now + t.readyAfterMs, via })
+        options.onChange?.(t)
+        observeDown(now)
+        return Effect.void
+      })
+      return latency > 0 ? Effect.andThen(Effect.sleep(latency), secondHalf) : secondHalf
     })
 
   const revisionOf = (t: SimTarget): Revision => ({ image: t.image })
+
+  const healthOf = (t: SimTarget, now: number): HealthReport => {
+    observeDown(now)
+    if (t.phase === "stopped") return { status: "progressing", reason: "stopped" }
+    if (now - t.startedAt < t.readyAfterMs) return { status: "progressing", reason: "starting" }
+    const behaviour = behaviourOn(t)
+    t.probes++
+    switch (behaviour.kind) {
+      case "healthy":
+        return { status: "healthy" }
+      case "neverHealthy":
+        return { status: "progressing", reason: "readiness probe failing" }
+      case "failAfter":
+        return now - t.startedAt - t.readyAfterMs >= behaviour.afterMs
+          ? { status: "unhealthy", reason: "crash loop: exited with code 2" }
+          : { status: "healthy" }
+      case "flapping":
+        return t.probes % 2 === 0 ? { status: "unhealthy", reason: "liveness probe failed" } : { status: "healthy" }
+    }
+  }
 
   const adapter: TargetAdapterShape = {
     name: "simulated",
@@ -288,76 +317,64 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
           .map((t) => t.target)
       }),
     inspect: (target) =>
-      get("inspect", target.id).pipe(
-        Effect.map(
-          (t): TargetState => ({
-            target: t.target,
-            revision: revisionOf(t),
-            workload: simulatedWorkload(t.target, t.image, profileFor(options.versions, t.image))
-          })
-        )
-      ),
+      Effect.suspend(() => {
+        const t = fleet.get(target.id)
+        if (t === undefined) return Effect.fail(missing("inspect", target.id))
+        return Effect.succeed<TargetState>({
+          target: t.target,
+          revision: revisionOf(t),
+          workload: simulatedWorkload(t.target, t.image, profileFor(options.versions, t.image))
+        })
+      }),
     render: (state: TargetState, artifact: Artifact) =>
       Effect.succeed(
         simulatedWorkload(state.target, artifact.image.raw, profileFor(options.versions, artifact.image.raw))
       ),
     apply: (target, artifact) =>
-      Effect.gen(function* () {
-        const t = yield* get("apply", target.id)
+      Effect.suspend(() => {
+        const t = fleet.get(target.id)
+        if (t === undefined) return Effect.fail(missing("apply", target.id))
         const image = artifact.image.raw
         // Idempotent: a target already on the image (or resumed after a crash that got that far) is left alone.
-        if (t.image === image && t.phase === "running") return revisionOf(t)
-        yield* transientFault("apply", target.id)
+        if (t.image === image && t.phase === "running") return Effect.succeed(revisionOf(t))
+        const fault = transientFault("apply", target.id)
+        if (fault !== undefined) return Effect.fail(fault)
         if (faults.permanentApplyFailures?.includes(target.id)) {
-          return yield* new AdapterError({
-            operation: "apply",
-            target: target.id,
-            message: "simulated permanent error: image pull refused",
-            transient: false
-          })
+          return Effect.fail(
+            new AdapterError({
+              operation: "apply",
+              target: target.id,
+              message: "simulated permanent error: image pull refused",
+              transient: false
+            })
+          )
         }
-        yield* replace(t, image, "apply")
-        return revisionOf(t)
+        return Effect.map(replace(t, image, "apply"), () => revisionOf(t))
       }),
     health: (target) =>
-      Effect.gen(function* () {
-        const t = yield* get("health", target.id)
+      Effect.clockWith((clock) => {
+        const t = fleet.get(target.id)
+        if (t === undefined) return Effect.fail(missing("health", target.id))
         if (rng.next() < (faults.healthErrorRate ?? 0)) {
-          return yield* new AdapterError({
-            operation: "health",
-            target: target.id,
-            message: "simulated probe timeout",
-            transient: true
-          })
+          return Effect.fail(
+            new AdapterError({
+              operation: "health",
+              target: target.id,
+              message: "simulated probe timeout",
+              transient: true
+            })
+          )
         }
-        const now = yield* Clock.currentTimeMillis
-        observeDown(now)
-        if (t.phase === "stopped") return { status: "progressing", reason: "stopped" } satisfies HealthReport
-        if (now - t.startedAt < t.readyAfterMs)
-          return { status: "progressing", reason: "starting" } satisfies HealthReport
-        const behaviour = behaviourOn(t)
-        t.probes++
-        switch (behaviour.kind) {
-          case "healthy":
-            return { status: "healthy" } satisfies HealthReport
-          case "neverHealthy":
-            return { status: "progressing", reason: "readiness probe failing" } satisfies HealthReport
-          case "failAfter":
-            return now - t.startedAt - t.readyAfterMs >= behaviour.afterMs
-              ? ({ status: "unhealthy", reason: "crash loop: exited with code 2" } satisfies HealthReport)
-              : ({ status: "healthy" } satisfies HealthReport)
-          case "flapping":
-            return t.probes % 2 === 0
-              ? ({ status: "unhealthy", reason: "liveness probe failed" } satisfies HealthReport)
-              : ({ status: "healthy" } satisfies HealthReport)
-        }
+        return Effect.succeed(healthOf(t, clock.currentTimeMillisUnsafe()))
       }),
     rollback: (target, revision) =>
-      Effect.gen(function* () {
-        const t = yield* get("rollback", target.id)
-        if (t.image === revision.image && t.phase === "running") return
-        yield* transientFault("rollback", target.id)
-        yield* replace(t, revision.image, "rollback")
+      Effect.suspend(() => {
+        const t = fleet.get(target.id)
+        if (t === undefined) return Effect.fail(missing("rollback", target.id))
+        if (t.image === revision.image && t.phase === "running") return Effect.void
+        const fault = transientFault("rollback", target.id)
+        if (fault !== undefined) return Effect.fail(fault)
+        return replace(t, revision.image, "rollback")
       }),
     finalize: () => Effect.void
   }

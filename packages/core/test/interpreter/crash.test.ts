@@ -17,21 +17,22 @@ describe("crash windows", () => {
       faults: { permanentApplyFailures: ["t-0"] }
     })
     const store = makeMemoryStore()
-    let armed = false
     let crashed = false
-    // Dies on the first append after TARGET_FAILED is journaled: t-1's apply is then mid-way.
+    // Dies right after the journal write that holds TARGET_FAILED: t-1's apply is then mid-way.
     const crashing: RolloutStoreShape = {
       ...store,
       append: (id, entries) =>
-        Effect.suspend(() => {
-          if (armed && !crashed) {
-            crashed = true
-            fleet.crash()
-            return Effect.die(new Error("kill -9"))
-          }
-          if (entries.some((e) => e.kind === "event" && e.event.type === "TARGET_FAILED")) armed = true
-          return store.append(id, entries)
-        })
+        store.append(id, entries).pipe(
+          Effect.andThen(
+            Effect.suspend(() => {
+              if (crashed || !entries.some((e) => e.kind === "event" && e.event.type === "TARGET_FAILED"))
+                return Effect.void
+              crashed = true
+              fleet.crash()
+              return Effect.die(new Error("kill -9"))
+            })
+          )
+        )
     }
     const plan = {
       ...chunkPlan([...fleet.targets.keys()], 4, { maxUnavailable: 2 }),

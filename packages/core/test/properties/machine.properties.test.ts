@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest"
 import { initialTransition, transition } from "xstate"
 import { track } from "../../src/interpreter/outstanding.js"
 import { outcomeOf, type RolloutSnapshot, rolloutMachine } from "../../src/machine/rolloutMachine.js"
+import { persistContext, progressOf, restoreContext } from "../../src/machine/progress.js"
+import { makeStepper, type Stepper } from "../../src/machine/stepper.js"
 import type { Command, MachineEvent, MachineInput } from "../../src/machine/types.js"
 import { propertyRuns } from "./scenario.js"
 
@@ -53,9 +55,10 @@ const candidateEvents = (outstanding: ReadonlyMap<string, Command>): MachineEven
     { type: "PROMOTE" },
     { type: "ABORT" },
     { type: "TIMER_FIRED", timerId: "bogus" },
-    { type: "TARGET_HEALTHY", targetId: "t0" }
+    { type: "TARGETS_HEALTHY", targetIds: ["t0"] }
   ]
-  for (const c of outstanding.values()) {
+  const updates: string[] = []
+  for (const [key, c] of outstanding) {
     switch (c.kind) {
       case "validate":
         events.push({ type: "VALIDATED" }, { type: "INVALID", reason: "x" })
@@ -66,29 +69,33 @@ const candidateEvents = (outstanding: ReadonlyMap<string, Command>): MachineEven
       case "checkWave":
         events.push({ type: "WAVE_CHECKED", wave: c.wave }, { type: "WAVE_DENIED", wave: c.wave, reason: "x" })
         break
-      case "updateTarget":
-        events.push(
-          { type: "TARGET_HEALTHY", targetId: c.targetId },
-          { type: "TARGET_FAILED", targetId: c.targetId, reason: "x" }
-        )
+      case "updateTargets": {
+        const id = key.slice("update:".length)
+        updates.push(id)
+        events.push({ type: "TARGETS_HEALTHY", targetIds: [id] }, { type: "TARGET_FAILED", targetId: id, reason: "x" })
         break
+      }
       case "startTimer":
         events.push({ type: "TIMER_FIRED", timerId: c.timerId })
         break
       case "runAnalysis":
         events.push({ type: "ANALYSIS_PASSED", wave: c.wave }, { type: "ANALYSIS_FAILED", wave: c.wave, reason: "x" })
         break
-      case "rollbackTarget":
+      case "rollbackTargets": {
+        const id = key.slice("rollback:".length)
         events.push(
-          { type: "TARGET_ROLLED_BACK", targetId: c.targetId },
-          { type: "TARGET_ROLLBACK_FAILED", targetId: c.targetId, reason: "x" }
+          { type: "TARGETS_ROLLED_BACK", targetIds: [id] },
+          { type: "TARGETS_ROLLBACK_FAILED", failures: [{ targetId: id, reason: "x" }] }
         )
         break
+      }
       case "finalize":
         events.push({ type: "FINALIZED" })
         break
     }
   }
+  // Outcomes that arrive together travel as one event; duplicates must be harmless.
+  if (updates.length > 1) events.push({ type: "TARGETS_HEALTHY", targetIds: [...updates, updates[0]!] })
   return events
 }
 
@@ -98,6 +105,8 @@ const friendlyEvent = (snapshot: RolloutSnapshot, outstanding: ReadonlyMap<strin
   // flag left over when the rollout is already finalizing changes nothing there).
   const paused = snapshot.context.userPaused && JSON.stringify(snapshot.value).includes("progressing")
   if (paused) return { type: "RESUME" }
+  const batch = (prefix: string) =>
+    [...outstanding.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length))
   for (const c of outstanding.values()) {
     switch (c.kind) {
       case "validate":
@@ -106,12 +115,12 @@ const friendlyEvent = (snapshot: RolloutSnapshot, outstanding: ReadonlyMap<strin
         return { type: "GATES_PASSED" }
       case "checkWave":
         return { type: "WAVE_CHECKED", wave: c.wave }
-      case "updateTarget":
-        return { type: "TARGET_HEALTHY", targetId: c.targetId }
+      case "updateTargets":
+        return { type: "TARGETS_HEALTHY", targetIds: batch("update:") }
       case "runAnalysis":
         return { type: "ANALYSIS_PASSED", wave: c.wave }
-      case "rollbackTarget":
-        return { type: "TARGET_ROLLED_BACK", targetId: c.targetId }
+      case "rollbackTargets":
+        return { type: "TARGETS_ROLLED_BACK", targetIds: batch("rollback:") }
       case "finalize":
         return { type: "FINALIZED" }
     }
@@ -128,26 +137,54 @@ interface Walk {
   gatesPassed: boolean
 }
 
+const steppers = new WeakMap<MachineInput, Stepper>()
+
 const step = (walk: Walk, event: MachineEvent, input: MachineInput) => {
   const [next, actions] = transition(rolloutMachine, walk.snapshot, event as never)
   const commands = commandsOf(actions)
+  // The interpreter's stepper (one inert scope per run) answers exactly as XState's transition().
+  let stepper = steppers.get(input)
+  if (stepper === undefined) {
+    stepper = makeStepper(input)
+    steppers.set(input, stepper)
+  }
+  const [viaStepper, stepperCommands] = stepper.step(walk.snapshot, event)
+  expect(viaStepper.value).toEqual(next.value)
+  expect(JSON.stringify(viaStepper.context)).toBe(JSON.stringify(next.context))
+  expect(stepperCommands).toEqual(commands)
   walk.snapshot = next as RolloutSnapshot
   walk.outstanding = track(walk.outstanding, event, commands)
   if (event.type === "GATES_PASSED") walk.gatesPassed = true
   const ctx = walk.snapshot.context
   for (const c of commands) {
-    if (c.kind === "updateTarget") {
+    if (c.kind === "updateTargets") {
       walk.updatesIssued.push(c)
       // Updates only for the current wave's targets, only after the gates passed.
       expect(walk.gatesPassed).toBe(true)
-      expect(input.waves[c.wave]?.targets).toContain(c.targetId)
+      for (const id of c.targetIds) expect(input.waves[c.wave]?.targets).toContain(id)
       expect(c.wave).toBe(ctx.waveIndex)
     }
   }
   // Never more in flight than the wave allows; nothing dispatched while the operator paused.
   const wave = input.waves[ctx.waveIndex]
-  if (wave !== undefined) expect(ctx.inFlight.length).toBeLessThanOrEqual(wave.maxUnavailable + wave.maxSurge)
-  expect(ctx.rollbackInFlight.length).toBeLessThanOrEqual(ctx.rollbackConcurrency)
+  if (wave !== undefined) expect(ctx.inFlight).toBeLessThanOrEqual(wave.maxUnavailable + wave.maxSurge)
+  expect(ctx.rollbackInFlight).toBeLessThanOrEqual(ctx.rollbackConcurrency)
+  // The counters agree with the per-target flags they summarize.
+  const progress = progressOf(ctx)
+  expect(progress.inFlight.length).toBe(ctx.inFlight)
+  expect(progress.updated.length).toBe(ctx.updated)
+  expect(progress.touched.length).toBe(ctx.touched)
+  expect(progress.rolledBack.length).toBe(ctx.rolledBack)
+  expect(progress.rollbackFailed.length).toBe(ctx.rollbackFailed)
+  expect(progress.rollbackInFlight.length).toBe(ctx.rollbackInFlight)
+  // While running, what is in flight is exactly what has an unanswered update.
+  if (walk.snapshot.status !== "done") {
+    const unanswered = [...walk.outstanding.keys()].filter((k) => k.startsWith("update:")).map((k) => k.slice(7))
+    expect([...unanswered].sort()).toEqual([...progress.inFlight].sort())
+  }
+  // A snapshot of the context restores to the same context.
+  const restored = restoreContext(input, JSON.parse(JSON.stringify(persistContext(ctx))))
+  expect(JSON.parse(JSON.stringify(restored))).toEqual(JSON.parse(JSON.stringify(ctx)))
 }
 
 describe("rollout machine (pure)", () => {
@@ -188,7 +225,7 @@ describe("rollout machine (pure)", () => {
         ;[snapshot, actions] = transition(rolloutMachine, snapshot, { type: "GATES_DENIED", reason: "root" })
         commands = commands.concat(commandsOf(actions))
         expect(snapshot.value).toBe("blocked")
-        expect(commands.some((c) => c.kind === "updateTarget" || c.kind === "rollbackTarget")).toBe(false)
+        expect(commands.some((c) => c.kind === "updateTargets" || c.kind === "rollbackTargets")).toBe(false)
       }),
       { numRuns: RUNS }
     )
@@ -208,7 +245,7 @@ describe("rollout machine (pure)", () => {
         while (walk.snapshot.status !== "done" && guard++ < 1000)
           step(walk, friendlyEvent(walk.snapshot, walk.outstanding), input)
         expect(walk.snapshot.value).toBe("completed")
-        const ids = walk.updatesIssued.map((c) => (c.kind === "updateTarget" ? c.targetId : ""))
+        const ids = walk.updatesIssued.flatMap((c) => (c.kind === "updateTargets" ? c.targetIds : []))
         expect(ids).toEqual(input.waves.flatMap((w) => w.targets))
       }),
       { numRuns: RUNS }
@@ -230,7 +267,7 @@ describe("rollout machine regressions", () => {
       { type: "GATES_PASSED" },
       { type: "WAVE_CHECKED", wave: 0 },
       { type: "PAUSE" },
-      { type: "TARGET_HEALTHY", targetId: "t0" }
+      { type: "TARGETS_HEALTHY", targetIds: ["t0"] }
     ]
     for (const e of events) [s] = transition(rolloutMachine, s, e)
     expect(s.value).toBe("finalizing")

@@ -203,7 +203,7 @@ export const runScenario = (s: Scenario, options: { crash: boolean } = { crash: 
     }
     yield* Effect.forkChild(Effect.all(controls, { concurrency: "unbounded" }))
     let crashesHit = 0
-    let exit = yield* Effect.exit(
+    let exit: Exit.Exit<RolloutResult, unknown> = yield* Effect.exit(
       startRollout({ config, spec: {}, plan: () => plan }).pipe(Effect.provide(layerFor(crashes.shift())))
     )
     while (Exit.isFailure(exit) && Cause.hasDies(exit.cause)) {

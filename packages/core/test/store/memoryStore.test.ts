@@ -38,8 +38,8 @@ describe("in-memory RolloutStore", () => {
     Effect.gen(function* () {
       const store = makeMemoryStore()
       yield* store.create(header)
-      yield* store.writeSnapshot("m", { seq: 3, machine: { value: "gating", context: {} }, outstanding: [] })
-      yield* store.writeSnapshot("m", { seq: 7, machine: { value: "progressing", context: {} }, outstanding: [] })
+      yield* store.writeSnapshot("m", { seq: 3, machine: { value: "gating", context: {} }, commands: [] })
+      yield* store.writeSnapshot("m", { seq: 7, machine: { value: "progressing", context: {} }, commands: [] })
       assert.strictEqual((yield* store.read("m")).snapshot?.seq, 7)
       yield* store.acquire("m", "a")
       const second = yield* Effect.exit(store.acquire("m", "b"))

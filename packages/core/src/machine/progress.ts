@@ -1,0 +1,79 @@
+import { Flag, StatusVector } from "./status.js"
+import { dispatchOrder, indexOf, rollbackPending, targetIdsOf } from "./steps.js"
+import type { MachineInput, RolloutContext } from "./types.js"
+
+/** Which targets are where, as lists: O(n), for results, `status` and the progress views. */
+export interface RolloutProgress {
+  /** Every target an update was dispatched for, in dispatch order. */
+  readonly touched: ReadonlyArray<string>
+  readonly updated: ReadonlyArray<string>
+  readonly inFlight: ReadonlyArray<string>
+  readonly rollbackPending: ReadonlyArray<string>
+  readonly rollbackInFlight: ReadonlyArray<string>
+  readonly rolledBack: ReadonlyArray<string>
+  readonly rollbackFailed: ReadonlyArray<string>
+}
+
+export const progressOf = (ctx: RolloutContext): RolloutProgress => {
+  const order = dispatchOrder(ctx)
+  const ids = (indices: Iterable<number>, flag?: number) => {
+    const out: string[] = []
+    for (const i of indices) if (flag === undefined || ctx.status.has(i, flag)) out.push(ctx.ids[i]!)
+    return out
+  }
+  return {
+    touched: ids(order),
+    updated: ids(order, Flag.updated),
+    inFlight: ids(order, Flag.inFlight),
+    rollbackPending: ids(ctx.rollbackOrder.slice(ctx.rollbackCursor)),
+    rollbackInFlight: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rollbackInFlight),
+    rolledBack: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rolledBack),
+    rollbackFailed: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rollbackFailed)
+  }
+}
+
+/** Counts only: O(1). */
+export const countsOf = (ctx: RolloutContext) => ({
+  touched: ctx.touched,
+  updated: ctx.updated,
+  inFlight: ctx.inFlight,
+  rollbackPending: rollbackPending(ctx),
+  rollbackInFlight: ctx.rollbackInFlight,
+  rolledBack: ctx.rolledBack,
+  rollbackFailed: ctx.rollbackFailed
+})
+
+/** The machine's flags for one target, or undefined when the machine does not know it. */
+export const targetFlags = (ctx: RolloutContext, targetId: string): number | undefined => {
+  const i = indexOf(ctx).get(targetId)
+  return i === undefined ? undefined : ctx.status.get(i)
+}
+
+const FORMAT = 2
+
+/**
+ * The context as stored in a journal snapshot: what the input does not already say. The waves and
+ * target ids come back from the input on restore; the status vector is base64.
+ */
+export const persistContext = (ctx: RolloutContext): Record<string, unknown> => {
+  const { waves: _waves, ids: _ids, status, ...rest } = ctx
+  return { format: FORMAT, ...rest, status: status.encode() }
+}
+
+/**
+ * The context from a snapshot written by {@link persistContext}; undefined for a snapshot in an
+ * older format (the caller then replays the whole journal instead).
+ */
+export const restoreContext = (input: MachineInput, persisted: unknown): RolloutContext | undefined => {
+  if (typeof persisted !== "object" || persisted === null) return undefined
+  const p = persisted as Record<string, unknown>
+  if (p.format !== FORMAT || typeof p.status !== "string") return undefined
+  const ids = targetIdsOf(input)
+  const { format: _format, status, ...rest } = p
+  return {
+    ...(rest as unknown as Omit<RolloutContext, "waves" | "ids" | "status">),
+    waves: input.waves,
+    ids,
+    status: StatusVector.decode(ids.length, status as string)
+  }
+}
