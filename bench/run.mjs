@@ -10,6 +10,7 @@ const only = process.argv.slice(2)
 const benches = [
   { name: "core-interpreter", file: "bench/core-interpreter.bench.mjs" },
   { name: "planner", file: "bench/planner.bench.mjs" },
+  { name: "spec-decode", file: "bench/spec-decode.bench.mjs" },
   { name: "policy", file: "packages/policies/bench/policy-bench.mjs" },
   { name: "docker", file: "packages/adapters-docker/bench/docker-bench.mjs" },
   { name: "k8s-daemonset", file: "packages/adapters-k8s/bench/daemonset-bench.mjs" }

@@ -1,8 +1,9 @@
 import { Effect, Result } from "effect"
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, type Document } from "yaml"
+import { parse as parseYaml } from "yaml"
 import { decodeRolloutSpecLocated } from "./decode.js"
 import type { RolloutSpec } from "./Rollout.js"
 import { formatPath, type LocatedProblem, type PathSegment, SpecError, type SpecProblem } from "./SpecError.js"
+import { MAX_NESTING, readYaml } from "./yamlDocument.js"
 
 // ---------------------------------------------------------------------------------------------
 // documents
@@ -22,64 +23,18 @@ export interface SourceDocument {
 
 const problem = (p: SpecProblem): SpecError => new SpecError({ problems: [p] })
 
-/** Whether a parsed tree contains a reference cycle (possible with YAML aliases). */
-function hasCycle(root: unknown): boolean {
-  const stack = new Set<unknown>()
-  const visit = (v: unknown): boolean => {
-    if (typeof v !== "object" || v === null) return false
-    if (stack.has(v)) return true
-    stack.add(v)
-    const children: ReadonlyArray<unknown> = Array.isArray(v) ? v : Object.values(v)
-    const found = children.some(visit)
-    stack.delete(v)
-    return found
-  }
-  return visit(root)
-}
-
-function yamlLocator(doc: Document.Parsed, counter: LineCounter): SourceDocument["locate"] {
-  return (path) => {
-    let node: unknown = doc.contents
-    let offset: number | undefined = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0]
-    let exact = true
-    let depth = 0
-    for (const seg of path) {
-      while (isAlias(node)) node = node.resolve(doc)
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))
-        if (pair === undefined) {
-          exact = false
-          break
-        }
-        const key = pair.key as { range?: [number, number, number] }
-        offset = key.range?.[0] ?? offset
-        node = pair.value
-        depth++
-      } else if (isSeq(node) && typeof seg === "number" && seg < node.items.length) {
-        node = node.items[seg]
-        offset = (node as { range?: [number, number, number] } | null)?.range?.[0] ?? offset
-        depth++
-      } else {
-        exact = false
-        break
-      }
-    }
-    if (offset === undefined) return undefined
-    const pos = counter.linePos(offset)
-    return { line: pos.line, column: pos.col, depth, exact }
-  }
-}
-
 /**
  * Parses YAML (or JSON, which YAML 1.2 includes; `format: "json"` insists on strict JSON) into a
- * {@link SourceDocument}. Syntax errors (and duplicate keys, several documents in one stream,
- * circular aliases) become a {@link SpecError} with line and column.
+ * {@link SourceDocument}. Syntax errors, duplicate keys, several documents in one stream, nesting
+ * deeper than {@link MAX_NESTING}, circular or exploding aliases become a {@link SpecError},
+ * every problem with its line and column. Linear in the text (see `yamlDocument.ts`).
  */
 export function parseSourceDocument(
   text: string,
   options: { readonly format?: SpecFormat; readonly name?: string } = {}
 ): Result.Result<SourceDocument, SpecError> {
   const name = options.name ?? (options.format === "json" ? "spec.json" : "spec.yaml")
+  const language = options.format === "json" ? "JSON" : "YAML"
   try {
     if (options.format === "json") {
       try {
@@ -97,35 +52,39 @@ export function parseSourceDocument(
         )
       }
     }
-    const counter = new LineCounter()
-    const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true, version: "1.2" })
-    if (doc.errors.length > 0) {
+    const read = readYaml(text)
+    if (read.problems.length > 0) {
       return Result.fail(
         new SpecError({
-          problems: doc.errors.map((err) => {
-            const firstLine = (err.message.split("\n")[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, "")
-            const pos = err.linePos?.[0]
+          problems: read.problems.map((p) => {
+            const { line, column } = read.linePos(p.offset)
             return {
               path: "",
-              message: `${options.format === "json" ? "JSON" : "YAML"} syntax error: ${firstLine}`,
+              message: p.syntax ? `${language} syntax error: ${p.message}` : p.message,
               source: name,
-              ...(pos !== undefined ? { line: pos.line, column: pos.col } : {})
+              line,
+              column
             }
           })
         })
       )
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 })
-    if (hasCycle(value)) {
-      return Result.fail(problem({ path: "", message: "the document contains a circular alias", source: name }))
-    }
-    return Result.succeed({ name, value, locate: yamlLocator(doc, counter) })
+    return Result.succeed({
+      name,
+      value: read.value,
+      locate: (path) => {
+        const at = read.locate(path)
+        return { ...read.linePos(at.offset), depth: at.depth, exact: at.exact }
+      }
+    })
   } catch (e) {
     return Result.fail(
       problem({
         path: "",
         message: `cannot parse the document: ${e instanceof Error ? e.message : String(e)}`,
-        source: name
+        source: name,
+        line: 1,
+        column: 1
       })
     )
   }
