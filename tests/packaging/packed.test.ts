@@ -186,7 +186,7 @@ describe.skipIf(missing !== undefined)("the packages as published", () => {
 
   afterAll(() => {
     fs.rmSync(work, { recursive: true, force: true })
-  })
+  }, 300_000) // the project holds a Node binary and the packages' dependencies
 
   it("packs every package without its .tsbuildinfo", () => {
     expect(packed.map((p) => p.filename).sort()).toEqual(packages.map((p) => `sluice-${p}-0.1.0.tgz`).sort())
