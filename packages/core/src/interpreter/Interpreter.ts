@@ -28,6 +28,7 @@ import { makeGates, summarize } from "./gates.js"
 import { makeHealthCheck } from "./health.js"
 import { makeJournal, replay } from "./journal.js"
 import { outstandingCommands, track } from "./outstanding.js"
+import { forEachPooled } from "./pool.js"
 import type { RolloutConfig } from "./RolloutConfig.js"
 
 export { replay } from "./journal.js"
@@ -58,9 +59,7 @@ export const discoverInventory = (config: RolloutConfig) =>
   Effect.gen(function* () {
     const adapter = yield* TargetAdapter
     const targets = yield* adapter.discover(config.selector)
-    const states = yield* Effect.forEach(targets, (t) => adapter.inspect(t), {
-      concurrency: config.operations.concurrency
-    })
+    const states = yield* forEachPooled(targets, (t) => adapter.inspect(t), config.operations.concurrency)
     const inventory: Inventory = states.map((s) => ({
       target: s.target,
       image: s.revision.image,

@@ -8,6 +8,7 @@ import type { DeniedTarget } from "../machine/types.js"
 import type { PolicyDecision, PolicyEngine, ScanReport, ScanReportSource } from "../policy/PolicyEngine.js"
 import type { AdapterCall } from "./adapterCall.js"
 import type { Emitter } from "./emitter.js"
+import { forEachPooled } from "./pool.js"
 import type { RolloutConfig } from "./RolloutConfig.js"
 
 const sha256 = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex")
@@ -93,7 +94,7 @@ export const makeGates = (deps: {
       config.gates.scan && scans !== undefined ? yield* scans.reportFor(config.artifact.image.raw) : undefined
     const violations: GateViolation[] = []
     const warnings: GateViolation[] = []
-    const inspected = yield* Effect.forEach(
+    const inspected = yield* forEachPooled(
       ids,
       (id) =>
         targetOf(id).pipe(
@@ -106,7 +107,7 @@ export const makeGates = (deps: {
                 )
           )
         ),
-      { concurrency: config.operations.concurrency }
+      config.operations.concurrency
     )
     for (const { id, workload } of inspected) {
       const decision = yield* decide(id, workload, policy, report)
