@@ -359,12 +359,23 @@ export const TopologyOrder = Schema.Literals(["spread", "sequential"]).annotate(
 })
 export type TopologyOrder = typeof TopologyOrder.Type
 
+/** Each repeat of an earlier element, as `[index, element]` (one pass with a Set: lists can be long). */
+function repeats<A, K>(xs: ReadonlyArray<A>, keyOf: (x: A) => K): Array<readonly [number, A]> {
+  const seen = new Set<K>()
+  const out: Array<readonly [number, A]> = []
+  xs.forEach((x, i) => {
+    const k = keyOf(x)
+    if (seen.has(k)) out.push([i, x])
+    else seen.add(k)
+  })
+  return out
+}
+
 const uniqueValues = Schema.makeFilter<ReadonlyArray<string>>((xs) =>
-  xs.flatMap((x, i) =>
-    xs.indexOf(x) < i
-      ? [{ path: [i], issue: new SchemaIssue.InvalidValue({ message: `duplicate topology value "${x}"` }) }]
-      : []
-  )
+  repeats(xs, (x) => x).map(([i, x]) => ({
+    path: [i],
+    issue: new SchemaIssue.InvalidValue({ message: `duplicate topology value "${x}"` })
+  }))
 )
 
 const TopologyStruct = Schema.Struct({
@@ -444,11 +455,10 @@ export const AnalysisTemplate = Schema.Struct({
 export type AnalysisTemplate = typeof AnalysisTemplate.Type
 
 const uniqueNames = Schema.makeFilter<ReadonlyArray<{ readonly name: string }>>((xs) =>
-  xs.flatMap((x, i) =>
-    xs.findIndex((y) => y.name === x.name) < i
-      ? [{ path: [i, "name"], issue: new SchemaIssue.InvalidValue({ message: `duplicate analysis name "${x.name}"` }) }]
-      : []
-  )
+  repeats(xs, (x) => x.name).map(([i, x]) => ({
+    path: [i, "name"],
+    issue: new SchemaIssue.InvalidValue({ message: `duplicate analysis name "${x.name}"` })
+  }))
 )
 
 export const ManualApproval = Schema.Struct({
@@ -491,17 +501,25 @@ const templatesDefined = Schema.makeFilter<{
 }>((spec) => {
   if (!("canary" in spec.strategy)) return undefined
   const defined = spec.gates.analysis.map((a) => a.name)
+  const definedSet = new Set(defined)
+  // Built once and shortened: one message per unknown reference, each naming every template,
+  // grew as (references × templates) on large documents.
+  const MAX_LISTED = 20
+  const definedText =
+    defined.length === 0
+      ? "none"
+      : defined.length <= MAX_LISTED
+        ? defined.join(", ")
+        : `${defined.slice(0, MAX_LISTED).join(", ")}, … (${defined.length} in all)`
   const issues: Array<Schema.FilterIssue> = []
   spec.strategy.canary.steps.forEach((step, i) => {
     if (!("analysis" in step)) return
     step.analysis.templates.forEach((name, j) => {
-      if (!defined.includes(name)) {
+      if (!definedSet.has(name)) {
         issues.push({
           path: ["strategy", "canary", "steps", i, "analysis", "templates", j],
           issue: new SchemaIssue.InvalidValue({
-            message: `unknown analysis template "${name}" (defined in spec.gates.analysis: ${
-              defined.length === 0 ? "none" : defined.join(", ")
-            })`
+            message: `unknown analysis template "${name}" (defined in spec.gates.analysis: ${definedText})`
           })
         })
       }

@@ -88,6 +88,70 @@ describe("large documents", () => {
   })
 })
 
+describe("long lists", () => {
+  const doc = (spec: string) =>
+    `apiVersion: sluice.dev/v1alpha1\nkind: Rollout\nmetadata: { name: a }\nspec:\n  target: { adapter: simulated }\n  artifact: { image: r.io/a:2 }\n${spec}`
+
+  it("20,000 topology values: each repeat reported at its index and line", () => {
+    const values = Array.from({ length: 20_000 }, (_, i) => `      - z${i === 7_000 || i === 19_999 ? 3 : i}\n`)
+    const e = failure(
+      parseRolloutSpec(
+        doc(
+          `  strategy: { rolling: { batchSize: 1 } }\n  topology:\n    key: zone\n    order: sequential\n    values:\n${values.join("")}`
+        )
+      )
+    )
+    // The values start on line 12.
+    expect(e.problems.map((p) => [p.path, p.message, p.line])).toEqual([
+      ["spec.topology.values[7000]", 'duplicate topology value "z3"', 12 + 7_000],
+      ["spec.topology.values[19999]", 'duplicate topology value "z3"', 12 + 19_999]
+    ])
+  })
+
+  const templates = (count: number, name: (i: number) => string) =>
+    Array.from(
+      { length: count },
+      (_, i) =>
+        `      - { name: ${name(i)}, provider: prometheus, address: http://p, query: q, successCondition: "result < 1" }\n`
+    ).join("")
+  const canaryWith = (ref: string, defined: string) =>
+    doc(
+      `  strategy:\n    canary:\n      steps:\n        - setWeight: 1\n        - analysis: { templates: [${ref}] }\n  gates:\n    analysis:\n${defined}`
+    )
+
+  it("5,000 analysis templates: a repeated name at its index", () => {
+    const e = failure(
+      parseRolloutSpec(
+        canaryWith(
+          "t1",
+          templates(5_000, (i) => `t${i === 4_999 ? 0 : i}`)
+        )
+      )
+    )
+    expect(e.problems.map((p) => [p.path, p.message])).toEqual([
+      ["spec.gates.analysis[4999].name", 'duplicate analysis name "t0"']
+    ])
+  })
+
+  it("an unknown template among 5,000 names the first 20 and the count", () => {
+    const e = failure(
+      parseRolloutSpec(
+        canaryWith(
+          "nope",
+          templates(5_000, (i) => `t${i}`)
+        )
+      )
+    )
+    const listed = Array.from({ length: 20 }, (_, i) => `t${i}`).join(", ")
+    expect(e.problems.map((p) => [p.path, p.message])).toEqual([
+      [
+        "spec.strategy.canary.steps[1].analysis.templates[0]",
+        `unknown analysis template "nope" (defined in spec.gates.analysis: ${listed}, … (5000 in all))`
+      ]
+    ])
+  })
+})
+
 describe("deep nesting", () => {
   const nested = (depth: number) => `${"[".repeat(depth)}x${"]".repeat(depth)}`
 
