@@ -6,7 +6,7 @@ import { rolloutFromControlPlane } from "../src/rolloutFromControlPlane.js"
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "sluice-embed-"))
 
-describe("embedding Sluice in a control plane (the README example)", () => {
+describe("embedding Sluice in a control plane (rolloutFromControlPlane: the README example as a function, with a bad version)", () => {
   it("runs a gated canary rollout to completion and reports it through the event sink", async () => {
     const run = await rolloutFromControlPlane({ storeDir: tmp(), fleetSize: 20 })
     expect(run.result.outcome).toBe("completed")
