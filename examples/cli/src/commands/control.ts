@@ -47,15 +47,18 @@ const refusal = (signal: ControlSignal, s: RolloutStatus): string | undefined =>
   }
 }
 
-/** Waits until the running process has journaled the control (it acts on it right after). */
+/**
+ * Waits until the running process has journaled the control (it acts on it right after): `true`,
+ * or the reason it was journaled without effect (it came after the outcome); `false` on timeout.
+ */
 const waitForAck = async (storeRoot: string, id: string, controlId: string, ms: number) => {
   const store = fileStore(storeRoot)
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     const read = await runStoreEffect(store, store.read(id))
     if (Exit.isSuccess(read)) {
-      const acked = read.value.entries.some((e) => e.kind === "control" && e.request.id === controlId)
-      if (acked) return true
+      for (const e of read.value.entries)
+        if (e.kind === "control" && e.request.id === controlId) return e.ignored === undefined ? true : e.ignored
     }
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -110,6 +113,8 @@ export const runControl = async (io: Io, parsed: Parsed, signal: ControlSignal, 
       )
       return ExitCode.ok
     }
+    if (typeof acked === "string")
+      throw new UserError({ message: `the ${verb[signal]} was not applied to ${id}: ${acked}` })
     const after = await runStoreEffect(store, loadStatus(store, id))
     const phase = Exit.isSuccess(after) ? after.value.status.phase : "?"
     io.out(`${command}${command.endsWith("e") ? "d" : "ed"} ${id}: ${phase}\n`)

@@ -22,7 +22,7 @@ import {
   type StoreError
 } from "../store/RolloutStore.js"
 import { failureMessage, makeAdapterCall } from "./adapterCall.js"
-import { controlEvent, controlInbox } from "./controls.js"
+import { controlEvent, makeControlInbox } from "./controls.js"
 import { makeEmitter } from "./emitter.js"
 import { makeGates, summarize } from "./gates.js"
 import { makeHealthCheck } from "./health.js"
@@ -624,6 +624,36 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           { discard: true }
         )
 
+      /**
+       * Feeds events to the machine and journals them with the intents of the commands they caused,
+       * in one write (group commit), before any of it acts; returns those commands. Events that
+       * arrive after the final state are not consumed, so not journaled.
+       */
+      const consume = (events: ReadonlyArray<MachineEvent>) =>
+        Effect.gen(function* () {
+          if (events.length === 0) return [] as Command[]
+          const now = yield* Clock.currentTimeMillis
+          const batch: JournalEntry[] = []
+          const commands: Command[] = []
+          for (const event of events) {
+            if (snapshot.status === "done") break
+            batch.push({ kind: "event", at: now, event })
+            if ((event.type === "GATES_DENIED" || event.type === "WAVE_DENIED") && event.violations !== undefined)
+              violations.push(...event.violations)
+            const [next, answered] = replayed.stepper.step(snapshot, event)
+            snapshot = next
+            track(outstanding, event, answered)
+            intentsOf(answered, now, batch)
+            for (const c of answered) commands.push(c)
+          }
+          yield* journal.append(batch)
+          return commands
+        })
+
+      // A function, not a narrowed expression: `consume` moves the snapshot on.
+      const finished = () => snapshot.status === "done"
+      const inbox = makeControlInbox({ store, rolloutId, journal, seen: new Set(replayed.seenControls) })
+
       const fresh = entries.length === 0
       yield* events.emit({
         type: "rolloutStarted",
@@ -675,18 +705,27 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           )
         }
       }
-      // A fresh run starts with the initial actions; a resumed one re-runs what was outstanding.
+      // A fresh run starts with the initial actions. A resumed one first hands the machine the
+      // controls that arrived while no process ran it (an abort must win over re-running updates),
+      // then re-runs what is still outstanding.
       if (snapshot.status !== "done") {
-        const commands = fresh ? replayed.initialCommands : outstandingCommands(outstanding)
-        yield* journal.append(intentsOf(commands, yield* Clock.currentTimeMillis, []))
-        yield* act(commands)
+        if (fresh) {
+          yield* journal.append(intentsOf(replayed.initialCommands, yield* Clock.currentTimeMillis, []))
+          yield* act(replayed.initialCommands)
+        } else {
+          const early = [...replayed.pendingControls.map(controlEvent), ...(yield* inbox.drain)]
+          const notes = (yield* consume(early)).filter((c) => c.kind === "notify")
+          yield* act(notes)
+          if (!finished()) {
+            const commands = outstandingCommands(outstanding)
+            yield* journal.append(intentsOf(commands, yield* Clock.currentTimeMillis, []))
+            yield* act(commands)
+          }
+        }
       }
-
-      const seenControls = new Set(replayed.seenControls)
-      for (const c of replayed.pendingControls) yield* send(controlEvent(c))
-      // Operator controls from other processes arrive through the store.
+      // Operator controls from other processes also arrive while the run waits for outcomes.
       yield* Effect.forkScoped(
-        controlInbox({ store, rolloutId, journal, seen: seenControls, pollMs: 100 }).pipe(
+        inbox.poll(100).pipe(
           Stream.runForEach(send),
           Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : failRun(cause)))
         )
@@ -697,26 +736,11 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       let eventsSinceSnapshot = 0
       while (snapshot.status !== "done") {
         const taken = coalesce(yield* Queue.takeAll(queue))
-        const now = yield* Clock.currentTimeMillis
-        const batch: JournalEntry[] = []
-        const commands: Command[] = []
-        for (const event of taken) {
-          // Events that arrive after the final state are not consumed, so not journaled.
-          if (snapshot.status === "done") break
-          batch.push({ kind: "event", at: now, event })
-          if ((event.type === "GATES_DENIED" || event.type === "WAVE_DENIED") && event.violations !== undefined)
-            violations.push(...event.violations)
-          const [next, answered] = replayed.stepper.step(snapshot, event)
-          snapshot = next
-          track(outstanding, event, answered)
-          intentsOf(answered, now, batch)
-          for (const c of answered) commands.push(c)
-          eventsSinceSnapshot++
-        }
-        // Write-ahead: the events and the intents they caused, in one write, before any of it acts.
-        yield* journal.append(batch)
+        // Controls that arrived by now go first: no command is acted on before them.
+        const commands = yield* consume([...(yield* inbox.drain), ...taken])
         yield* act(commands)
-        if (eventsSinceSnapshot >= snapshotEvery && snapshot.status !== "done") {
+        eventsSinceSnapshot += taken.length
+        if (eventsSinceSnapshot >= snapshotEvery && !finished()) {
           yield* store.writeSnapshot(rolloutId, {
             seq: journal.length(),
             machine: { value: snapshot.value, context: persistContext(snapshot.context) },
@@ -725,6 +749,9 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           eventsSinceSnapshot = 0
         }
       }
+      yield* FiberMap.clear(fibers)
+      // Controls sent too late are journaled as ignored, so their senders learn they had no effect.
+      yield* inbox.refuse(`the rollout had already finished (${outcomeOf(snapshot) ?? "stopped"})`)
       yield* FiberMap.clear(fibers)
       if (fatal !== undefined) return yield* Effect.failCause(fatal)
       const outcome = outcomeOf(snapshot)

@@ -67,7 +67,7 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
   const violations: DeniedTarget[] = []
   entries.forEach((entry, index) => {
     if (entry.kind === "control") {
-      controls.set(entry.request.id, entry.request)
+      if (entry.ignored === undefined) controls.set(entry.request.id, entry.request)
       seenControls.add(entry.request.id)
     } else if (entry.kind === "event") {
       const event = upgradeEvent(entry.event)

@@ -26,7 +26,10 @@ export const forEachPooled = <A, B, E, R>(
     })
     const workers = Math.max(1, Math.min(concurrency, items.length))
     return Effect.as(
-      Effect.all(Array.from({ length: workers }, () => worker), { concurrency: "unbounded", discard: true }),
+      Effect.all(
+        Array.from({ length: workers }, () => worker),
+        { concurrency: "unbounded", discard: true }
+      ),
       results
     )
   })

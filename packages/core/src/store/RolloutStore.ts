@@ -35,8 +35,11 @@ export type JournalEntry =
       readonly dueAt?: number
     }
   | { readonly kind: "applied"; readonly at: number; readonly targetId: string; readonly revision: Revision }
-  /** An operator control taken from the inbox: journaled first so a crash cannot lose it. */
-  | { readonly kind: "control"; readonly at: number; readonly request: ControlRequest }
+  /**
+   * An operator control taken from the inbox: journaled first so a crash cannot lose it. `ignored`
+   * says why it had no effect (it arrived after the rollout had finished): the sender reads it.
+   */
+  | { readonly kind: "control"; readonly at: number; readonly request: ControlRequest; readonly ignored?: string }
 
 /**
  * A compaction point: the machine's state after every event among the first `seq` journal

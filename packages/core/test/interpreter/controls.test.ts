@@ -1,6 +1,9 @@
 import { Effect, Fiber, Layer } from "effect"
+import { EventSink, type RolloutEvent } from "../../src/events/RolloutEvent.js"
+import { forceRelease } from "../../src/store/MemoryStore.js"
+import { RolloutStore } from "../../src/store/RolloutStore.js"
 import { describe, expect, it } from "vitest"
-import { inspectRollout, startRollout } from "../../src/interpreter/Interpreter.js"
+import { inspectRollout, resumeRollout, startRollout } from "../../src/interpreter/Interpreter.js"
 import { PolicyEngine, type PolicyRequest } from "../../src/policy/PolicyEngine.js"
 import type { ControlSignal } from "../../src/store/RolloutStore.js"
 import { chunkPlan, configFor, denyImages, V1, V2, world } from "../support/harness.js"
@@ -302,5 +305,56 @@ describe("operator pause and the progress deadline", () => {
     )
     expect(result.outcome).toBe("completed")
     for (const t of w.fleet.targets.values()) expect(t.image).toBe(V2)
+  })
+})
+
+describe("controls and crashes", () => {
+  it("acts on an abort sent to a crashed rollout before it re-runs any update", async () => {
+    const w = world({ size: 8, namePrefix: "n", applyLatency: { minMs: 50, maxMs: 50 } })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 4, { maxUnavailable: 2 }), targets: targetsOf(w) }
+    const result = await Effect.runPromise(
+      runVirtual(
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(startRollout({ config: configFor(), spec: {}, plan: () => plan }))
+          while (!w.sink.events.some((e) => e.type === "targetUpdating")) yield* Effect.sleep(1)
+          // kill -9 in the middle of the first wave's applies, then an operator aborts it.
+          w.fleet.crash()
+          yield* Fiber.interrupt(fiber)
+          forceRelease(w.store, "r1")
+          yield* w.store.sendControl("r1", { id: "abort-1", signal: "ABORT", at: 0, reason: "stop it" })
+          return yield* resumeRollout("r1")
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("aborted")
+    expect(result.reason).toBe("stop it")
+    // Only the first wave's two in-flight targets were ever touched, and both are back on v1.
+    const touched = [...w.fleet.targets.values()].filter((t) => t.history.length > 0)
+    expect(touched.map((t) => t.target.id).sort()).toEqual(["n-0", "n-1"])
+    for (const t of w.fleet.targets.values()) expect(t.image).toBe(V1)
+  })
+
+  it("journals a control that arrives after the outcome as ignored, with the reason", async () => {
+    const w = world({ size: 2, namePrefix: "n" })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 1), targets: targetsOf(w) }
+    // The operator's abort lands while the run is writing its outcome.
+    const lateSink = Layer.succeed(EventSink, {
+      publish: (e: RolloutEvent) =>
+        e.type === "finished"
+          ? w.store.sendControl("r1", { id: "late-abort", signal: "ABORT", at: 0 }).pipe(Effect.orDie)
+          : Effect.void
+    })
+    const result = await Effect.runPromise(
+      runVirtual(
+        startRollout({ config: configFor(), spec: {}, plan: () => plan }).pipe(
+          Effect.provide(Layer.mergeAll(w.fleet.layer, Layer.succeed(RolloutStore, w.store), lateSink))
+        )
+      )
+    )
+    expect(result.outcome).toBe("completed")
+    const stored = await Effect.runPromise(w.store.read("r1"))
+    const late = stored.entries.find((e) => e.kind === "control" && e.request.id === "late-abort")
+    expect(late).toMatchObject({ kind: "control", ignored: "the rollout had already finished (completed)" })
+    expect(await Effect.runPromise(w.store.pendingControls("r1"))).toEqual([])
   })
 })

@@ -34,7 +34,8 @@ const checkSafety = (s: Scenario, o: RunOutcome) => {
 
   // 3. A denied gate touches nothing.
   if (s.gateDenied) {
-    expect(result.outcome).toBe("blocked")
+    // An operator's abort that arrives before the gate's answer wins; it touches nothing either.
+    expect(s.abortAtMs === null ? ["blocked"] : ["blocked", "aborted"]).toContain(result.outcome)
     for (const t of fleet.targets.values()) expect(t.history).toHaveLength(0)
   }
 
