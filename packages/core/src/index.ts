@@ -112,7 +112,16 @@ export { type ConfigFromSpecOptions, configFromSpec } from "./run/fromSpec.js"
 export { createRollback, type RollbackOptions, rollbackRollout } from "./run/rollback.js"
 
 // Events.
-export { EventSink, type GateViolation, type RolloutEvent, type RolloutEventType } from "./events/RolloutEvent.js"
+export {
+  decodeRolloutEvent,
+  EVENT_VERSION,
+  EventSink,
+  GateViolation,
+  makeRolloutEvent,
+  RolloutEvent,
+  type RolloutEventBody,
+  type RolloutEventType
+} from "./events/RolloutEvent.js"
 
 // The store: the write-ahead journal, the single-writer lease, the control inbox.
 export {

@@ -1,102 +1,121 @@
-import { Context, Effect, Layer } from "effect"
-import type { HealthStatus } from "../adapter/TargetAdapter.js"
-import type { Outcome } from "../machine/types.js"
-import type { PolicyDecision, Violation } from "../policy/PolicyEngine.js"
+import { Context, Effect, Layer, Schema } from "effect"
+import { PolicyDecision, Violation } from "../policy/PolicyEngine.js"
 
-interface Base {
-  readonly rolloutId: string
+/**
+ * The event stream's format version, carried by every event: a consumer (an audit log reader, a
+ * dashboard) decodes with {@link RolloutEvent} and can tell a stream written by another version.
+ */
+export const EVENT_VERSION = 1
+
+const Base = {
+  v: Schema.Literal(EVENT_VERSION),
+  rolloutId: Schema.String,
   /** Epoch milliseconds from Effect's Clock. */
-  readonly at: number
+  at: Schema.Number
 }
 
-export interface GateViolation extends Violation {
-  readonly targetId: string
-}
+export const GateViolation = Schema.Struct({ ...Violation.fields, targetId: Schema.String })
+export type GateViolation = typeof GateViolation.Type
 
-/** The typed stream behind the CLI's progress view, the audit log and metrics. */
-export type RolloutEvent = Base &
-  (
-    | {
-        readonly type: "rolloutStarted"
-        readonly image: string
-        readonly adapter: string
-        readonly targets: number
-        readonly upToDate: number
-        readonly waves: ReadonlyArray<{ readonly index: number; readonly kind: string; readonly size: number }>
-        readonly resumed: boolean
-      }
-    | {
-        readonly type: "gateDecided"
-        readonly gate: "policy" | "scan" | "analysis" | "approval"
-        readonly wave?: number
-        readonly allow: boolean
-        readonly violations: ReadonlyArray<GateViolation>
-        readonly warnings: ReadonlyArray<GateViolation>
-      }
-    | {
-        /** The decision log: one entry per distinct workload evaluated. */
-        readonly type: "policyDecision"
-        readonly targetId: string
-        readonly bundleRevision: string
-        /** sha256 of the request (the workload as it will run, and the scan report's image). */
-        readonly inputSha256: string
-        readonly decision: PolicyDecision
-      }
-    | {
-        readonly type: "waveStarted"
-        readonly wave: number
-        readonly targets: number
-        readonly byTopology: Readonly<Record<string, number>>
-      }
-    | {
-        readonly type: "targetUpdating"
-        readonly wave: number
-        readonly targetId: string
-        readonly from: string
-        readonly to: string
-        readonly topology?: string
-      }
-    | { readonly type: "targetApplied"; readonly wave: number; readonly targetId: string }
-    | {
-        readonly type: "healthChanged"
-        readonly wave: number
-        readonly targetId: string
-        readonly status: HealthStatus
-        readonly reason?: string
-        readonly topology?: string
-      }
-    | { readonly type: "targetFailed"; readonly wave: number; readonly targetId: string; readonly reason: string }
-    | { readonly type: "waveHealthy"; readonly wave: number }
-    | { readonly type: "awaitingApproval"; readonly wave: number }
-    | { readonly type: "paused"; readonly wave: number; readonly reason: "operator" | "step" }
-    | { readonly type: "resumed"; readonly wave: number }
-    | { readonly type: "rollbackStarted"; readonly reason: string; readonly targets: number }
-    | {
-        readonly type: "targetRolledBack"
-        readonly targetId: string
-        readonly to: string
-        readonly ok: boolean
-        readonly reason?: string
-      }
-    | { readonly type: "retrying"; readonly operation: string; readonly targetId?: string; readonly message: string }
-    | {
-        /** The adapter's `conclude` ran after the outcome: what it restored or left alone, and why. */
-        readonly type: "concluded"
-        readonly ok: boolean
-        readonly notes: ReadonlyArray<string>
-      }
-    | {
-        readonly type: "finished"
-        readonly outcome: Outcome
-        readonly reason?: string
-        readonly updated: number
-        readonly rolledBack: number
-        readonly touched: number
-        readonly durationMs: number
-      }
-  )
+const HealthStatus = Schema.Literals(["healthy", "progressing", "unhealthy"])
+const Outcome = Schema.Literals(["completed", "blocked", "failed", "rolledBack", "aborted", "rollbackFailed"])
 
+const event = <const T extends string, const F extends Schema.Struct.Fields>(type: T, fields: F) =>
+  Schema.Struct({ type: Schema.Literal(type), ...Base, ...fields })
+
+/** The typed stream behind the CLI's progress view, the audit log and metrics: one Schema union. */
+export const RolloutEvent = Schema.Union([
+  event("rolloutStarted", {
+    image: Schema.String,
+    adapter: Schema.String,
+    targets: Schema.Number,
+    upToDate: Schema.Number,
+    waves: Schema.Array(Schema.Struct({ index: Schema.Number, kind: Schema.String, size: Schema.Number })),
+    resumed: Schema.Boolean
+  }),
+  event("gateDecided", {
+    gate: Schema.Literals(["policy", "scan", "analysis", "approval"]),
+    wave: Schema.optionalKey(Schema.Number),
+    allow: Schema.Boolean,
+    violations: Schema.Array(GateViolation),
+    warnings: Schema.Array(GateViolation)
+  }),
+  /** The decision log: one entry per distinct workload evaluated. */
+  event("policyDecision", {
+    targetId: Schema.String,
+    bundleRevision: Schema.String,
+    /** sha256 of the request (the workload as it will run, and the scan report's image). */
+    inputSha256: Schema.String,
+    decision: PolicyDecision
+  }),
+  event("waveStarted", {
+    wave: Schema.Number,
+    targets: Schema.Number,
+    byTopology: Schema.Record(Schema.String, Schema.Number)
+  }),
+  event("targetUpdating", {
+    wave: Schema.Number,
+    targetId: Schema.String,
+    from: Schema.String,
+    to: Schema.String,
+    topology: Schema.optionalKey(Schema.String)
+  }),
+  event("targetApplied", { wave: Schema.Number, targetId: Schema.String }),
+  event("healthChanged", {
+    wave: Schema.Number,
+    targetId: Schema.String,
+    status: HealthStatus,
+    reason: Schema.optionalKey(Schema.String),
+    topology: Schema.optionalKey(Schema.String)
+  }),
+  event("targetFailed", { wave: Schema.Number, targetId: Schema.String, reason: Schema.String }),
+  event("waveHealthy", { wave: Schema.Number }),
+  event("awaitingApproval", { wave: Schema.Number }),
+  event("paused", { wave: Schema.Number, reason: Schema.Literals(["operator", "step"]) }),
+  event("resumed", { wave: Schema.Number }),
+  event("rollbackStarted", { reason: Schema.String, targets: Schema.Number }),
+  event("targetRolledBack", {
+    targetId: Schema.String,
+    to: Schema.String,
+    ok: Schema.Boolean,
+    reason: Schema.optionalKey(Schema.String)
+  }),
+  event("retrying", {
+    operation: Schema.String,
+    targetId: Schema.optionalKey(Schema.String),
+    message: Schema.String
+  }),
+  /** The adapter's `conclude` ran after the outcome: what it restored or left alone, and why. */
+  event("concluded", { ok: Schema.Boolean, notes: Schema.Array(Schema.String) }),
+  event("finished", {
+    outcome: Outcome,
+    reason: Schema.optionalKey(Schema.String),
+    updated: Schema.Number,
+    rolledBack: Schema.Number,
+    touched: Schema.Number,
+    durationMs: Schema.Number
+  })
+])
+export type RolloutEvent = typeof RolloutEvent.Type
 export type RolloutEventType = RolloutEvent["type"]
+
+/** An event without what the run adds to every one (version, rollout id, time). */
+export type RolloutEventBody = RolloutEvent extends infer E
+  ? E extends RolloutEvent
+    ? Omit<E, "v" | "rolloutId" | "at">
+    : never
+  : never
+
+/** The typed constructor every event is built with. */
+export const makeRolloutEvent = (rolloutId: string, at: number, body: RolloutEventBody): RolloutEvent => ({
+  v: EVENT_VERSION,
+  rolloutId,
+  at,
+  ...body
+})
+
+/** Decodes one event strictly (unknown fields are errors): for consumers of a stored stream. */
+export const decodeRolloutEvent = Schema.decodeUnknownSync(RolloutEvent, { onExcessProperty: "error" })
 
 /** Where events go. The default drops them; the CLI prints them; embedders subscribe. */
 export class EventSink extends Context.Service<

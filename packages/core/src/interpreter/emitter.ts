@@ -1,12 +1,10 @@
-import { Clock, Effect } from "effect"
-import type { EventSink, RolloutEvent } from "../events/RolloutEvent.js"
-
-type Body = RolloutEvent extends infer E ? (E extends RolloutEvent ? Omit<E, "rolloutId" | "at"> : never) : never
+import { Effect } from "effect"
+import { type EventSink, makeRolloutEvent, type RolloutEventBody } from "../events/RolloutEvent.js"
 
 /** Publishes a run's events with its id and the Clock's time; nothing at all without a sink. */
 export interface Emitter {
   readonly enabled: boolean
-  readonly emit: (body: Body) => Effect.Effect<void>
+  readonly emit: (body: RolloutEventBody) => Effect.Effect<void>
 }
 
 export const makeEmitter = (rolloutId: string, sink: EventSink["Service"] | undefined): Emitter =>
@@ -15,5 +13,5 @@ export const makeEmitter = (rolloutId: string, sink: EventSink["Service"] | unde
     : {
         enabled: true,
         emit: (body) =>
-          Effect.flatMap(Clock.currentTimeMillis, (at) => sink.publish({ rolloutId, at, ...body } as RolloutEvent))
+          Effect.clockWith((clock) => sink.publish(makeRolloutEvent(rolloutId, clock.currentTimeMillisUnsafe(), body)))
       }

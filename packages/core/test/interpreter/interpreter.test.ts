@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { decodeRolloutEvent, EVENT_VERSION } from "../../src/events/RolloutEvent.js"
 import { resumeRollout, startRollout } from "../../src/interpreter/Interpreter.js"
 import { chunkPlan, configFor, V1, V2, world } from "../support/harness.js"
 
@@ -23,6 +24,12 @@ describe("interpreter on the simulated fleet", () => {
     expect(w.sink.events.filter((e) => e.type === "waveStarted").map((e) => (e as { wave: number }).wave)).toEqual([
       0, 1
     ])
+    // Every event the run published is one of the stream's Schema, versioned, with nothing extra.
+    for (const e of w.sink.events) {
+      expect(e.v).toBe(EVENT_VERSION)
+      expect(decodeRolloutEvent(JSON.parse(JSON.stringify(e)))).toEqual(e)
+    }
+    expect(() => decodeRolloutEvent({ ...w.sink.events[0], extra: 1 })).toThrow(/extra/)
   })
 
   it("rolls every touched target back when a version never becomes healthy, leaving later waves untouched", async () => {
