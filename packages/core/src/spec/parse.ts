@@ -23,6 +23,53 @@ export interface SourceDocument {
 
 const problem = (p: SpecProblem): SpecError => new SpecError({ problems: [p] })
 
+/** 1-based line and column of an offset. */
+function linePosIn(text: string, offset: number): { line: number; column: number } {
+  let line = 1
+  let lineStart = 0
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++
+    lineStart = i + 1
+  }
+  return { line, column: offset - lineStart + 1 }
+}
+
+const JSON_END = /Unexpected end of JSON input/
+const jsonPosition = (message: string): number | undefined => {
+  const at = / at position (\d+)/.exec(message)
+  return at === null ? undefined : Number(at[1])
+}
+
+/**
+ * Where `JSON.parse` rejected `text`, from its message: V8 gives the position of most errors but
+ * none for an unexpected token (`[1,,2]`, `tru}`), so that one is found as the end of the
+ * shortest prefix that fails before its own end (a binary search: O(n log n), on errors only).
+ */
+function jsonErrorOffset(text: string, message: string): number {
+  const at = jsonPosition(message)
+  if (at !== undefined) return at
+  if (JSON_END.test(message)) return text.length
+  const failsWithin = (k: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, k))
+      return false
+    } catch (e) {
+      const m = e instanceof Error ? e.message : ""
+      const p = jsonPosition(m)
+      // An error at the prefix's end (an unfinished string, number or literal) is not one yet.
+      return p !== undefined ? p < k : !JSON_END.test(m)
+    }
+  }
+  let lo = 1
+  let hi = text.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (failsWithin(mid)) hi = mid
+    else lo = mid + 1
+  }
+  return lo - 1
+}
+
 /**
  * Parses YAML (or JSON, which YAML 1.2 includes; `format: "json"` insists on strict JSON) into a
  * {@link SourceDocument}. Syntax errors, duplicate keys, several documents in one stream, nesting
@@ -41,13 +88,15 @@ export function parseSourceDocument(
         JSON.parse(text)
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e)
-        const at = /line (\d+) column (\d+)/.exec(message)
         return Result.fail(
           problem({
             path: "",
-            message: `JSON syntax error: ${message.replace(/ in JSON at position \d+.*$/, "").replace(/ \(line \d+ column \d+\)$/, "")}`,
+            message: `JSON syntax error: ${message
+              .replace(/ in JSON at position \d+.*$/s, "")
+              .replace(/ at position \d+.*$/s, "")
+              .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, "")}`,
             source: name,
-            ...(at !== null ? { line: Number(at[1]), column: Number(at[2]) } : {})
+            ...linePosIn(text, jsonErrorOffset(text, message))
           })
         )
       }

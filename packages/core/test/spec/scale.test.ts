@@ -290,3 +290,40 @@ describe("every problem has a location", () => {
     }
   })
 })
+
+describe("JSON syntax errors are located", () => {
+  const at = (text: string) => {
+    const p = failure(parseRolloutSpec(text, { format: "json" })).problems[0]
+    return [p?.message, p?.line, p?.column]
+  }
+
+  it("including the errors V8 gives no position for: an unexpected token, the end of the input", () => {
+    expect(at("[1,,2]")).toEqual(["JSON syntax error: Unexpected token ','", 1, 4])
+    expect(at('{\n  "a": tru}')).toEqual(["JSON syntax error: Unexpected token '}'", 2, 11])
+    expect(at('{\n  "a": [1,\n')).toEqual(["JSON syntax error: Unexpected end of JSON input", 3, 1])
+    expect(at("[1]x")).toEqual(["JSON syntax error: Unexpected non-whitespace character after JSON", 1, 4])
+    expect(at('{"a": -}')).toEqual(["JSON syntax error: No number after minus sign", 1, 8])
+  })
+
+  it("an unexpected token at the end of a ~1 MB document", () => {
+    const body = Array.from({ length: 60_000 }, (_, i) => `  "l${i}": "v${i}",\n`).join("")
+    expect(at(`{\n${body}  "x": [1,,2]\n}`)).toEqual(["JSON syntax error: Unexpected token ','", 60_002, 11])
+  })
+
+  test.prop([fc.jsonValue({ maxDepth: 3 }), fc.nat(), fc.constantFrom(",", "]", "}", ":", "x", '"', "-", "\n")], {
+    numRuns
+  })("a character inserted into JSON: the problem has a line and column inside the text", (value, pick, char) => {
+    const json = JSON.stringify(value, null, 1)
+    const i = pick % (json.length + 1)
+    const text = json.slice(0, i) + char + json.slice(i)
+    const r = parseRolloutSpec(text, { format: "json" })
+    if (Result.isSuccess(r)) return
+    const lines = text.split("\n")
+    for (const p of r.failure.problems) {
+      expect(p.line).toBeGreaterThanOrEqual(1)
+      expect(p.line).toBeLessThanOrEqual(lines.length)
+      expect(p.column).toBeGreaterThanOrEqual(1)
+      expect(p.column).toBeLessThanOrEqual((lines[(p.line ?? 1) - 1]?.length ?? 0) + 1)
+    }
+  })
+})
