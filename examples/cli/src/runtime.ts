@@ -20,6 +20,7 @@ import {
 import type { KubernetesAdapterConfig } from "@sluice/adapters-k8s"
 import { SimulatedFleetSelector } from "@sluice/core/testing"
 import { Cause, Effect, Exit, Layer, Logger, References, Result, Schema } from "effect"
+import { FetchHttpClient } from "effect/http"
 import { flag, type Parsed, parsePositiveInt, str } from "./args.js"
 import { UsageError, UserError } from "./errors.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
@@ -196,6 +197,9 @@ export const resetWorld = (storeRoot: string) => fs.rmSync(worldDir(storeRoot), 
 // ---------------------------------------------------------------------------------------------
 // adapters
 // ---------------------------------------------------------------------------------------------
+
+/** Analysis queries for real fleets go to Prometheus over fetch. */
+const prometheus = PrometheusMetrics().pipe(Layer.provide(FetchHttpClient.layer))
 
 export const ADAPTERS = ["simulated", "docker", "kubernetes"] as const
 
@@ -440,13 +444,13 @@ export const openAdapter = async (
       const docker = await import("@sluice/adapters-docker")
       const config = await dockerConfigOf(io, parsed)
       // Analysis gates query a real Prometheus (each analysis names its address).
-      const layer = Layer.mergeAll(docker.DockerAdapter.layer(config as never), PrometheusMetrics())
+      const layer = Layer.mergeAll(docker.DockerAdapter.layer(config as never), prometheus)
       return { layer, release: () => {}, onCreate: () => {} }
     }
     case "kubernetes": {
       const k8s = await import("@sluice/adapters-k8s")
       const config = await kubernetesConfigOf(io, parsed, options.continuing, storeRoot)
-      const layer = Layer.mergeAll(k8s.KubernetesAdapter.layer(config), PrometheusMetrics())
+      const layer = Layer.mergeAll(k8s.KubernetesAdapter.layer(config), prometheus)
       return {
         layer,
         release: () => {},

@@ -1,4 +1,5 @@
 import { Effect, Layer, Schema } from "effect"
+import { HttpClient } from "effect/http"
 import type { AnalysisConfig } from "../interpreter/RolloutConfig.js"
 import { type AnalysisScope, MetricsError, MetricsProvider } from "./MetricsProvider.js"
 
@@ -40,13 +41,15 @@ export const queryPrometheus = (address: string, query: string, timeoutMs = 10_0
   Effect.gen(function* () {
     const url = `${address.replace(/\/$/, "")}/api/v1/query?query=${encodeURIComponent(query)}`
     const fail = (message: string) => new MetricsError({ query, message })
-    const body = yield* Effect.tryPromise({
-      try: async (signal) => {
-        const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) })
-        return (await response.json()) as unknown
-      },
-      catch: (e) => fail(`cannot query Prometheus at ${address}: ${e instanceof Error ? e.message : String(e)}`)
-    })
+    const client = yield* HttpClient.HttpClient
+    const body = yield* client.get(url).pipe(
+      Effect.flatMap((response) => response.json),
+      Effect.mapError((e) => fail(`cannot query Prometheus at ${address}: ${e.message}`)),
+      Effect.timeoutOrElse({
+        duration: timeoutMs,
+        orElse: () => Effect.fail(fail(`cannot query Prometheus at ${address}: no answer within ${timeoutMs}ms`))
+      })
+    )
     const parsed = yield* decodeResponse(body).pipe(
       Effect.mapError(() => fail("Prometheus answered with an unexpected document"))
     )
@@ -76,16 +79,27 @@ export const queryPrometheus = (address: string, query: string, timeoutMs = 10_0
     return value
   })
 
-/** A MetricsProvider backed by the Prometheus HTTP API. */
+/**
+ * A MetricsProvider backed by the Prometheus HTTP API, through Effect's `HttpClient` (provide one,
+ * e.g. `FetchHttpClient.layer` from `effect/http`).
+ */
 export const PrometheusMetrics = (options: PrometheusOptions = {}) =>
-  Layer.succeed(MetricsProvider, {
-    query: (analysis: AnalysisConfig, scope: AnalysisScope) => {
-      const address = analysis.address ?? options.address
-      if (address === undefined) {
-        return Effect.fail(
-          new MetricsError({ query: analysis.query, message: `analysis "${analysis.name}" has no Prometheus address` })
+  Layer.effect(
+    MetricsProvider,
+    Effect.map(Effect.service(HttpClient.HttpClient), (client) => ({
+      query: (analysis: AnalysisConfig, scope: AnalysisScope): Effect.Effect<number, MetricsError> => {
+        const address = analysis.address ?? options.address
+        if (address === undefined) {
+          return Effect.fail(
+            new MetricsError({
+              query: analysis.query,
+              message: `analysis "${analysis.name}" has no Prometheus address`
+            })
+          )
+        }
+        return queryPrometheus(address, renderQuery(analysis.query, scope), options.timeoutMs).pipe(
+          Effect.provideService(HttpClient.HttpClient, client)
         )
       }
-      return queryPrometheus(address, renderQuery(analysis.query, scope), options.timeoutMs)
-    }
-  })
+    }))
+  )

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { AdapterError, type TargetAdapter } from "../adapter/TargetAdapter.js"
 import { withImage } from "../domain/render.js"
@@ -8,10 +7,13 @@ import type { DeniedTarget } from "../machine/types.js"
 import type { PolicyDecision, PolicyEngine, ScanReport, ScanReportSource } from "../policy/PolicyEngine.js"
 import type { AdapterCall } from "./adapterCall.js"
 import type { Emitter } from "./emitter.js"
+import { sha256Hex } from "../util/hash.js"
 import { forEachPooled } from "./pool.js"
 import type { RolloutConfig } from "./RolloutConfig.js"
 
-const sha256 = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex")
+// Over the exact JSON of the request evaluated (not a canonical form): the decision log's
+// `inputSha256` names those bytes.
+const sha256 = (value: unknown) => sha256Hex(JSON.stringify(value))
 
 export const summarize = (violations: ReadonlyArray<DeniedTarget>) => {
   const targetsHit = new Set(violations.map((v) => v.targetId))

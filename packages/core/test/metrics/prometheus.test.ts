@@ -4,10 +4,15 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Layer } from "effect"
+import { FetchHttpClient, type HttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MetricsProvider } from "../../src/adapter/MetricsProvider.js"
 import { PrometheusMetrics, queryPrometheus } from "../../src/adapter/PrometheusMetrics.js"
+
+/** Queries go through Effect's HttpClient; the tests use the fetch-backed one against real Prometheus. */
+const viaHttp = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>) =>
+  Effect.provide(effect, FetchHttpClient.layer)
 
 // A real Prometheus (Debian's package) scrapes a tiny exporter that this test serves; the
 // provider then reads through Prometheus' own HTTP API.
@@ -59,7 +64,9 @@ beforeAll(async () => {
   address = `http://127.0.0.1:${port}`
   // Wait until Prometheus has scraped the exporter at least once.
   for (let i = 0; i < 300; i++) {
-    const exit = await Effect.runPromiseExit(queryPrometheus(address, 'count(agent_error_ratio{rollout="r1"})'))
+    const exit = await Effect.runPromiseExit(
+      viaHttp(queryPrometheus(address, 'count(agent_error_ratio{rollout="r1"})'))
+    )
     if (Exit.isSuccess(exit) && exit.value === 2) return
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -83,27 +90,31 @@ describe.skipIf(!available)("Prometheus analysis provider (real Prometheus)", ()
         scope(1)
       )
     })
-    expect(await Effect.runPromise(program.pipe(Effect.provide(PrometheusMetrics())))).toBe(0.2)
+    expect(
+      await Effect.runPromise(
+        program.pipe(Effect.provide(PrometheusMetrics().pipe(Layer.provide(FetchHttpClient.layer))))
+      )
+    ).toBe(0.2)
   })
 
   it("fails closed on a query with no data", async () => {
-    const exit = await Effect.runPromiseExit(queryPrometheus(address, 'agent_error_ratio{rollout="nope"}'))
+    const exit = await Effect.runPromiseExit(viaHttp(queryPrometheus(address, 'agent_error_ratio{rollout="nope"}')))
     expect(JSON.stringify(exit)).toContain("no data")
   })
 
   it("fails closed on a query matching several series", async () => {
-    const exit = await Effect.runPromiseExit(queryPrometheus(address, "agent_error_ratio"))
+    const exit = await Effect.runPromiseExit(viaHttp(queryPrometheus(address, "agent_error_ratio")))
     expect(JSON.stringify(exit)).toContain("expected exactly one sample, got 2")
   })
 
   it("reports Prometheus' own error for invalid PromQL", async () => {
-    const exit = await Effect.runPromiseExit(queryPrometheus(address, "sum(("))
+    const exit = await Effect.runPromiseExit(viaHttp(queryPrometheus(address, "sum((")))
     expect(JSON.stringify(exit)).toContain("Prometheus rejected the query: bad_data")
   })
 
   it("fails with the address named when Prometheus cannot be reached", async () => {
     const port = await freePort()
-    const exit = await Effect.runPromiseExit(queryPrometheus(`http://127.0.0.1:${port}`, "up", 2_000))
+    const exit = await Effect.runPromiseExit(viaHttp(queryPrometheus(`http://127.0.0.1:${port}`, "up", 2_000)))
     expect(JSON.stringify(exit)).toContain(`cannot query Prometheus at http://127.0.0.1:${port}`)
   })
 })
