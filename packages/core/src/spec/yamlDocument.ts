@@ -316,8 +316,8 @@ function locator(doc: Document.Parsed, aliasTargets: ReadonlyMap<Alias, ParsedNo
     let depth = 0
     let exact = true
     for (const seg of path) {
-      // Bounded: an alias never points at itself or an ancestor (those are problems already).
-      for (let hops = 0; isAlias(node) && hops < 1000; hops++) node = aliasTargets.get(node)
+      // One step: an anchor sits on a scalar or a collection, never on an alias.
+      if (isAlias(node)) node = aliasTargets.get(node)
       if (isMap(node)) {
         const pair = indexOf(node).get(String(seg))
         if (pair === undefined) {

@@ -232,6 +232,18 @@ describe("aliases", () => {
     ])
   })
 
+  it("a problem inside an aliased value is located in the anchored node", () => {
+    const target = '  target: { adapter: simulated, selector: { copy: &l { team: "bad value!" } } }'
+    const e = failure(
+      parseRolloutSpec(
+        `apiVersion: sluice.dev/v1alpha1\nkind: Rollout\nspec:\n${target}\n  artifact: { image: r.io/a:2 }\n  strategy: { rolling: { batchSize: 1 } }\nmetadata:\n  name: a\n  labels: *l\n`
+      )
+    )
+    expect(e.problems.map((p) => [p.path, p.line, p.column])).toEqual([
+      ["metadata.labels.team", 4, target.indexOf("team") + 1]
+    ])
+  })
+
   it("ordinary anchors and aliases still work (a shared probe, an aliased key)", () => {
     const r = parseRolloutSpec(`apiVersion: sluice.dev/v1alpha1
 kind: Rollout
