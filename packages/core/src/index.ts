@@ -60,7 +60,7 @@ export {
 // The planner: pure and deterministic.
 export type { AnalysisRef, Inventory, InventoryItem, Plan, Wave, WaveKind, WavePause } from "./plan/Plan.js"
 export { artifactConfigHash, planWaves } from "./plan/planWaves.js"
-export { formatPlanTable, planToJson } from "./plan/format.js"
+export { planToJson } from "./plan/format.js"
 
 // Targets and the services adapters and policy engines implement.
 export { Revision, Target, type WorkloadSource } from "./domain/Target.js"
@@ -137,7 +137,23 @@ export {
   type StoredRollout,
   StoreError
 } from "./store/RolloutStore.js"
-export { FileStoreLayer, makeFileStore } from "./store/FileStore.js"
+export {
+  FileStore,
+  FileStoreLayer,
+  type FileStoreOptions,
+  makeFileStore
+} from "./store/FileStore.js"
+// The lease the file store uses, for other single-writer files (the CLI's simulated fleet).
+export {
+  type FileLock,
+  type FileLockOptions,
+  type Lease,
+  LockFailed,
+  LockHeld,
+  LockLost,
+  type LockState,
+  makeFileLock
+} from "./store/FileLock.js"
 export { MemoryStoreLayer, makeMemoryStore } from "./store/MemoryStore.js"
 
 // Shared helpers.

@@ -1,12 +1,5 @@
-import {
-  configFromSpec,
-  discoverInventory,
-  formatPlanTable,
-  type Inventory,
-  type Plan,
-  planToJson,
-  planWaves
-} from "@sluice/core"
+import { formatPlanTable } from "../render/planTable.js"
+import { configFromSpec, discoverInventory, type Inventory, type Plan, planToJson, planWaves } from "@sluice/core"
 import { Effect, Exit } from "effect"
 import { flag, type Parsed, str } from "../args.js"
 import type { Io } from "../io.js"

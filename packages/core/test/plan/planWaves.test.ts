@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { artifactConfigHash, formatPlanTable, isUpToDate, planToJson, planWaves } from "../../src/plan/index.js"
+import { artifactConfigHash, isUpToDate, planToJson, planWaves } from "../../src/plan/index.js"
 import { DESIRED, fleet, item, specWith, target, threeZones, twoZones } from "./helpers.js"
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `t-${String(i).padStart(3, "0")}`)
@@ -537,12 +537,5 @@ describe("topology order: sequential (zone by zone)", () => {
     expect(plan.warnings).toEqual([
       "topology.order: sequential does not apply to the blueGreen strategy: its waves spread instead"
     ])
-  })
-
-  it("formatPlanTable shows the sequence", () => {
-    const plan = planWaves(specWith({ recreate: {} }, sequential()), threeZones())
-    const lines = formatPlanTable(plan, threeZones()).split("\n")
-    expect(lines[2]).toBe("topology zone (sequential): zone-c → zone-a → zone-b")
-    expect(lines.slice(6, 9).map((l) => l.split(/\s{2,}/)[5])).toEqual(["zone-c=5", "zone-a=4", "zone-b=3"])
   })
 })
