@@ -2,7 +2,8 @@
  * The packages as an embedder gets them: `npm pack` each @sluice/* package, install the tarballs
  * into a fresh project on Node 22 (the npm package `node@22`) beside ANOTHER Effect 4 minor than
  * the workspace's (the lowest release every package's `effect` peer range allows whose minor
- * differs), then type-check the README's embedding example with tsc and run it.
+ * differs; any @effect/* peer at the matching release), then type-check the README's embedding
+ * example with tsc and run it.
  *
  * Needs npm and the npm registry (or its mirror). Without them it skips with a loud notice, and
  * fails under CI=true.
@@ -58,10 +59,10 @@ const parseVersion = (v: string): Version | undefined => {
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined
 }
 const compare = (a: Version, b: Version) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]
-/** `^X.Y.Z` (the only range form the packages use for effect); anything else is an error here. */
+/** `^X.Y.Z` (the only range form the packages use for effect and its packages); anything else is an error here. */
 const satisfiesCaret = (range: string, v: Version) => {
   const floor = parseVersion(range.replace(/^\^/, ""))
-  if (!range.startsWith("^") || floor === undefined) throw new Error(`unsupported peer range for effect: ${range}`)
+  if (!range.startsWith("^") || floor === undefined) throw new Error(`unsupported peer range: ${range}`)
   return compare(v, floor) >= 0 && v[0] === floor[0] && (floor[0] > 0 || v[1] === floor[1])
 }
 
@@ -167,6 +168,33 @@ describe.skipIf(missing !== undefined)("the packages as published", () => {
         ""
       ].join("\n")
     )
+    // Other @effect/* peers (e.g. a platform layer) are released in step with effect: take the
+    // newest release of effect's major.minor that is not newer than effect itself, as an embedder
+    // on that effect would (npm would otherwise pick the latest, which needs the latest effect).
+    const chosen = parseVersion(effectVersion)!
+    const effectPeers = [
+      ...new Set(
+        packages.flatMap((p) =>
+          Object.keys(readJson(path.join(root, "packages", p, "package.json")).peerDependencies ?? {})
+        )
+      )
+    ].filter((name) => name.startsWith("@effect/"))
+    const matchingPeers = effectPeers.map((name) => {
+      const view = run("npm", ["view", name, "versions", "--json"], { cwd: os.tmpdir(), timeout: 120_000 })
+      if (view.status !== 0) throw new Error(`npm view ${name} failed:\n${view.output}`)
+      const peerRanges = packages
+        .map((p) => readJson(path.join(root, "packages", p, "package.json")).peerDependencies?.[name])
+        .filter((r): r is string => typeof r === "string")
+      const match = (JSON.parse(view.stdout) as string[])
+        .map((v) => [v, parseVersion(v)] as const)
+        .filter((x): x is readonly [string, Version] => x[1] !== undefined)
+        .filter(([, v]) => v[0] === chosen[0] && v[1] === chosen[1] && compare(v, chosen) <= 0)
+        .filter(([, v]) => peerRanges.every((r) => satisfiesCaret(r, v)))
+        .sort((a, b) => compare(b[1], a[1]))[0]
+      if (match === undefined)
+        throw new Error(`no release of ${name} matches effect ${effectVersion} and ${peerRanges}`)
+      return `${name}@${match[0]}`
+    })
     const typescript = readJson(path.join(root, "node_modules/typescript/package.json")).version as string
     install = run(
       "npm",
@@ -176,6 +204,7 @@ describe.skipIf(missing !== undefined)("the packages as published", () => {
         "--no-fund",
         ...packed.map((p) => path.join(tarballs, p.filename)),
         `effect@${effectVersion}`,
+        ...matchingPeers,
         "node@22",
         "@types/node@22",
         `typescript@${typescript}`
