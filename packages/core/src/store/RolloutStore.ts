@@ -71,7 +71,11 @@ export interface ControlRequest {
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   rolloutId: Schema.String,
   operation: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  /** The stored file or directory concerned, when there is one. */
+  path: Schema.optional(Schema.String),
+  /** The underlying failure (a platform error, a lease error). */
+  cause: Schema.optional(Schema.Defect())
 }) {}
 
 export class RolloutNotFound extends Schema.TaggedError<RolloutNotFound>()("RolloutNotFound", {
@@ -98,6 +102,16 @@ export interface RolloutStoreShape {
   readonly release: (rolloutId: string, owner: string) => Effect.Effect<void, StoreError>
   /** Who holds the lease now, if anyone alive does. */
   readonly owner: (rolloutId: string) => Effect.Effect<string | undefined, StoreError>
+  /**
+   * Breaks a lease whose holder stopped heartbeating (its host is gone, say), so another process
+   * can take the rollout over; refused (RolloutLocked) while the holder's heartbeat is fresh.
+   * Returns the holder it broke, or `undefined` when nobody held it. Optional: stores whose lease
+   * expires on its own need not offer it.
+   */
+  readonly forceUnlock?: (
+    rolloutId: string,
+    by: string
+  ) => Effect.Effect<string | undefined, StoreError | RolloutNotFound | RolloutLocked>
   /** Operator controls from another process, picked up by the running interpreter. */
   readonly sendControl: (
     rolloutId: string,
