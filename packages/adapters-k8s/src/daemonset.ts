@@ -8,31 +8,18 @@
  * `kubectl rollout undo` does) and replaces the pods that were updated. The DaemonSet's own update
  * strategy comes back when the rollout concludes. Health is read from watch-fed caches.
  */
-import {
-  PatchStrategy,
-  setHeaderOptions,
-  type V1ControllerRevision,
-  type V1DaemonSet,
-  type V1Pod
-} from "@kubernetes/client-node"
+import type { V1ControllerRevision, V1DaemonSet, V1Pod } from "@kubernetes/client-node"
 import type { AdapterError, HealthReport, Revision, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
-import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
+import { kubeCall, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
-import { configMapFor, CONFIG_HASH_ANNOTATION, isRendered, renderTemplate } from "./template.js"
-import {
-  deletePod,
-  findWorkloads,
-  keyedLocks,
-  refuseOtherRollout,
-  renderPolicyView,
-  targetState,
-  type WorkloadApi
-} from "./workloads.js"
-import { type TargetData, targetId, workloadKey } from "./targets.js"
+import { makeRevisioned, mergePatch, podHealth, revisionsOf, waitObserved } from "./revisioned.js"
+import { CONFIG_HASH_ANNOTATION } from "./template.js"
+import { deletePod, findWorkloads, renderPolicyView, targetState, type WorkloadApi } from "./workloads.js"
+import { type TargetData, targetId } from "./targets.js"
 
 /** `Revision.data` of a DaemonSet target: the ControllerRevision its pod was made from. */
 export interface DaemonSetRevisionData {
@@ -41,38 +28,19 @@ export interface DaemonSetRevisionData {
   readonly hash: string
 }
 
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
-const strategicMergePatch = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch)
-
-/** Container states that will not get better by waiting: the target is unhealthy now, not at the deadline. */
-const HOPELESS = new Set([
-  "CrashLoopBackOff",
-  "ImagePullBackOff",
-  "InvalidImageName",
-  "ErrImageNeverPull",
-  "CreateContainerConfigError",
-  "CreateContainerError"
-])
-
 /** How long one health call waits for the watch to say something changed before answering "progressing". */
 const HEALTH_WAIT_MS = 5000
-
-const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false
 
 const hashOf = (pod: V1Pod | undefined) => pod?.metadata?.labels?.[REVISION_HASH_LABEL]
 
 export const makeDaemonSetDriver = (kube: Kube): Driver => {
-  const { apps, core } = kube.clients
+  const { apps } = kube.clients
   const workloadApi: WorkloadApi<V1DaemonSet> = {
     resource: "daemonsets",
     read: (name, namespace) => apps.readNamespacedDaemonSet({ name, namespace }),
     list: (namespace, labelSelector) => apps.listNamespacedDaemonSet({ namespace, labelSelector }),
     listAll: (labelSelector) => apps.listDaemonSetForAllNamespaces({ labelSelector })
   }
-  const lockOf = keyedLocks()
-  /** Per DaemonSet: what this process already prepared for a rollout, so later targets skip the GET. */
-  const prepared = new Map<string, { rolloutId: string; artifact: string; hash: string }>()
-  const restored = new Map<string, { rolloutId: string; hash: string }>()
   /** Per DaemonSet uid + generation: its current ControllerRevision hash. */
   const revisionMemo = new Map<string, string>()
 
@@ -82,6 +50,20 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
   const readDaemonSet = (op: Operation, target: string | undefined, d: TargetData) =>
     kubeCallOptional(op, target, dsRequest(d, "get"), () =>
       apps.readNamespacedDaemonSet({ name: d.name, namespace: d.namespace })
+    )
+
+  const patchDaemonSet = (
+    op: Operation,
+    target: string | undefined,
+    d: TargetData,
+    body: object,
+    options: typeof mergePatch = mergePatch
+  ) =>
+    kubeCall(op, target, dsRequest(d, "patch"), () =>
+      apps.patchNamespacedDaemonSet(
+        { name: d.name, namespace: d.namespace, fieldManager: kube.fieldManager, body },
+        options
+      )
     )
 
   const podsCache = (op: Operation, target: string | undefined, ds: V1DaemonSet) =>
@@ -96,30 +78,14 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
 
   /** Waits until the DaemonSet controller has seen `generation` (read from the cache: no requests). */
   const observed = (op: Operation, target: string | undefined, d: TargetData, generation: number) =>
-    Effect.gen(function* () {
-      const deadline = Date.now() + kube.observeTimeoutMs
-      while (true) {
-        const ds = yield* cachedDaemonSet(op, target, d)
-        if (ds === undefined) return yield* permanent(op, target, `DaemonSet ${d.namespace}/${d.name} was deleted`)
-        if ((ds.status?.observedGeneration ?? 0) >= generation && (ds.metadata?.generation ?? 0) >= generation)
-          return ds
-        if (Date.now() > deadline)
-          return yield* transient(
-            op,
-            target,
-            `the DaemonSet controller has not observed ${d.namespace}/${d.name} generation ${generation} (is kube-controller-manager running?)`
-          )
-        yield* Effect.sleep(50)
-      }
-    })
-
-  const revisionsOf = (op: Operation, target: string | undefined, ds: V1DaemonSet, d: TargetData) =>
-    kubeCall(op, target, { verb: "list", resource: "controllerrevisions", namespace: d.namespace }, () =>
-      apps.listNamespacedControllerRevision({
-        namespace: d.namespace,
-        labelSelector: selectorString(ds.spec?.selector)
-      })
-    ).pipe(Effect.map((list) => ownedBy(list.items, ds.metadata?.uid ?? "")))
+    waitObserved(
+      kube,
+      op,
+      target,
+      `DaemonSet ${d.namespace}/${d.name} generation ${generation}`,
+      cachedDaemonSet(op, target, d),
+      (ds) => (ds.status?.observedGeneration ?? 0) >= generation && (ds.metadata?.generation ?? 0) >= generation
+    )
 
   const newest = (revisions: ReadonlyArray<V1ControllerRevision>) =>
     revisions.reduce<V1ControllerRevision | undefined>(
@@ -140,13 +106,31 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       const memo = revisionMemo.get(key)
       if (memo !== undefined) return memo
       const ds = yield* observed(op, target, d, generation)
-      const cr = newest(yield* revisionsOf(op, target, ds, d))
+      const cr = newest(yield* revisionsOf(kube, op, target, ds, d))
       const hash = cr?.metadata?.labels?.[REVISION_HASH_LABEL]
       if (hash === undefined)
         return yield* transient(op, target, `DaemonSet ${d.namespace}/${d.name} has no ControllerRevision yet`)
       revisionMemo.set(key, hash)
       return hash
     })
+
+  /**
+   * While Sluice drives it the DaemonSet runs OnDelete (its pods are replaced by the waves' deletes
+   * only); its template comes back from the ControllerRevision named by its hash.
+   */
+  const revisioned = makeRevisioned<V1DaemonSet>(kube, {
+    kind: "DaemonSet",
+    read: readDaemonSet,
+    patch: patchDaemonSet,
+    observed,
+    currentRevision: currentHash,
+    revisionId: (cr) => cr.metadata?.labels?.[REVISION_HASH_LABEL],
+    previousRevision: (revision) => (revision.data as Partial<DaemonSetRevisionData> | undefined)?.hash,
+    drivable: (ds) => ds.spec?.updateStrategy?.type === "OnDelete",
+    prepareSpec: () => ({ updateStrategy: { type: "OnDelete", rollingUpdate: null } }),
+    recordAnnotations: () => ({}),
+    restoreSpec: () => undefined
+  })
 
   /** The live (not terminating) pod of the DaemonSet on a node, from the cache. */
   const podOn = (op: Operation, target: string | undefined, ds: V1DaemonSet, node: string) =>
@@ -155,134 +139,6 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
     )
 
   const deleteOwnedPod = (op: Operation, target: string, pod: V1Pod) => deletePod(kube, op, target, pod)
-
-  /**
-   * Switches the DaemonSet to OnDelete with the new template, once per rollout (idempotent: a
-   * second call, or one after a crash, finds it done). Returns the new revision's hash.
-   */
-  const ensurePrepared = (target: Target, d: TargetData, artifact: Parameters<Driver["apply"]>[2], rolloutId: string) =>
-    lockOf(workloadKey(d)).withPermit(
-      Effect.gen(function* () {
-        const key = workloadKey(d)
-        const memo = prepared.get(key)
-        if (memo !== undefined && memo.rolloutId === rolloutId && memo.artifact === JSON.stringify(artifact))
-          return memo.hash
-        const op = "apply" as const
-        const ds = yield* readDaemonSet(op, target.id, d)
-        if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} not found`)
-        const annotations = ds.metadata?.annotations ?? {}
-        const owner = yield* refuseOtherRollout(
-          op,
-          target.id,
-          "DaemonSet",
-          ds,
-          rolloutId,
-          `finish or roll back that one first`
-        )
-        const template = ds.spec?.template
-        if (template === undefined) return yield* permanent(op, target.id, "the DaemonSet has no pod template")
-        const done =
-          owner === rolloutId && ds.spec?.updateStrategy?.type === "OnDelete" && isRendered(template, artifact, d)
-        if (!done) {
-          const rendered = renderTemplate(template, artifact, d)
-          if (rendered.missing !== undefined) return yield* permanent(op, target.id, rendered.missing)
-          const cm = configMapFor(d, artifact)
-          if (cm !== undefined) {
-            // Named by its content: one that already exists (409) is the same config.
-            yield* kubeCallAllowing(
-              [409],
-              op,
-              target.id,
-              { verb: "create", resource: "configmaps", namespace: d.namespace },
-              () =>
-                core.createNamespacedConfigMap({ namespace: d.namespace, body: cm, fieldManager: kube.fieldManager })
-            )
-          }
-          // What the rollout must restore is recorded before anything changes, and only once.
-          const originalHash = annotations[ANNOTATION.originalRevision] ?? (yield* currentHash(op, target.id, d))
-          const patched = yield* kubeCall(op, target.id, dsRequest(d, "patch"), () =>
-            apps.patchNamespacedDaemonSet(
-              {
-                name: d.name,
-                namespace: d.namespace,
-                fieldManager: kube.fieldManager,
-                body: {
-                  metadata: {
-                    // Optimistic concurrency: a concurrent writer makes this a 409, which is retried.
-                    resourceVersion: ds.metadata?.resourceVersion,
-                    annotations: {
-                      [ANNOTATION.rollout]: rolloutId,
-                      [ANNOTATION.originalRevision]: originalHash,
-                      [ANNOTATION.updateStrategy]:
-                        annotations[ANNOTATION.updateStrategy] ??
-                        JSON.stringify(ds.spec?.updateStrategy ?? { type: "RollingUpdate" }),
-                      [ANNOTATION.held]: null
-                    }
-                  },
-                  spec: { updateStrategy: { type: "OnDelete", rollingUpdate: null }, template: rendered.template }
-                }
-              },
-              mergePatch
-            )
-          )
-          yield* observed(op, target.id, d, patched.metadata?.generation ?? 0)
-        }
-        const hash = yield* currentHash(op, target.id, d)
-        prepared.set(key, { rolloutId, artifact: JSON.stringify(artifact), hash })
-        restored.delete(key)
-        return hash
-      })
-    )
-
-  /**
-   * Puts the template the DaemonSet ran before the rollout back, from its ControllerRevision
-   * (idempotent). Returns the hash pods must have to count as rolled back.
-   */
-  const ensureRestored = (target: Target, d: TargetData, revision: Revision, rolloutId: string) =>
-    lockOf(workloadKey(d)).withPermit(
-      Effect.gen(function* () {
-        const key = workloadKey(d)
-        const memo = restored.get(key)
-        if (memo !== undefined && memo.rolloutId === rolloutId) return memo.hash
-        const op = "rollback" as const
-        const ds = yield* readDaemonSet(op, target.id, d)
-        if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} not found`)
-        const annotations = ds.metadata?.annotations ?? {}
-        yield* refuseOtherRollout(op, target.id, "DaemonSet", ds, rolloutId, `not rolling it back for ${rolloutId}`)
-        const previous = (revision.data as Partial<DaemonSetRevisionData> | undefined)?.hash
-        const want = annotations[ANNOTATION.originalRevision] ?? previous
-        if (want === undefined) return yield* permanent(op, target.id, "no previous ControllerRevision recorded")
-        let hash = yield* currentHash(op, target.id, d)
-        if (hash !== want) {
-          const cr = (yield* revisionsOf(op, target.id, ds, d)).find(
-            (r) => r.metadata?.labels?.[REVISION_HASH_LABEL] === want
-          )
-          if (cr === undefined)
-            return yield* permanent(
-              op,
-              target.id,
-              `the ControllerRevision ${d.name}-${want} the DaemonSet ran before is gone (revisionHistoryLimit?); cannot restore its template exactly`
-            )
-          // The revision's data is a strategic merge patch of the template (`$patch: replace`).
-          const patched = yield* kubeCall(op, target.id, dsRequest(d, "patch"), () =>
-            apps.patchNamespacedDaemonSet(
-              {
-                name: d.name,
-                namespace: d.namespace,
-                fieldManager: kube.fieldManager,
-                body: { ...(cr.data as object), metadata: { resourceVersion: ds.metadata?.resourceVersion } }
-              },
-              strategicMergePatch
-            )
-          )
-          yield* observed(op, target.id, d, patched.metadata?.generation ?? 0)
-          hash = yield* currentHash(op, target.id, d)
-        }
-        restored.set(key, { rolloutId, hash })
-        prepared.delete(key)
-        return hash
-      })
-    )
 
   const discover = (selector: KubernetesSelector) =>
     Effect.gen(function* () {
@@ -344,7 +200,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     Effect.gen(function* () {
       const op = "apply" as const
-      const hash = yield* ensurePrepared(target, d, artifact, ctx.rolloutId)
+      const hash = yield* revisioned.ensurePrepared(target, d, artifact, ctx.rolloutId)
       const ds = yield* cachedDaemonSet(op, target.id, d)
       const revision: Revision = { image: artifact.image.raw, data: { v: 1, kind: "DaemonSet", hash } }
       if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} was deleted`)
@@ -395,27 +251,13 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       return { status: "progressing", reason: `waiting for the DaemonSet controller to create the pod on ${node}` }
     if (hashOf(pod) !== hash)
       return { status: "progressing", reason: `pod ${pod.metadata?.name} still runs revision ${hashOf(pod)}` }
-    for (const s of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
-      const waiting = s.state?.waiting?.reason
-      if (waiting !== undefined && HOPELESS.has(waiting))
-        return {
-          status: "unhealthy",
-          reason: `pod ${pod.metadata?.name}: container ${s.name} ${waiting}${s.state?.waiting?.message === undefined ? "" : `: ${s.state.waiting.message}`}`
-        }
-    }
-    if (pod.status?.phase === "Failed") return { status: "unhealthy", reason: `pod ${pod.metadata?.name} failed` }
-    if (isReady(pod)) return { status: "healthy" }
-    const notReady = pod.status?.conditions?.find((c) => c.type === "Ready")
-    return {
-      status: "progressing",
-      reason: `pod ${pod.metadata?.name} on ${node} not ready${notReady?.message === undefined ? "" : `: ${notReady.message}`}`
-    }
+    return podHealth(pod, ` on ${node}`)
   })
 
   const rollback: Driver["rollback"] = (target, d, revision, ctx) =>
     Effect.gen(function* () {
       const op = "rollback" as const
-      const hash = yield* ensureRestored(target, d, revision, ctx?.rolloutId ?? "")
+      const hash = yield* revisioned.ensureRestored(target, d, revision, ctx?.rolloutId ?? "")
       const ds = yield* cachedDaemonSet(op, target.id, d)
       if (ds === undefined) return yield* permanent(op, target.id, `DaemonSet ${d.namespace}/${d.name} was deleted`)
       const pod = yield* podOn(op, target.id, ds, d.node ?? "")
@@ -461,42 +303,25 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
           type?: string
         }
         const safe = original.type === "OnDelete" || stale.length === 0
+        const metadata = revisioned.concludeAnnotations(
+          ds,
+          safe ? undefined : `${stale.length} pod(s) still on the previous revision after ${ctx.outcome}`
+        )
         const body = safe
           ? {
-              metadata: {
-                resourceVersion: ds.metadata?.resourceVersion,
-                annotations: {
-                  [ANNOTATION.rollout]: null,
-                  [ANNOTATION.updateStrategy]: null,
-                  [ANNOTATION.originalRevision]: null,
-                  [ANNOTATION.held]: null
-                }
-              },
+              metadata,
               spec: {
                 updateStrategy: { ...original, ...(original.type === "OnDelete" ? { rollingUpdate: null } : {}) }
               }
             }
-          : {
-              metadata: {
-                resourceVersion: ds.metadata?.resourceVersion,
-                annotations: {
-                  [ANNOTATION.held]: `${stale.length} pod(s) still on the previous revision after ${ctx.outcome}`
-                }
-              }
-            }
-        yield* kubeCall(op, undefined, dsRequest(d, "patch"), () =>
-          apps.patchNamespacedDaemonSet(
-            { name: d.name, namespace: d.namespace, fieldManager: kube.fieldManager, body },
-            mergePatch
-          )
-        )
+          : { metadata }
+        yield* patchDaemonSet(op, undefined, d, body)
         notes.push(
           safe
             ? `${where}: update strategy ${original.type ?? "RollingUpdate"} restored`
             : `${where} left on OnDelete: ${stale.length} pod(s) still run the previous revision (outcome ${ctx.outcome}); \`sluice rollback ${ctx.rolloutId}\` restores them, or set its updateStrategy back to let the DaemonSet controller finish the update`
         )
-        prepared.delete(workloadKey(d))
-        restored.delete(workloadKey(d))
+        revisioned.forget(d)
       }
       return notes
     })

@@ -16,30 +16,17 @@
  * `conclude` restores the original update strategy and partition unless that would make the
  * controller update ordinals the rollout left alone. Health is read from watch-fed caches.
  */
-import {
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Pod,
-  type V1StatefulSet,
-  type V1StatefulSetUpdateStrategy
-} from "@kubernetes/client-node"
+import type { V1Pod, V1StatefulSet, V1StatefulSetUpdateStrategy } from "@kubernetes/client-node"
 import type { AdapterError, HealthReport, Plan, Revision, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
-import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
+import { kubeCall, kubeCallOptional, type Operation, permanent } from "./errors.js"
 import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
-import { CONFIG_HASH_ANNOTATION, configMapFor, isRendered, renderTemplate } from "./template.js"
-import {
-  deletePod,
-  findWorkloads,
-  keyedLocks,
-  refuseOtherRollout,
-  renderPolicyView,
-  targetState,
-  type WorkloadApi
-} from "./workloads.js"
+import { isReady, makeRevisioned, mergePatch, podHealth, waitObserved } from "./revisioned.js"
+import { CONFIG_HASH_ANNOTATION } from "./template.js"
+import { deletePod, findWorkloads, renderPolicyView, targetState, type WorkloadApi } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
 
 /** `Revision.data` of a StatefulSet target: the ControllerRevision (its name) its pod was made from. */
@@ -56,21 +43,6 @@ export interface StatefulSetTargetData extends TargetData {
   readonly updateStrategy: "RollingUpdate" | "OnDelete"
 }
 
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
-const strategicMergePatch = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch)
-
-/** Container states that will not get better by waiting: the target is unhealthy now, not at the deadline. */
-const HOPELESS = new Set([
-  "CrashLoopBackOff",
-  "ImagePullBackOff",
-  "InvalidImageName",
-  "ErrImageNeverPull",
-  "CreateContainerConfigError",
-  "CreateContainerError"
-])
-
-const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false
-
 /** For StatefulSets the pod label is the ControllerRevision's name (what `status.updateRevision` says). */
 const revisionOf = (pod: V1Pod | undefined) => pod?.metadata?.labels?.[REVISION_HASH_LABEL]
 
@@ -79,6 +51,18 @@ const replicasOf = (sts: V1StatefulSet) => sts.spec?.replicas ?? 1
 /** The partition as the controller reads it: an index from `ordinals.start`, 0 when unset. */
 const partitionOf = (sts: V1StatefulSet) => sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0
 const isOnDelete = (sts: V1StatefulSet) => sts.spec?.updateStrategy?.type === "OnDelete"
+/** On RollingUpdate, an ordinal below the partition keeps (and is recreated with) the current revision. */
+const belowPartition = (sts: V1StatefulSet, ordinal: number) =>
+  !isOnDelete(sts) && ordinal - startOf(sts) < partitionOf(sts)
+/**
+ * The revision the pod of an ordinal runs once the controller is done: the current one below the
+ * partition, the update revision at or above it (and always on OnDelete, where a deleted pod comes
+ * back from the update revision).
+ */
+const revisionAt = (sts: V1StatefulSet, ordinal: number) =>
+  belowPartition(sts, ordinal) && sts.status?.currentRevision !== undefined
+    ? sts.status.currentRevision
+    : sts.status?.updateRevision
 const ordinalOfPod = (sts: V1StatefulSet, pod: V1Pod): number | undefined => {
   const prefix = `${sts.metadata?.name ?? ""}-`
   const name = pod.metadata?.name ?? ""
@@ -126,18 +110,13 @@ export const validateStatefulSetPlan = (plan: Plan, data: ReadonlyMap<string, Ta
 }
 
 export const makeStatefulSetDriver = (kube: Kube): Driver => {
-  const { apps, core } = kube.clients
+  const { apps } = kube.clients
   const workloadApi: WorkloadApi<V1StatefulSet> = {
     resource: "statefulsets",
     read: (name, namespace) => apps.readNamespacedStatefulSet({ name, namespace }),
     list: (namespace, labelSelector) => apps.listNamespacedStatefulSet({ namespace, labelSelector }),
     listAll: (labelSelector) => apps.listStatefulSetForAllNamespaces({ labelSelector })
   }
-  const lockOf = keyedLocks()
-  /** Per StatefulSet: what this process already prepared for a rollout, so later targets skip the GET. */
-  const prepared = new Map<string, { rolloutId: string; artifact: string; revision: string }>()
-  const restored = new Map<string, { rolloutId: string; revision: string }>()
-
   const stsRequest = (d: TargetData, verb: "get" | "patch" | "list") =>
     ({ verb, resource: "statefulsets", namespace: d.namespace, name: d.name }) as const
 
@@ -172,26 +151,17 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
 
   /** Waits until the StatefulSet controller has seen `generation` (read from the cache: no requests). */
   const observed = (op: Operation, target: string | undefined, d: TargetData, generation: number) =>
-    Effect.gen(function* () {
-      const deadline = Date.now() + kube.observeTimeoutMs
-      while (true) {
-        const sts = yield* cachedStatefulSet(op, target, d)
-        if (sts === undefined) return yield* permanent(op, target, `StatefulSet ${d.namespace}/${d.name} was deleted`)
-        if (
-          (sts.status?.observedGeneration ?? 0) >= generation &&
-          (sts.metadata?.generation ?? 0) >= generation &&
-          sts.status?.updateRevision !== undefined
-        )
-          return sts
-        if (Date.now() > deadline)
-          return yield* transient(
-            op,
-            target,
-            `the StatefulSet controller has not observed ${d.namespace}/${d.name} generation ${generation} (is kube-controller-manager running?)`
-          )
-        yield* Effect.sleep(50)
-      }
-    })
+    waitObserved(
+      kube,
+      op,
+      target,
+      `StatefulSet ${d.namespace}/${d.name} generation ${generation}`,
+      cachedStatefulSet(op, target, d),
+      (sts) =>
+        (sts.status?.observedGeneration ?? 0) >= generation &&
+        (sts.metadata?.generation ?? 0) >= generation &&
+        sts.status?.updateRevision !== undefined
+    )
 
   /** The StatefulSet once its controller observed its current spec: `status.updateRevision` is then current. */
   const current = (op: Operation, target: string | undefined, d: TargetData) =>
@@ -212,91 +182,59 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
 
   const deleteOwnedPod = (op: Operation, target: string, pod: V1Pod) => deletePod(kube, op, target, pod)
 
+  /** The partition the StatefulSet had before the rollout (an index; 0 when unset or not RollingUpdate). */
+  const originalPartitionOf = (
+    sts: V1StatefulSet
+  ): { strategy: V1StatefulSetUpdateStrategy; partition: number | null } => {
+    const annotations = sts.metadata?.annotations ?? {}
+    const strategy = JSON.parse(
+      annotations[ANNOTATION.updateStrategy] ?? '{"type":"RollingUpdate"}'
+    ) as V1StatefulSetUpdateStrategy
+    const partition = JSON.parse(annotations[ANNOTATION.originalPartition] ?? "null") as number | null
+    return { strategy, partition }
+  }
+
   /**
-   * Sets the new template once per rollout (idempotent: a second call, or one after a crash, finds it
-   * done), with `partition = replicas` on RollingUpdate so no pod moves yet. What conclude and
-   * rollback need (original revision, strategy, partition) is recorded on the StatefulSet in the same
-   * patch. Returns the new revision's name.
+   * On RollingUpdate the first preparation holds every ordinal with `partition = replicas` (the waves
+   * lower it); a later one never raises a partition the waves already lowered. The revision is the
+   * ControllerRevision's name (`status.updateRevision`). A rollback puts the partition back with the
+   * template: the ordinals below it are the ones that ran the StatefulSet's current revision before.
    */
-  const ensurePrepared = (target: Target, d: TargetData, artifact: Parameters<Driver["apply"]>[2], rolloutId: string) =>
-    lockOf(workloadKey(d)).withPermit(
-      Effect.gen(function* () {
-        const key = workloadKey(d)
-        const memo = prepared.get(key)
-        if (memo !== undefined && memo.rolloutId === rolloutId && memo.artifact === JSON.stringify(artifact))
-          return memo.revision
-        const op = "apply" as const
-        const sts = yield* readStatefulSet(op, target.id, d)
-        if (sts === undefined) return yield* permanent(op, target.id, `StatefulSet ${d.namespace}/${d.name} not found`)
-        const annotations = sts.metadata?.annotations ?? {}
-        const owner = yield* refuseOtherRollout(
-          op,
-          target.id,
-          "StatefulSet",
-          sts,
-          rolloutId,
-          `finish or roll back that one first`
-        )
-        const template = sts.spec?.template
-        if (template === undefined) return yield* permanent(op, target.id, "the StatefulSet has no pod template")
-        if (owner !== rolloutId || !isRendered(template, artifact, d)) {
-          const rendered = renderTemplate(template, artifact, d)
-          if (rendered.missing !== undefined) return yield* permanent(op, target.id, rendered.missing)
-          const cm = configMapFor(d, artifact)
-          if (cm !== undefined) {
-            // Named by its content: one that already exists (409) is the same config.
-            yield* kubeCallAllowing(
-              [409],
-              op,
-              target.id,
-              { verb: "create", resource: "configmaps", namespace: d.namespace },
-              () =>
-                core.createNamespacedConfigMap({ namespace: d.namespace, body: cm, fieldManager: kube.fieldManager })
-            )
-          }
-          // The first preparation records what the rollout must restore, and holds every ordinal
-          // with the partition; a later one (the template was changed under the rollout) only
-          // re-renders the template and never raises a partition the waves already lowered.
-          const first = owner !== rolloutId
-          const original = first ? (yield* current(op, target.id, d)).status?.updateRevision : undefined
-          const spec: Record<string, unknown> = { template: rendered.template }
-          if (first && !isOnDelete(sts))
-            spec.updateStrategy = { type: "RollingUpdate", rollingUpdate: { partition: replicasOf(sts) } }
-          const patched = yield* patchStatefulSet(op, target.id, d, {
-            metadata: {
-              // Optimistic concurrency: a concurrent writer makes this a 409, which is retried.
-              resourceVersion: sts.metadata?.resourceVersion,
-              annotations: first
-                ? {
-                    [ANNOTATION.rollout]: rolloutId,
-                    [ANNOTATION.originalRevision]: annotations[ANNOTATION.originalRevision] ?? original ?? null,
-                    [ANNOTATION.updateStrategy]:
-                      annotations[ANNOTATION.updateStrategy] ??
-                      JSON.stringify(sts.spec?.updateStrategy ?? { type: "RollingUpdate" }),
-                    [ANNOTATION.originalPartition]:
-                      annotations[ANNOTATION.originalPartition] ??
-                      JSON.stringify(sts.spec?.updateStrategy?.rollingUpdate?.partition ?? null),
-                    [ANNOTATION.held]: null
-                  }
-                : {}
-            },
-            spec
-          })
-          yield* observed(op, target.id, d, patched.metadata?.generation ?? 0)
-        }
-        const revision = (yield* current(op, target.id, d)).status?.updateRevision ?? ""
-        prepared.set(key, { rolloutId, artifact: JSON.stringify(artifact), revision })
-        restored.delete(key)
-        return revision
-      })
-    )
+  const revisioned = makeRevisioned<V1StatefulSet>(kube, {
+    kind: "StatefulSet",
+    read: readStatefulSet,
+    patch: patchStatefulSet,
+    observed,
+    currentRevision: (op, target, d) => Effect.map(current(op, target, d), (sts) => sts.status?.updateRevision ?? ""),
+    revisionId: (cr) => cr.metadata?.name,
+    previousRevision: (revision) => (revision.data as Partial<StatefulSetRevisionData> | undefined)?.revision,
+    drivable: () => true,
+    prepareSpec: (sts, first) =>
+      first && !isOnDelete(sts)
+        ? { updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: replicasOf(sts) } } }
+        : {},
+    recordAnnotations: (sts) => ({
+      [ANNOTATION.originalPartition]:
+        sts.metadata?.annotations?.[ANNOTATION.originalPartition] ??
+        JSON.stringify(sts.spec?.updateStrategy?.rollingUpdate?.partition ?? null)
+    }),
+    restoreSpec: (sts) => {
+      if (isOnDelete(sts) || sts.metadata?.annotations?.[ANNOTATION.originalPartition] === undefined) return undefined
+      const { strategy, partition } = originalPartitionOf(sts)
+      // An original OnDelete is given back by conclude; meanwhile nothing is below a partition.
+      const want = strategy.type === "OnDelete" ? 0 : (partition ?? 0)
+      return partitionOf(sts) === want
+        ? undefined
+        : { updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: want } } }
+    }
+  })
 
   /**
    * Lowers the partition to the ordinal's index (never raises it), under the workload's lock so two
    * targets of a wave do not race, and waits until the controller has seen it.
    */
   const lowerPartition = (target: Target, d: TargetData, ordinal: number) =>
-    lockOf(workloadKey(d)).withPermit(
+    revisioned.lockOf(workloadKey(d)).withPermit(
       Effect.gen(function* () {
         const op = "apply" as const
         const sts = yield* current(op, target.id, d)
@@ -310,60 +248,6 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
           spec: { updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: index } } }
         })
         yield* observed(op, target.id, d, patched.metadata?.generation ?? 0)
-      })
-    )
-
-  /**
-   * Puts the template the StatefulSet ran before back, from its ControllerRevision (idempotent).
-   * Returns the revision pods must have to count as rolled back.
-   */
-  const ensureRestored = (target: Target, d: TargetData, revision: Revision, rolloutId: string) =>
-    lockOf(workloadKey(d)).withPermit(
-      Effect.gen(function* () {
-        const key = workloadKey(d)
-        const memo = restored.get(key)
-        if (memo !== undefined && memo.rolloutId === rolloutId) return memo.revision
-        const op = "rollback" as const
-        const sts = yield* readStatefulSet(op, target.id, d)
-        if (sts === undefined) return yield* permanent(op, target.id, `StatefulSet ${d.namespace}/${d.name} not found`)
-        const annotations = sts.metadata?.annotations ?? {}
-        yield* refuseOtherRollout(op, target.id, "StatefulSet", sts, rolloutId, `not rolling it back for ${rolloutId}`)
-        const previous = (revision.data as Partial<StatefulSetRevisionData> | undefined)?.revision
-        const want = annotations[ANNOTATION.originalRevision] ?? previous
-        if (want === undefined) return yield* permanent(op, target.id, "no previous ControllerRevision recorded")
-        let now = yield* current(op, target.id, d)
-        if (now.status?.updateRevision !== want) {
-          const revisions = yield* kubeCall(
-            op,
-            target.id,
-            { verb: "list", resource: "controllerrevisions", namespace: d.namespace },
-            () =>
-              apps.listNamespacedControllerRevision({
-                namespace: d.namespace,
-                labelSelector: selectorString(sts.spec?.selector)
-              })
-          )
-          const cr = ownedBy(revisions.items, sts.metadata?.uid ?? "").find((r) => r.metadata?.name === want)
-          if (cr === undefined)
-            return yield* permanent(
-              op,
-              target.id,
-              `the ControllerRevision ${want} the StatefulSet ran before is gone (revisionHistoryLimit?); cannot restore its template exactly`
-            )
-          // The revision's data is a strategic merge patch of the template (`$patch: replace`).
-          const patched = yield* patchStatefulSet(
-            op,
-            target.id,
-            d,
-            { ...(cr.data as object), metadata: { resourceVersion: sts.metadata?.resourceVersion } },
-            strategicMergePatch
-          )
-          now = yield* observed(op, target.id, d, patched.metadata?.generation ?? 0)
-        }
-        const restoredRevision = now.status?.updateRevision ?? want
-        restored.set(key, { rolloutId, revision: restoredRevision })
-        prepared.delete(key)
-        return restoredRevision
       })
     )
 
@@ -418,12 +302,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
       const containers = pod?.spec?.containers ?? sts.spec?.template.spec?.containers ?? []
       // No pod (being created): the revision the controller creates it from.
       const revision =
-        revisionOf(pod) ??
-        (!isOnDelete(sts) && ordinal - startOf(sts) < partitionOf(sts)
-          ? sts.status?.currentRevision
-          : sts.status?.updateRevision) ??
-        (yield* current(op, target.id, d)).status?.updateRevision ??
-        ""
+        revisionOf(pod) ?? revisionAt(sts, ordinal) ?? (yield* current(op, target.id, d)).status?.updateRevision ?? ""
       const configHash = (pod ?? sts.spec?.template)?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]
       const data: StatefulSetRevisionData = { v: 1, kind: "StatefulSet", revision }
       return targetState("StatefulSet", target, sts, {
@@ -439,7 +318,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     Effect.gen(function* () {
       const op = "apply" as const
-      const revision = yield* ensurePrepared(target, d, artifact, ctx.rolloutId)
+      const revision = yield* revisioned.ensurePrepared(target, d, artifact, ctx.rolloutId)
       const ordinal = ordinalOfTarget(target, d)
       const sts = yield* cachedStatefulSet(op, target.id, d)
       if (sts === undefined) return yield* permanent(op, target.id, `StatefulSet ${d.namespace}/${d.name} was deleted`)
@@ -467,50 +346,47 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
       return { status: "healthy", reason: `ordinal ${ordinal} was scaled away: nothing to update there` }
     if ((sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0))
       return { status: "progressing", reason: `waiting for the StatefulSet controller to observe ${d.name}` }
-    const want = sts.status?.updateRevision
+    const want = revisionAt(sts, ordinal)
     const pod = yield* podAt(op, target.id, sts, ordinal)
     if (pod === undefined)
       return { status: "progressing", reason: `waiting for the StatefulSet controller to create ${d.name}-${ordinal}` }
-    if (revisionOf(pod) !== want) {
-      const held = !isOnDelete(sts) && ordinal - start < partitionOf(sts)
+    if (revisionOf(pod) !== want)
       return {
         status: "progressing",
-        reason: `pod ${pod.metadata?.name} still runs revision ${revisionOf(pod)}${held ? ` (partition ${partitionOf(sts)})` : ""}`
+        reason: `pod ${pod.metadata?.name} still runs revision ${revisionOf(pod)} (wanted: ${want})`
       }
-    }
-    for (const s of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
-      const waiting = s.state?.waiting?.reason
-      if (waiting !== undefined && HOPELESS.has(waiting))
-        return {
-          status: "unhealthy",
-          reason: `pod ${pod.metadata?.name}: container ${s.name} ${waiting}${s.state?.waiting?.message === undefined ? "" : `: ${s.state.waiting.message}`}`
-        }
-    }
-    if (pod.status?.phase === "Failed") return { status: "unhealthy", reason: `pod ${pod.metadata?.name} failed` }
-    if (isReady(pod)) return { status: "healthy" }
-    const notReady = pod.status?.conditions?.find((c) => c.type === "Ready")
-    return {
-      status: "progressing",
-      reason: `pod ${pod.metadata?.name} not ready${notReady?.message === undefined ? "" : `: ${notReady.message}`}`
-    }
+    return podHealth(pod, "")
   })
 
   /**
-   * The template comes back (once per StatefulSet); the controller then rolls the ordinals >= the
-   * partition back to it by itself, highest first. This ordinal's pod is deleted when the controller
-   * would not replace it: on OnDelete, below the partition, or not Ready (the controller waits on an
-   * unready pod forever, the broken-version case).
+   * The template and the partition come back (once per StatefulSet). The controller then rolls the
+   * ordinals at or above the partition back to the restored template by itself, highest first; an
+   * ordinal below it ran the StatefulSet's current revision before the rollout (the StatefulSet was
+   * half-way through an update of its own) and gets it back by a pod delete, which the controller
+   * answers with a pod of its current revision. This ordinal's pod is also deleted when the
+   * controller would not replace it: on OnDelete, or not Ready (the controller waits on an unready
+   * pod forever, the broken-version case).
    */
   const rollback: Driver["rollback"] = (target, d, revision, ctx) =>
     Effect.gen(function* () {
       const op = "rollback" as const
-      const want = yield* ensureRestored(target, d, revision, ctx?.rolloutId ?? "")
+      yield* revisioned.ensureRestored(target, d, revision, ctx?.rolloutId ?? "")
       const sts = yield* cachedStatefulSet(op, target.id, d)
       if (sts === undefined) return yield* permanent(op, target.id, `StatefulSet ${d.namespace}/${d.name} was deleted`)
       const ordinal = ordinalOfTarget(target, d)
+      const want = revisionAt(sts, ordinal)
+      const before = (revision.data as Partial<StatefulSetRevisionData> | undefined)?.revision
+      if (belowPartition(sts, ordinal) && before !== undefined && want !== before)
+        // The current revision moved on: every ordinal was updated and Ready once, so a pod
+        // recreated below the partition would get the rollout's version again.
+        return yield* permanent(
+          op,
+          target.id,
+          `ordinal ${ordinal} ran revision ${before}, but the StatefulSet controller would recreate it from ${want}; cannot restore it exactly`
+        )
       const pod = yield* podAt(op, target.id, sts, ordinal)
       if (pod === undefined || revisionOf(pod) === want) return
-      const controllerRolls = !isOnDelete(sts) && ordinal - startOf(sts) >= partitionOf(sts) && isReady(pod)
+      const controllerRolls = !isOnDelete(sts) && !belowPartition(sts, ordinal) && isReady(pod)
       if (!controllerRolls) yield* deleteOwnedPod(op, target.id, pod)
     })
 
@@ -533,10 +409,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
         }
         const annotations = sts.metadata?.annotations ?? {}
         if (annotations[ANNOTATION.rollout] !== ctx.rolloutId) continue
-        const original = JSON.parse(
-          annotations[ANNOTATION.updateStrategy] ?? '{"type":"RollingUpdate"}'
-        ) as V1StatefulSetUpdateStrategy
-        const originalPartition = JSON.parse(annotations[ANNOTATION.originalPartition] ?? "null") as number | null
+        const { strategy: original, partition: originalPartition } = originalPartitionOf(sts)
         const observedSts = yield* current(op, undefined, d)
         const updateRevision = observedSts.status?.updateRevision
         const pods = yield* podsCache(op, undefined, sts)
@@ -564,28 +437,13 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
                     ? null
                     : { ...original.rollingUpdate, partition: original.rollingUpdate.partition ?? null }
               }
-        const body = safe
-          ? {
-              metadata: {
-                resourceVersion: sts.metadata?.resourceVersion,
-                annotations: {
-                  [ANNOTATION.rollout]: null,
-                  [ANNOTATION.updateStrategy]: null,
-                  [ANNOTATION.originalRevision]: null,
-                  [ANNOTATION.originalPartition]: null,
-                  [ANNOTATION.held]: null
-                }
-              },
-              spec: { updateStrategy: restoredStrategy }
-            }
-          : {
-              metadata: {
-                resourceVersion: sts.metadata?.resourceVersion,
-                annotations: {
-                  [ANNOTATION.held]: `${stale.length} ordinal(s) below partition ${partition} still on the previous revision after ${ctx.outcome}`
-                }
-              }
-            }
+        const metadata = revisioned.concludeAnnotations(
+          sts,
+          safe
+            ? undefined
+            : `${stale.length} ordinal(s) below partition ${partition} still on the previous revision after ${ctx.outcome}`
+        )
+        const body = safe ? { metadata, spec: { updateStrategy: restoredStrategy } } : { metadata }
         yield* patchStatefulSet(op, undefined, d, body)
         const staleOrdinals = stale
           .map((p) => ordinalOfPod(sts, p) ?? -1)
@@ -598,8 +456,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
               : `${where}: update strategy ${original.type ?? "RollingUpdate"} (partition ${originalPartition ?? "unset"}) restored`
             : `${where} left at partition ${partition}: ordinal(s) ${staleOrdinals} still run the previous revision (outcome ${ctx.outcome}) and restoring partition ${restoredPartition} would update them; \`sluice rollback ${ctx.rolloutId}\` restores the rest, or lower the partition to let the StatefulSet controller finish the update`
         )
-        prepared.delete(workloadKey(d))
-        restored.delete(workloadKey(d))
+        revisioned.forget(d)
       }
       return notes
     })

@@ -13,6 +13,7 @@ import {
   type Target,
   type Wave
 } from "@sluice/core"
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ANNOTATION, type TargetData } from "../../src/index.js"
@@ -282,6 +283,113 @@ describeWithCluster("StatefulSet partition waves (kubernetes adapter)", () => {
     const deletions = watch.deletions()
     expect(deletions.map((d) => d.ordinal)).toEqual([4, 3, 4, 3])
     expect(deletions.map((d) => d.revision === oldRevision)).toEqual([true, true, false, false])
+  }, 300_000)
+
+  it("a rollback in the middle of the partition waves of a StatefulSet half-way through its own update restores template, partition and each pod's own revision", async () => {
+    const name = "db-half"
+    const created = await createStatefulSet({
+      namespace: ns(),
+      name,
+      image: IMAGE("1.0.0"),
+      pool: nodes().pools[0] ?? "",
+      replicas: REPLICAS
+    })
+    const revisionA = created.status?.updateRevision
+    // The StatefulSet's own update, held by its partition: ordinals 3 and 4 run 1.5.0 (revision B),
+    // 0 to 2 still run 1.0.0 (revision A, the current revision).
+    await kube().apps.patchNamespacedStatefulSet(
+      {
+        name,
+        namespace: ns(),
+        body: [
+          { op: "replace", path: "/spec/template/spec/containers/0/image", value: IMAGE("1.5.0") },
+          {
+            op: "replace",
+            path: "/spec/updateStrategy",
+            value: { type: "RollingUpdate", rollingUpdate: { partition: 3 } }
+          }
+        ]
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.JsonPatch)
+    )
+    const before = await waitFor(
+      "ordinals 3 and 4 on the new revision, 0 to 2 on the current one",
+      async () => {
+        const s = await read(name)
+        const pods = await ordinalStates(ns(), name)
+        const b = s.status?.updateRevision
+        const ok =
+          b !== revisionA &&
+          (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0) &&
+          pods.length === REPLICAS &&
+          pods.every((p) => p.ready && p.revision === (p.ordinal >= 3 ? b : revisionA))
+        return ok ? s : notYet({ sts: statefulSetSummary(s), pods })
+      },
+      { timeoutMs: 90_000 }
+    )
+    const revisionB = before.status?.updateRevision
+    expect(before.status?.currentRevision).toBe(revisionA)
+    watch = await watchStatefulSetPods(ns(), name)
+
+    // Waves: ordinal 4, then 3 and 2, then 1 and 0; the operator aborts before the third.
+    const store = makeMemoryStore()
+    const rolloutId = "sts-half"
+    const approvals = answerApprovals(store, rolloutId, async () => "ABORT")
+    const run = await runRollout({
+      spec: spec({
+        namespace: ns(),
+        name,
+        image: IMAGE("2.0.0"),
+        strategy: "{ partition: { partitions: [4, 2, 0] } }",
+        approval: "[2]"
+      }),
+      rolloutId,
+      store,
+      onEvent: approvals.onEvent
+    })
+    expect(await approvals.done()).toEqual([])
+    expect(run.result.outcome).toBe("aborted")
+    const touched = [2, 3, 4].map((o) => `${ns()}/statefulset/${name}/${o}`)
+    expect([...run.result.touched].sort()).toEqual(touched)
+    expect([...run.result.rolledBack].sort()).toEqual(touched)
+
+    // Each pod back on the revision it ran before: 2 on A (it was below the partition), 3 and 4 on B.
+    const after = await waitFor(
+      "every pod back on its own revision and Ready",
+      async () => {
+        const s = await read(name)
+        const pods = await ordinalStates(ns(), name)
+        const back =
+          pods.length === REPLICAS &&
+          pods.every(
+            (p) =>
+              p.ready &&
+              p.revision === (p.ordinal >= 3 ? revisionB : revisionA) &&
+              p.image === IMAGE(p.ordinal >= 3 ? "1.5.0" : "1.0.0")
+          )
+        return back ? s : notYet({ sts: statefulSetSummary(s), pods })
+      },
+      { timeoutMs: 90_000 }
+    )
+    // The template is revision B's, exactly: the ControllerRevision's data and the object before.
+    const revisions = await kube().apps.listNamespacedControllerRevision({
+      namespace: ns(),
+      labelSelector: `app=${name}`
+    })
+    const b = revisions.items.find((r) => r.metadata?.name === revisionB)
+    expect(b).toBeDefined()
+    const data = b?.data as { spec?: { template?: Record<string, unknown> } } | undefined
+    const { $patch: _, ...recorded } = data?.spec?.template ?? {}
+    expect(after.spec?.template).toEqual(recorded)
+    expect(after.spec?.template).toEqual(before.spec?.template)
+    // The partition and the strategy as they were; the StatefulSet still mid-way through its own update.
+    expect(after.spec?.updateStrategy).toEqual(before.spec?.updateStrategy)
+    expect(after.spec?.updateStrategy?.rollingUpdate?.partition).toBe(3)
+    expect(after.status?.updateRevision).toBe(revisionB)
+    expect(after.status?.currentRevision).toBe(revisionA)
+    for (const key of Object.values(ANNOTATION)) expect(after.metadata?.annotations?.[key]).toBeUndefined()
+    // Ordinals 0 and 1 were never touched.
+    expect(watch.deletions().filter((d) => d.ordinal < 2)).toEqual([])
   }, 300_000)
 
   it("an abort without rollback leaves the partition where it is (restoring it would update the rest), with a note", async () => {
