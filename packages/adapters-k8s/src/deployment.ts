@@ -32,7 +32,8 @@ import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
 import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
 import { type Kube, ownedBy, selectorString } from "./kube.js"
-import { CONFIG_HASH_ANNOTATION, configMapFor, renderTemplate, sameTemplate } from "./template.js"
+import { createConfigMap } from "./revisioned.js"
+import { CONFIG_HASH_ANNOTATION, renderTemplate, sameTemplate } from "./template.js"
 import {
   findWorkloads,
   keyedLocks,
@@ -296,24 +297,10 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       if (template === undefined) return yield* permanent(op, target.id, "the Deployment has no pod template")
       const out = renderTemplate(template, artifact, d)
       if (out.missing !== undefined) return yield* permanent(op, target.id, out.missing)
-      const cm = configMapFor(d, artifact)
-      if (cm !== undefined) {
-        // Owned by the Deployment, so the garbage collector removes it with the Deployment.
-        const body = {
-          ...cm,
-          metadata: {
-            ...cm.metadata,
-            ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: d.name, uid: dep.metadata?.uid ?? "" }]
-          }
-        }
-        yield* kubeCallAllowing(
-          [409],
-          op,
-          target.id,
-          { verb: "create", resource: "configmaps", namespace: d.namespace },
-          () => core.createNamespacedConfigMap({ namespace: d.namespace, body, fieldManager: kube.fieldManager })
-        )
-      }
+      // Owned by the Deployment, so the garbage collector removes it with the Deployment.
+      yield* createConfigMap(kube, op, target.id, d, artifact, [
+        { apiVersion: "apps/v1", kind: "Deployment", name: d.name, uid: dep.metadata?.uid ?? "" }
+      ])
       return out.template
     })
 
@@ -530,6 +517,40 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       return yield* healthOf(op, target.id, dep, `Deployment ${d.namespace}/${d.name}`)
     })
 
+  /**
+   * Deletes the ConfigMaps Sluice made for these templates' config (`<name>-sluice-<hash>` in the
+   * config volume) unless a Deployment of the namespace still mounts one (e.g. the restored
+   * template carries the same config). Without this, every rolled-back config would stay until the
+   * Deployment itself is deleted (they are owned by it). Read from the watch cache, which already
+   * shows the restored template and no preview.
+   */
+  const removeUnusedConfig = (
+    op: Operation,
+    target: string,
+    d: TargetData,
+    templates: ReadonlyArray<V1PodTemplateSpec | undefined>
+  ) =>
+    Effect.gen(function* () {
+      if (d.configVolume === undefined) return
+      const names = new Set<string>()
+      for (const t of templates) {
+        const name = t?.spec?.volumes?.find((v) => v.name === d.configVolume)?.configMap?.name
+        if (name?.startsWith(`${d.name}-sluice-`) === true) names.add(name)
+      }
+      if (names.size === 0) return
+      const cache = yield* kube.synced(op, target, kube.deployments(d.namespace))
+      for (const dep of cache.list(d.namespace))
+        for (const v of dep.spec?.template.spec?.volumes ?? []) names.delete(v.configMap?.name ?? "")
+      for (const name of names)
+        yield* kubeCallAllowing(
+          [404],
+          op,
+          target,
+          { verb: "delete", resource: "configmaps", namespace: d.namespace, name },
+          () => core.deleteNamespacedConfigMap({ name, namespace: d.namespace })
+        )
+    })
+
   const rollback: Driver["rollback"] = (target, d, revision, ctx) =>
     lockOf(workloadKey(d)).withPermit(
       Effect.gen(function* () {
@@ -554,6 +575,15 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
           return yield* permanent(op, target.id, "no previous pod template recorded for this Deployment")
         if (!sameTemplate(dep.spec?.template, revision.data.template))
           yield* replaceTemplate(op, target.id, dep, revision.data.template, {})
+        // The rolled-back version's config: what the template ran just now, what the preview ran,
+        // what this rollout applied (known from the journal also after a resume, when the template
+        // may already be restored).
+        const applied = ctx?.applied?.data
+        yield* removeUnusedConfig(op, target.id, d, [
+          dep.spec?.template,
+          preview?.spec?.template,
+          isDeploymentRevision(applied) ? applied.template : undefined
+        ])
       })
     )
 

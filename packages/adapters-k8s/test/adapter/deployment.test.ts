@@ -258,6 +258,8 @@ describeWithCluster("Deployments (kubernetes adapter)", () => {
     const volume = v2.spec?.template.spec?.volumes?.find((v) => v.name === "config")
     expect(volume?.configMap?.items).toEqual([{ key: "etc_web_web.yaml", path: "web.yaml" }])
 
+    // The ConfigMap the failed version's template points at, read while it runs (it exists then).
+    let seenBadConfig: Promise<string | undefined> = Promise.resolve(undefined)
     const bad = await runRollout({
       spec: spec({
         name,
@@ -266,17 +268,48 @@ describeWithCluster("Deployments (kubernetes adapter)", () => {
         config: `{ files: { "/etc/web/web.yaml": "level: trace\\n" } }`,
         deadline: "10s"
       }),
-      rolloutId: "dep-config-bad"
+      rolloutId: "dep-config-bad",
+      onEvent: (e) => {
+        if (e.type === "targetApplied")
+          seenBadConfig = readDeployment(namespace, name).then(async (d) => {
+            const cm = configMapOf(d) ?? ""
+            await core.readNamespacedConfigMap({ name: cm, namespace })
+            return cm
+          })
+      }
     })
     expect(bad.result.outcome).toBe("rolledBack")
     const back = await waitRolledOut(namespace, name, WEB_IMAGE("2.0.0"))
     expect(configMapOf(back)).toBe(cm2)
     expect(back.spec?.template).toEqual(v2.spec?.template)
-    // The failed version's ConfigMap was a different, new one; the previous one is intact.
-    const all = (await core.listNamespacedConfigMap({ namespace })).items.map((c) => c.metadata?.name ?? "")
-    expect(all.filter((n) => n.startsWith(`${name}-sluice-`) && n !== cm2)).toHaveLength(1)
+    // The failed version's ConfigMap was a different, new one: the rollback removed it (nothing
+    // mounts it any more); the previous one is intact.
+    expect(await seenBadConfig).toMatch(new RegExp(`^${name}-sluice-[0-9a-f]{10}$`))
+    expect(await seenBadConfig).not.toBe(cm2)
+    const sluiceConfigMaps = async () =>
+      (await core.listNamespacedConfigMap({ namespace })).items
+        .map((c) => c.metadata?.name ?? "")
+        .filter((n) => n.startsWith(`${name}-sluice-`))
+    expect(await sluiceConfigMaps()).toEqual([cm2])
     expect((await core.readNamespacedConfigMap({ name: cm2 ?? "", namespace })).data?.["etc_web_web.yaml"]).toBe(
       "level: debug\n"
     )
+
+    // A failed version with the same config as the one restored: its ConfigMap is the restored
+    // one's, still mounted, so it stays.
+    const sameConfig = await runRollout({
+      spec: spec({
+        name,
+        selector,
+        image: WEB_IMAGE("2.2.0-never-ready"),
+        config: `{ files: { "/etc/web/web.yaml": "level: debug\\n" } }`,
+        deadline: "10s"
+      }),
+      rolloutId: "dep-config-same"
+    })
+    expect(sameConfig.result.outcome).toBe("rolledBack")
+    const again = await waitRolledOut(namespace, name, WEB_IMAGE("2.0.0"))
+    expect(configMapOf(again)).toBe(cm2)
+    expect(await sluiceConfigMaps()).toEqual([cm2])
   }, 300_000)
 })
