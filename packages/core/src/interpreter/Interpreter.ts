@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
-import { Cause, Clock, Effect, FiberMap, Option, Queue, Schema, Stream } from "effect"
-import { MetricsProvider, parseCondition } from "../adapter/MetricsProvider.js"
-import { AdapterError, TargetAdapter } from "../adapter/TargetAdapter.js"
+import { Cause, Clock, Effect, Option, Queue, Schema, Stream } from "effect"
+import { MetricsProvider } from "../adapter/MetricsProvider.js"
+import { type AdapterError, TargetAdapter } from "../adapter/TargetAdapter.js"
 import type { Revision, Target } from "../domain/Target.js"
 import { EventSink } from "../events/RolloutEvent.js"
 import { countsOf, persistContext, progressOf } from "../machine/progress.js"
@@ -25,7 +25,10 @@ import { failureMessage, makeAdapterCall } from "./adapterCall.js"
 import { controlEvent, makeControlInbox } from "./controls.js"
 import { makeEmitter } from "./emitter.js"
 import { makeGates, summarize } from "./gates.js"
+import { makeAnalysis } from "./analysis.js"
 import { makeHealthCheck } from "./health.js"
+import { makeCommandRunner } from "./runner.js"
+import { makeTargetOps } from "./targetOps.js"
 import { makeJournal, replay } from "./journal.js"
 import { outstandingCommands, track } from "./outstanding.js"
 import { forEachPooled } from "./pool.js"
@@ -254,152 +257,12 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const topologyKey = header.plan.topologyKey
       const topologyOf = (id: string) =>
         topologyKey === undefined ? undefined : (targets.get(id)?.labels[topologyKey] ?? "")
-      /** How a wave's applies run: the plan says (`surge` for a blue-green preview). */
-      const modeOf = (wave: number): "replace" | "surge" => {
-        const w = header.plan.waves[wave]
-        return w?.mode ?? (w?.kind === "preview" ? "surge" : "replace")
-      }
       const gates = makeGates({ config, adapter, policy, scans, call, events, targets })
       const verify = makeHealthCheck({ adapter, health: config.health, call, events, topologyOf })
+      const ops = makeTargetOps({ header, adapter, call, events, verify, journal, applied, targets, topologyOf, send })
 
-      const fibers = yield* FiberMap.make<string>()
-      const running = new Set<string>()
+      const runner = yield* makeCommandRunner(failRun)
       let batchSeq = 0
-      const fork = (key: string, effect: Effect.Effect<void, StoreError>) =>
-        Effect.suspend(() => {
-          running.add(key)
-          return FiberMap.run(
-            fibers,
-            key,
-            effect.pipe(
-              Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : failRun(cause))),
-              Effect.ensuring(Effect.sync(() => running.delete(key)))
-            )
-          )
-        })
-      const stop = (key: string) =>
-        Effect.suspend(() => {
-          running.delete(key)
-          return FiberMap.remove(fibers, key)
-        })
-
-      const unknownTarget = (operation: AdapterError["operation"], id: string) =>
-        new AdapterError({ operation, target: id, message: "unknown target", transient: false })
-
-      /**
-       * One target of an update batch: apply (never cut in half), then verify health. Written as a
-       * pipeline rather than a generator: it runs once per target, and each generator step costs
-       * about as much as the zero-latency adapter call itself.
-       */
-      const updateOne = (wave: number, mode: "replace" | "surge", targetId: string): Effect.Effect<void> => {
-        const target = targets.get(targetId)
-        const failed = (e: AdapterError) =>
-          Effect.andThen(
-            events.emit({ type: "targetFailed", wave, targetId, reason: failureMessage(e) }),
-            send({ type: "TARGET_FAILED", targetId, reason: failureMessage(e) })
-          )
-        if (target === undefined) return failed(unknownTarget("apply", targetId))
-        const updating = events.enabled
-          ? events.emit({
-              type: "targetUpdating",
-              wave,
-              targetId,
-              from: header.previous[targetId]?.image ?? "unknown",
-              to: config.artifact.image.raw,
-              ...(topologyKey === undefined ? {} : { topology: topologyOf(targetId)! })
-            })
-          : Effect.void
-        // An apply is never cut in half by a cancel (failure, abort): a target stopped between
-        // "old removed" and "new started" would be down for nobody's reason. Only a crash can
-        // interrupt it, and resume finishes such half-done applies. The retries belong to the
-        // apply too: a cancel during a backoff would leave a half-updated target in that state.
-        const apply = Effect.uninterruptible(
-          call("apply", targetId, adapter.apply(target, config.artifact, { rolloutId, wave, mode }))
-        )
-        return updating.pipe(
-          Effect.andThen(apply),
-          Effect.flatMap((revision) =>
-            Effect.clockWith((clock) => {
-              applied.set(targetId, revision)
-              // Not waited for: a crash that loses it makes resume re-run an idempotent apply.
-              return journal.appendLater([{ kind: "applied", at: clock.currentTimeMillisUnsafe(), targetId, revision }])
-            })
-          ),
-          Effect.andThen(events.enabled ? events.emit({ type: "targetApplied", wave, targetId }) : Effect.void),
-          Effect.andThen(verify(wave, target)),
-          Effect.flatMap((verdict) =>
-            verdict.healthy
-              ? send({ type: "TARGETS_HEALTHY", targetIds: [targetId] })
-              : Effect.andThen(
-                  events.emit({ type: "targetFailed", wave, targetId, reason: verdict.reason }),
-                  send({ type: "TARGET_FAILED", targetId, reason: `${targetId} unhealthy: ${verdict.reason}` })
-                )
-          ),
-          Effect.catch(failed)
-        )
-      }
-
-      const rollbackOne = (targetId: string) =>
-        Effect.gen(function* () {
-          const target = targets.get(targetId)
-          if (target === undefined) return yield* Effect.fail(unknownTarget("rollback", targetId))
-          const previous = header.previous[targetId]
-          if (previous === undefined) {
-            return yield* Effect.fail(
-              new AdapterError({
-                operation: "rollback",
-                target: targetId,
-                message: "no previous revision recorded",
-                transient: false
-              })
-            )
-          }
-          const appliedRevision = applied.get(targetId)
-          yield* call(
-            "rollback",
-            targetId,
-            adapter.rollback(
-              target,
-              previous,
-              appliedRevision === undefined ? { rolloutId } : { rolloutId, applied: appliedRevision }
-            )
-          )
-          const verdict = yield* verify(-1, target).pipe(Effect.timeoutOption(config.health.progressDeadlineMs))
-          const ok = Option.isSome(verdict) && verdict.value.healthy
-          const reason = Option.isNone(verdict)
-            ? "not healthy within the progress deadline after rollback"
-            : verdict.value.healthy
-              ? undefined
-              : verdict.value.reason
-          yield* events.emit({
-            type: "targetRolledBack",
-            targetId,
-            to: previous.image,
-            ok,
-            ...(reason === undefined ? {} : { reason })
-          })
-          yield* send(
-            ok
-              ? { type: "TARGETS_ROLLED_BACK", targetIds: [targetId] }
-              : { type: "TARGETS_ROLLBACK_FAILED", failures: [{ targetId, reason: reason ?? "unhealthy" }] }
-          )
-        }).pipe(
-          Effect.catchTag("AdapterError", (e) =>
-            events
-              .emit({
-                type: "targetRolledBack",
-                targetId,
-                to: header.previous[targetId]?.image ?? "unknown",
-                ok: false,
-                reason: failureMessage(e)
-              })
-              .pipe(
-                Effect.andThen(
-                  send({ type: "TARGETS_ROLLBACK_FAILED", failures: [{ targetId, reason: failureMessage(e) }] })
-                )
-              )
-          )
-        )
 
       const handlers = {
         validate: Effect.fn("Interpreter.validate")(function* () {
@@ -456,60 +319,9 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
               })
             )
           ),
-        updateTargets: (wave: number, targetIds: ReadonlyArray<string>) => {
-          const mode = modeOf(wave)
-          return Effect.forEach(targetIds, (id) => updateOne(wave, mode, id), {
-            concurrency: "unbounded",
-            discard: true
-          })
-        },
-        rollbackTargets: (targetIds: ReadonlyArray<string>) =>
-          Effect.forEach(targetIds, rollbackOne, { concurrency: "unbounded", discard: true }),
-        runAnalysis: Effect.fn("Interpreter.runAnalysis")(function* (wave: number, names: ReadonlyArray<string>) {
-          for (const name of names) {
-            const analysis = config.gates.analysis.find((a) => a.name === name)
-            const fail = (reason: string) =>
-              events
-                .emit({
-                  type: "gateDecided",
-                  gate: "analysis",
-                  wave,
-                  allow: false,
-                  violations: [{ targetId: "*", rule: `analysis/${name}`, message: reason }],
-                  warnings: []
-                })
-                .pipe(Effect.andThen(send({ type: "ANALYSIS_FAILED", wave, reason })))
-            if (analysis === undefined) return yield* fail(`analysis "${name}" is not defined in spec.gates.analysis`)
-            if (metrics === undefined)
-              return yield* fail(`analysis "${name}" needs a metrics provider and none is configured (fail closed)`)
-            const condition = parseCondition(analysis.successCondition)
-            if (condition === undefined)
-              return yield* fail(`analysis "${name}": cannot parse successCondition "${analysis.successCondition}"`)
-            for (let i = 0; i < analysis.count; i++) {
-              if (i > 0) yield* Effect.sleep(analysis.intervalMs)
-              const value = yield* metrics
-                .query(analysis, { rolloutId, wave, targets: header.machineInput.waves[wave]?.targets ?? [] })
-                .pipe(
-                  Effect.map((v) => ({ ok: true as const, v })),
-                  Effect.catch((e) => Effect.succeed({ ok: false as const, message: e.message }))
-                )
-              if (!value.ok) return yield* fail(`analysis "${name}" query failed: ${value.message}`)
-              if (!condition(value.v))
-                return yield* fail(
-                  `analysis "${name}": result ${value.v} does not satisfy ${analysis.successCondition}`
-                )
-            }
-            yield* events.emit({
-              type: "gateDecided",
-              gate: "analysis",
-              wave,
-              allow: true,
-              violations: [],
-              warnings: []
-            })
-          }
-          yield* send({ type: "ANALYSIS_PASSED", wave })
-        }),
+        updateTargets: ops.update,
+        rollbackTargets: ops.rollback,
+        runAnalysis: makeAnalysis({ header, metrics, events, send }),
         finalize: Effect.fn("Interpreter.finalize")(function* () {
           const touched = progressOf(snapshot.context).touched.flatMap((id) => {
             const t = targets.get(id)
@@ -596,29 +408,25 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
               case "notify":
                 return noteEvent(c.note)
               case "cancelUpdates":
-                return Effect.forEach(
-                  [...running].filter((key) => key.startsWith("update:")),
-                  stop,
-                  { discard: true }
-                )
+                return runner.cancelWhere("update:")
               case "cancelTimer":
-                return stop(`timer:${c.timerId}`)
+                return runner.cancel(`timer:${c.timerId}`)
               case "startTimer":
-                return fork(`timer:${c.timerId}`, handlers.timer(c.timerId, timerDue.get(c.timerId)!))
+                return runner.run(`timer:${c.timerId}`, handlers.timer(c.timerId, timerDue.get(c.timerId)!))
               case "validate":
-                return fork("validate", handlers.validate())
+                return runner.run("validate", handlers.validate())
               case "evaluateGates":
-                return fork("gates", handlers.evaluateGates())
+                return runner.run("gates", handlers.evaluateGates())
               case "checkWave":
-                return fork(`check:${c.wave}`, handlers.checkWave(c.wave))
+                return runner.run(`check:${c.wave}`, handlers.checkWave(c.wave))
               case "updateTargets":
-                return fork(`update:${c.wave}:${batchSeq++}`, handlers.updateTargets(c.wave, c.targetIds))
+                return runner.run(`update:${c.wave}:${batchSeq++}`, handlers.updateTargets(c.wave, c.targetIds))
               case "rollbackTargets":
-                return fork(`rollback:${batchSeq++}`, handlers.rollbackTargets(c.targetIds))
+                return runner.run(`rollback:${batchSeq++}`, handlers.rollbackTargets(c.targetIds))
               case "runAnalysis":
-                return fork(`analysis:${c.wave}`, handlers.runAnalysis(c.wave, c.analysis))
+                return runner.run(`analysis:${c.wave}`, handlers.runAnalysis(c.wave, c.analysis))
               case "finalize":
-                return fork("finalize", handlers.finalize())
+                return runner.run("finalize", handlers.finalize())
             }
           },
           { discard: true }
@@ -664,9 +472,15 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
         waves: header.plan.waves.map((w) => ({ index: w.index, kind: w.kind, size: w.targets.length })),
         resumed: !fresh
       })
+      // A resumed run first hands the machine the controls that arrived while no process ran it:
+      // an abort must win over re-running updates.
+      let early: Command[] = []
+      if (!fresh && !finished()) {
+        early = yield* consume([...replayed.pendingControls.map(controlEvent), ...(yield* inbox.drain)])
+      }
       // A crash can cut an apply in half. Its intent is in the journal with no "applied" after it;
       // unless that update is still outstanding (re-run below) or rollback owns the target, finish
-      // it, in the mode its wave used.
+      // it, in the mode its wave used: also when an early control just cancelled the update.
       if (!fresh) {
         const ctx = snapshot.context
         const index = indexOf(ctx)
@@ -690,7 +504,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
                 const target = targets.get(id)
                 if (target === undefined) return
                 const wave = waveOf.get(id) ?? -1
-                const mode = modeOf(wave)
+                const mode = ops.modeOf(wave)
                 const revision = yield* Effect.uninterruptible(
                   call("apply", id, adapter.apply(target, config.artifact, { rolloutId, wave, mode }))
                 ).pipe(Effect.option)
@@ -705,22 +519,16 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           )
         }
       }
-      // A fresh run starts with the initial actions. A resumed one first hands the machine the
-      // controls that arrived while no process ran it (an abort must win over re-running updates),
-      // then re-runs what is still outstanding.
-      if (snapshot.status !== "done") {
-        if (fresh) {
-          yield* journal.append(intentsOf(replayed.initialCommands, yield* Clock.currentTimeMillis, []))
-          yield* act(replayed.initialCommands)
-        } else {
-          const early = [...replayed.pendingControls.map(controlEvent), ...(yield* inbox.drain)]
-          const notes = (yield* consume(early)).filter((c) => c.kind === "notify")
-          yield* act(notes)
-          if (!finished()) {
-            const commands = outstandingCommands(outstanding)
-            yield* journal.append(intentsOf(commands, yield* Clock.currentTimeMillis, []))
-            yield* act(commands)
-          }
+      // A fresh run starts with the initial actions; a resumed one re-runs what is still outstanding.
+      if (fresh) {
+        yield* journal.append(intentsOf(replayed.initialCommands, yield* Clock.currentTimeMillis, []))
+        yield* act(replayed.initialCommands)
+      } else {
+        yield* act(early.filter((c) => c.kind === "notify"))
+        if (!finished()) {
+          const commands = outstandingCommands(outstanding)
+          yield* journal.append(intentsOf(commands, yield* Clock.currentTimeMillis, []))
+          yield* act(commands)
         }
       }
       // Operator controls from other processes also arrive while the run waits for outcomes.
@@ -749,10 +557,10 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           eventsSinceSnapshot = 0
         }
       }
-      yield* FiberMap.clear(fibers)
+      yield* runner.stopAll
       // Controls sent too late are journaled as ignored, so their senders learn they had no effect.
       yield* inbox.refuse(`the rollout had already finished (${outcomeOf(snapshot) ?? "stopped"})`)
-      yield* FiberMap.clear(fibers)
+      yield* runner.stopAll
       if (fatal !== undefined) return yield* Effect.failCause(fatal)
       const outcome = outcomeOf(snapshot)
       let conclusion: RolloutResult["concluded"]

@@ -334,6 +334,33 @@ describe("controls and crashes", () => {
     for (const t of w.fleet.targets.values()) expect(t.image).toBe(V1)
   })
 
+  it("finishes the applies a crash cut in half when an abort (rollback off) cancels their updates", async () => {
+    const w = world({ size: 4, namePrefix: "n", applyLatency: { minMs: 50, maxMs: 50 } })
+    const plan = { ...chunkPlan([...w.fleet.targets.keys()], 2, { maxUnavailable: 2 }), targets: targetsOf(w) }
+    const config = configFor({ rollback: { onFailure: false, onAbort: false } })
+    const result = await Effect.runPromise(
+      runVirtual(
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(startRollout({ config, spec: {}, plan: () => plan }))
+          while (!w.sink.events.some((e) => e.type === "targetUpdating")) yield* Effect.sleep(1)
+          w.fleet.crash()
+          yield* Fiber.interrupt(fiber)
+          forceRelease(w.store, "r1")
+          yield* w.store.sendControl("r1", { id: "abort-1", signal: "ABORT", at: 0 })
+          return yield* resumeRollout("r1")
+        }).pipe(Effect.provide(w.layer))
+      )
+    )
+    expect(result.outcome).toBe("aborted")
+    // The two targets stopped half way are finished (never left stopped), the rest never touched.
+    for (const id of ["n-0", "n-1"]) {
+      const t = w.fleet.targets.get(id)!
+      expect(t.phase).toBe("running")
+      expect(t.image).toBe(V2)
+    }
+    for (const id of ["n-2", "n-3"]) expect(w.fleet.targets.get(id)!.history).toHaveLength(0)
+  })
+
   it("journals a control that arrives after the outcome as ignored, with the reason", async () => {
     const w = world({ size: 2, namePrefix: "n" })
     const plan = { ...chunkPlan([...w.fleet.targets.keys()], 1), targets: targetsOf(w) }

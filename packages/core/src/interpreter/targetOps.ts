@@ -1,0 +1,166 @@
+import { Effect, Option } from "effect"
+import { AdapterError, type TargetAdapter } from "../adapter/TargetAdapter.js"
+import type { Revision, Target } from "../domain/Target.js"
+import type { MachineEvent } from "../machine/types.js"
+import type { RolloutHeader } from "../store/RolloutStore.js"
+import { type AdapterCall, failureMessage } from "./adapterCall.js"
+import type { Emitter } from "./emitter.js"
+import type { Verdict } from "./health.js"
+import type { Journal } from "./journal.js"
+
+/**
+ * What the run does to targets: updates (apply, then verify health) and rollbacks, each reported
+ * to the machine as an outcome event per target. A batch runs all its targets at once: the machine
+ * already bounded the batch by what may be down together.
+ */
+export const makeTargetOps = (deps: {
+  readonly header: RolloutHeader
+  readonly adapter: TargetAdapter["Service"]
+  readonly call: AdapterCall
+  readonly events: Emitter
+  readonly verify: (wave: number, target: Target) => Effect.Effect<Verdict, AdapterError>
+  readonly journal: Journal
+  /** The revision each target's apply returned (rollback hands it to the adapter). */
+  readonly applied: Map<string, Revision>
+  readonly targets: ReadonlyMap<string, Target>
+  readonly topologyOf: (id: string) => string | undefined
+  readonly send: (event: MachineEvent) => Effect.Effect<void>
+}) => {
+  const { header, adapter, call, events, verify, journal, applied, targets, topologyOf, send } = deps
+  const { config, rolloutId } = header
+  const topologyKey = header.plan.topologyKey
+
+  const unknownTarget = (operation: AdapterError["operation"], id: string) =>
+    new AdapterError({ operation, target: id, message: "unknown target", transient: false })
+
+  /**
+   * One target of an update batch: apply (never cut in half), then verify health. Written as a
+   * pipeline rather than a generator: it runs once per target, and each generator step costs
+   * about as much as the zero-latency adapter call itself.
+   */
+  const updateOne = (wave: number, mode: "replace" | "surge", targetId: string): Effect.Effect<void> => {
+    const target = targets.get(targetId)
+    const failed = (e: AdapterError) =>
+      Effect.andThen(
+        events.emit({ type: "targetFailed", wave, targetId, reason: failureMessage(e) }),
+        send({ type: "TARGET_FAILED", targetId, reason: failureMessage(e) })
+      )
+    if (target === undefined) return failed(unknownTarget("apply", targetId))
+    const updating = events.enabled
+      ? events.emit({
+          type: "targetUpdating",
+          wave,
+          targetId,
+          from: header.previous[targetId]?.image ?? "unknown",
+          to: config.artifact.image.raw,
+          ...(topologyKey === undefined ? {} : { topology: topologyOf(targetId)! })
+        })
+      : Effect.void
+    // An apply is never cut in half by a cancel (failure, abort): a target stopped between
+    // "old removed" and "new started" would be down for nobody's reason. Only a crash can
+    // interrupt it, and resume finishes such half-done applies. The retries belong to the
+    // apply too: a cancel during a backoff would leave a half-updated target in that state.
+    const apply = Effect.uninterruptible(
+      call("apply", targetId, adapter.apply(target, config.artifact, { rolloutId, wave, mode }))
+    )
+    return updating.pipe(
+      Effect.andThen(apply),
+      Effect.flatMap((revision) =>
+        Effect.clockWith((clock) => {
+          applied.set(targetId, revision)
+          // Not waited for: a crash that loses it makes resume re-run an idempotent apply.
+          return journal.appendLater([{ kind: "applied", at: clock.currentTimeMillisUnsafe(), targetId, revision }])
+        })
+      ),
+      Effect.andThen(events.enabled ? events.emit({ type: "targetApplied", wave, targetId }) : Effect.void),
+      Effect.andThen(verify(wave, target)),
+      Effect.flatMap((verdict) =>
+        verdict.healthy
+          ? send({ type: "TARGETS_HEALTHY", targetIds: [targetId] })
+          : Effect.andThen(
+              events.emit({ type: "targetFailed", wave, targetId, reason: verdict.reason }),
+              send({ type: "TARGET_FAILED", targetId, reason: `${targetId} unhealthy: ${verdict.reason}` })
+            )
+      ),
+      Effect.catch(failed)
+    )
+  }
+
+  const rollbackOne = (targetId: string) =>
+    Effect.gen(function* () {
+      const target = targets.get(targetId)
+      if (target === undefined) return yield* Effect.fail(unknownTarget("rollback", targetId))
+      const previous = header.previous[targetId]
+      if (previous === undefined) {
+        return yield* Effect.fail(
+          new AdapterError({
+            operation: "rollback",
+            target: targetId,
+            message: "no previous revision recorded",
+            transient: false
+          })
+        )
+      }
+      const appliedRevision = applied.get(targetId)
+      yield* call(
+        "rollback",
+        targetId,
+        adapter.rollback(
+          target,
+          previous,
+          appliedRevision === undefined ? { rolloutId } : { rolloutId, applied: appliedRevision }
+        )
+      )
+      const verdict = yield* verify(-1, target).pipe(Effect.timeoutOption(config.health.progressDeadlineMs))
+      const ok = Option.isSome(verdict) && verdict.value.healthy
+      const reason = Option.isNone(verdict)
+        ? "not healthy within the progress deadline after rollback"
+        : verdict.value.healthy
+          ? undefined
+          : verdict.value.reason
+      yield* events.emit({
+        type: "targetRolledBack",
+        targetId,
+        to: previous.image,
+        ok,
+        ...(reason === undefined ? {} : { reason })
+      })
+      yield* send(
+        ok
+          ? { type: "TARGETS_ROLLED_BACK", targetIds: [targetId] }
+          : { type: "TARGETS_ROLLBACK_FAILED", failures: [{ targetId, reason: reason ?? "unhealthy" }] }
+      )
+    }).pipe(
+      Effect.catchTag("AdapterError", (e) =>
+        events
+          .emit({
+            type: "targetRolledBack",
+            targetId,
+            to: header.previous[targetId]?.image ?? "unknown",
+            ok: false,
+            reason: failureMessage(e)
+          })
+          .pipe(
+            Effect.andThen(
+              send({ type: "TARGETS_ROLLBACK_FAILED", failures: [{ targetId, reason: failureMessage(e) }] })
+            )
+          )
+      )
+    )
+
+  /** How a wave's applies run: the plan says (`surge` for a blue-green preview). */
+  const modeOf = (wave: number): "replace" | "surge" => {
+    const w = header.plan.waves[wave]
+    return w?.mode ?? (w?.kind === "preview" ? "surge" : "replace")
+  }
+
+  return {
+    modeOf,
+    update: (wave: number, targetIds: ReadonlyArray<string>) => {
+      const mode = modeOf(wave)
+      return Effect.forEach(targetIds, (id) => updateOne(wave, mode, id), { concurrency: "unbounded", discard: true })
+    },
+    rollback: (targetIds: ReadonlyArray<string>) =>
+      Effect.forEach(targetIds, rollbackOne, { concurrency: "unbounded", discard: true })
+  }
+}
