@@ -46,6 +46,18 @@ export const indexOf = (ctx: Pick<RolloutContext, "ids">): ReadonlyMap<string, n
   return index
 }
 
+// Each wave's targets as indices into `ids`, computed once per run (the waves are the input's).
+const waveIndexCache = new WeakMap<ReadonlyArray<string>, Int32Array>()
+export const waveIndices = (ctx: Pick<RolloutContext, "ids">, targets: ReadonlyArray<string>): Int32Array => {
+  let indices = waveIndexCache.get(targets)
+  if (indices === undefined) {
+    const index = indexOf(ctx)
+    indices = Int32Array.from(targets, (id) => index.get(id)!)
+    waveIndexCache.set(targets, indices)
+  }
+  return indices
+}
+
 export const initialContext = (input: MachineInput): RolloutContext => {
   const ids = targetIdsOf(input)
   const rollbackMode = input.mode === "rollback"
@@ -102,12 +114,12 @@ export const dispatchUpdates = (ctx: RolloutContext): Step => {
   const wave = currentWave(ctx)
   let free = waveSlots(ctx) - ctx.inFlight
   if (wave === undefined || free <= 0 || ctx.pending === 0) return none
-  const index = indexOf(ctx)
+  const indices = waveIndices(ctx, wave.targets)
   const starting: number[] = []
   const picked = new Set<number>()
   let cursor = ctx.cursor
-  while (free > 0 && cursor < wave.targets.length) {
-    const i = index.get(wave.targets[cursor]!)!
+  while (free > 0 && cursor < indices.length) {
+    const i = indices[cursor]!
     cursor++
     if (ctx.status.has(i, Flag.updated | Flag.inFlight) || picked.has(i)) continue
     picked.add(i)
@@ -137,14 +149,14 @@ export const dispatchUpdates = (ctx: RolloutContext): Step => {
 export const beginWave = (ctx: RolloutContext): Step => {
   const wave = currentWave(ctx)
   if (wave === undefined) return none
-  const index = indexOf(ctx)
   // Distinct targets, so a target listed twice in a wave cannot hold the wave open.
-  const counted = new Set<number>()
-  for (const id of wave.targets) {
-    const i = index.get(id)!
-    if (!ctx.status.has(i, Flag.updated)) counted.add(i)
+  const counted = new Uint8Array(ctx.ids.length)
+  let pending = 0
+  for (const i of waveIndices(ctx, wave.targets)) {
+    if (counted[i] === 1 || ctx.status.has(i, Flag.updated)) continue
+    counted[i] = 1
+    pending++
   }
-  const pending = counted.size
   const started: RolloutContext = { ...ctx, cursor: 0, pending }
   // Paused by the operator before the wave began: the deadline starts when they resume.
   const deadline = ctx.userPaused ? none : startDeadline(started)
@@ -252,21 +264,19 @@ export const fail = (failure: Failure): Step => ({ patch: { failure }, commands:
  * and results, never per event.
  */
 export const dispatchOrder = (ctx: RolloutContext): number[] => {
-  const index = indexOf(ctx)
-  const seen = new Set<number>()
+  const seen = new Uint8Array(ctx.ids.length)
   const order: number[] = []
-  const visit = (id: string) => {
-    const i = index.get(id)
-    if (i === undefined || seen.has(i) || !ctx.status.has(i, Flag.touched)) return
-    seen.add(i)
+  const visit = (i: number) => {
+    if (seen[i] === 1 || !ctx.status.has(i, Flag.touched)) return
+    seen[i] = 1
     order.push(i)
   }
-  if (ctx.mode === "rollback") for (let i = 0; i < ctx.ids.length; i++) visit(ctx.ids[i]!)
+  if (ctx.mode === "rollback") for (let i = 0; i < ctx.ids.length; i++) visit(i)
   const last = Math.min(ctx.waveIndex, ctx.waves.length - 1)
   for (let w = 0; w <= last; w++) {
-    const targets = ctx.waves[w]!.targets
-    const end = w < ctx.waveIndex ? targets.length : ctx.cursor
-    for (let k = 0; k < end; k++) visit(targets[k]!)
+    const indices = waveIndices(ctx, ctx.waves[w]!.targets)
+    const end = w < ctx.waveIndex ? indices.length : ctx.cursor
+    for (let k = 0; k < end; k++) visit(indices[k]!)
   }
   return order
 }

@@ -46,8 +46,9 @@ export const makeMemoryStore = (): RolloutStoreShape & { readonly dump: () => Re
       slot(rolloutId).pipe(
         Effect.mapError((e) => new StoreError({ rolloutId, operation: "append", message: e.message })),
         Effect.map((s) => {
-          // Copy through JSON so nothing shared by reference can change after the write.
-          for (const entry of entries) s.entries.push(JSON.parse(JSON.stringify(entry)))
+          // Copy through JSON so nothing shared by reference can change after the write (one copy
+          // of the whole batch: the interpreter appends thousands of entries at once).
+          for (const entry of JSON.parse(JSON.stringify(entries)) as JournalEntry[]) s.entries.push(entry)
         })
       ),
     read: (rolloutId) =>
