@@ -8,7 +8,8 @@ import type { Outcome } from "@sluice/core"
  *   3  did not complete, and the fleet is consistent: rolled back, aborted, or failed with
  *      rollback disabled (targets left where they were, as configured)
  *   4  rollback failed: some targets could not be restored — needs attention
- *   64 usage or spec error (every spec problem listed with its path)
+ *   64 usage or spec error (every spec problem listed with its path); or the rollout (or the
+ *      simulated fleet) is held by another live process, named in the message
  *   130 interrupted (Ctrl-C): the rollout stays in the store; `sluice resume <id>` continues it
  */
 export const ExitCode = {
@@ -42,5 +43,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   2    blocked by a gate before any target was touched
   3    not completed: rolled back, aborted, or failed with rollback disabled
   4    rollback failed: some targets could not be restored (needs attention)
-  64   usage or spec error
+  64   usage or spec error; or another process runs the rollout (its holder is named)
   130  interrupted (Ctrl-C); the rollout stays in the store, \`sluice resume <id>\` continues it`

@@ -205,7 +205,7 @@ export const ADAPTERS = ["simulated", "docker", "kubernetes"] as const
 
 export interface OpenAdapter {
   readonly layer: Layer.Layer<TargetAdapter | MetricsProvider> | Layer.Layer<TargetAdapter | MetricsProvider, unknown>
-  readonly release: () => void
+  readonly release: () => Promise<void> | void
   /** Persists what a later `resume` needs, once the rollout exists in the store. */
   readonly onCreate: (header: RolloutHeader) => void
 }
@@ -417,7 +417,7 @@ export const openAdapter = async (
 ): Promise<OpenAdapter> => {
   switch (name) {
     case "simulated": {
-      const opened = openWorld(storeRoot, world, sim, rolloutId)
+      const opened = await openWorld(storeRoot, world, sim, rolloutId)
       const unknown = faultTargets(sim.faultsText).filter((t) => !opened.fleet.targets.has(t.id))
       if (unknown.length > 0) {
         const ids = [...opened.fleet.targets.keys()]
@@ -427,7 +427,7 @@ export const openAdapter = async (
           return `--faults item "${t.item}" names ${t.id}, which is not in the simulated fleet${hint === undefined ? "" : ` (did you mean ${hint}?)`}`
         })
         if (options.unknownFaultTargets === "error") {
-          opened.release()
+          await opened.release()
           throw new UsageError({
             message: `${lines.join("\n  ")}\n  (${fleet}; --allow-empty runs anyway)`
           })
@@ -582,7 +582,7 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
     return reportFailure(io, exit.cause)
   } finally {
     unregister()
-    req.adapter.release()
+    await req.adapter.release()
   }
 }
 

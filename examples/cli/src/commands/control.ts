@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto"
+import * as os from "node:os"
 import { type ControlSignal, parseDuration, resumeRollout, type RolloutResult } from "@sluice/core"
-import { Exit, Layer } from "effect"
+import { Cause, Exit, Layer } from "effect"
 import { flag, type Parsed, str } from "../args.js"
 import { loadStatus, type RolloutStatus, type statusOf } from "../describe.js"
 import { UsageError, UserError } from "../errors.js"
@@ -73,6 +74,10 @@ export const runControl = async (io: Io, parsed: Parsed, signal: ControlSignal, 
   const waitMs = timeoutText === undefined ? 10_000 : parseDuration(timeoutText)
   if (waitMs === undefined)
     throw new UsageError({ message: `--timeout "${timeoutText}" is not a duration (like 10s)`, command })
+  if (flag(parsed, "force-unlock")) {
+    const unlocked = await forceUnlock(io, store, id)
+    if (unlocked !== undefined) return unlocked
+  }
   const loaded = await runStoreEffect(store, loadStatus(store, id))
   if (Exit.isFailure(loaded)) return reportFailure(io, loaded.cause)
   const { status, inspected } = loaded.value
@@ -97,7 +102,7 @@ export const runControl = async (io: Io, parsed: Parsed, signal: ControlSignal, 
   }
   if (status.running) {
     if (signal === "RESUME" && !status.paused) {
-      io.out(`rollout ${id} is running and not paused (${status.phase}); nothing to resume\n`)
+      io.out(`rollout ${id} is running (${status.owner}) and not paused (${status.phase}); nothing to resume\n`)
       return ExitCode.ok
     }
     if (signal === "PAUSE" && status.paused) {
@@ -135,6 +140,33 @@ export const runControl = async (io: Io, parsed: Parsed, signal: ControlSignal, 
   return takeOver(io, parsed, id, inspected)
 }
 
+/**
+ * `resume --force-unlock`: breaks the rollout's lease when its holder stopped heartbeating (a
+ * process on another host that is gone); refused while the heartbeat is fresh. An exit code when
+ * it cannot go on, `undefined` to continue.
+ */
+const forceUnlock = async (io: Io, store: ReturnType<typeof fileStore>, id: string) => {
+  if (store.forceUnlock === undefined) return undefined
+  const broke = await runStoreEffect(
+    store,
+    store.forceUnlock(id, `sluice resume --force-unlock (pid ${process.pid} on ${os.hostname()})`)
+  )
+  if (Exit.isFailure(broke)) {
+    const error = Cause.findErrorOption(broke.cause)
+    if (error._tag === "Some" && error.value._tag === "RolloutLocked") {
+      io.err(`error: --force-unlock refused: rollout ${id} is held by ${error.value.owner}\n`)
+      return ExitCode.usage
+    }
+    return reportFailure(io, broke.cause)
+  }
+  io.err(
+    broke.value === undefined
+      ? `note: nobody holds rollout ${id}'s lease; nothing to unlock\n`
+      : `note: broke the lease of ${broke.value} on rollout ${id}\n`
+  )
+  return undefined
+}
+
 type Inspected = Parameters<typeof statusOf>[0]
 
 /** A rollback run succeeds when it rolled back; a rollout when it completed. */
@@ -151,23 +183,32 @@ export const takeOver = async (io: Io, parsed: Parsed, id: string, inspected: In
   const storeRoot = storeRootOf(io, parsed)
   checkAdapterName(header.adapter, "resume")
   checkConnectionFlags(parsed, header.adapter, "resume")
-  const mode = header.machineInput.mode ?? "rollout"
-  const gates = mode === "rollback" ? Layer.empty : await gateLayer(specFromHeader(header.spec))
-  const world = existingWorldOptions(io, storeRoot, header.adapter, worldOptionsOf(parsed, "resume"))
-  const opened = await openAdapter(io, parsed, header.adapter, storeRoot, id, world, simRunFor(storeRoot, id, parsed), {
-    continuing: id
-  })
-  return runRollout({
-    io,
-    mode: outputModeOf(io, parsed),
-    verbose: flag(parsed, "verbose"),
-    store: fileStore(storeRoot),
-    adapter: opened,
-    gates,
-    header,
-    seed: (r) => r.model.seed(inspected.snapshot.context),
-    rolloutId: id,
-    program: resumeRollout(id),
-    exitCode: (result) => resultExit(mode, result)
-  })
+  // The rollout's lease first, before its fleet is opened: of several processes taking it over at
+  // once, one runs it and the others are told who does (RolloutLocked, exit 64).
+  const store = fileStore(storeRoot)
+  const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  const leased = await runStoreEffect(store, store.acquire(id, owner))
+  if (Exit.isFailure(leased)) return reportFailure(io, leased.cause)
+  try {
+    const mode = header.machineInput.mode ?? "rollout"
+    const gates = mode === "rollback" ? Layer.empty : await gateLayer(specFromHeader(header.spec))
+    const world = existingWorldOptions(io, storeRoot, header.adapter, worldOptionsOf(parsed, "resume"))
+    const sim = simRunFor(storeRoot, id, parsed)
+    const opened = await openAdapter(io, parsed, header.adapter, storeRoot, id, world, sim, { continuing: id })
+    return await runRollout({
+      io,
+      mode: outputModeOf(io, parsed),
+      verbose: flag(parsed, "verbose"),
+      store,
+      adapter: opened,
+      gates,
+      header,
+      seed: (r) => r.model.seed(inspected.snapshot.context),
+      rolloutId: id,
+      program: resumeRollout(id, owner),
+      exitCode: (result) => resultExit(mode, result)
+    })
+  } finally {
+    await runStoreEffect(store, store.release(id, owner))
+  }
 }

@@ -51,7 +51,7 @@ export const runRollback = async (io: Io, parsed: Parsed): Promise<number> => {
     )
   )
   if (Exit.isFailure(created)) {
-    opened.release()
+    await opened.release()
     const error = Cause.findErrorOption(created.cause)
     // The core's refusals (nothing to roll back, …) are the user's to fix.
     const value = error._tag === "Some" ? (error.value as { _tag?: string; message?: string }) : undefined

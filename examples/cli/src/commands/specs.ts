@@ -159,10 +159,24 @@ export const resumeCommand: CommandSpec = {
   name: "resume",
   summary: "Resume a paused rollout, or continue a rollout whose process died (crash recovery).",
   positionals: [idArg],
-  options: [timeout, ...takeoverOptions],
+  options: [
+    timeout,
+    {
+      name: "force-unlock",
+      kind: "flag",
+      description: "break the lease of a process that stopped heartbeating (refused while its heartbeat is fresh)"
+    },
+    ...takeoverOptions
+  ],
   details: `A paused rollout (by an operator, or at a "pause until resumed" step) gets a RESUME.
 ${TAKEOVER}
 Resuming a finished rollout prints its summary and exits with its outcome's code.
+
+One process runs a rollout at a time: it holds the rollout's lease in the store (locks/) and
+renews it every second. Another \`resume\` is refused (exit 64, naming the holder). A lease
+whose holder stopped renewing it for 15s is free; one of a process of this host that is gone, at
+once. --force-unlock breaks a lease whose holder missed 3 renewals (its host died, say) without
+waiting; it is refused while the holder's heartbeat is fresh.
 
 ${EXIT_CODES_HELP}`
 }

@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
+import { FileStore, type Lease, makeFileLock } from "@sluice/core"
 import {
   type Latency,
   makeSimulatedFleet,
@@ -9,6 +9,7 @@ import {
   type SimulatedFleet,
   simTargetState
 } from "@sluice/core/testing"
+import { Cause, Effect, Exit } from "effect"
 import { UserError } from "../errors.js"
 import type { FaultSpec } from "./faults.js"
 
@@ -42,11 +43,12 @@ const writeFileAtomic = (file: string, data: string) => {
  * one line per target change, written synchronously before the change is reported to the
  * interpreter — so the journal never records what the fleet file does not hold. Lines are
  * flushed to the OS (they survive kill -9) but not fsync'd. The log is compacted when opened.
- * A `lock` file keeps two processes from driving the fleet at once.
+ * A lease in `locks/` (the file store's, see `lockFleet`) keeps two processes from driving the
+ * fleet at once.
  */
 export const WORLD_DIR = ".simulated-fleet"
 const LOG = "fleet.ndjson"
-const LOCK = "lock"
+const LOCKS = "locks"
 
 export interface WorldOptions {
   readonly size: number
@@ -128,47 +130,30 @@ export const readWorld = (storeRoot: string): WorldState | undefined => {
   return { options, createdAt, targets, lines: count }
 }
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
+/**
+ * Locks the simulated fleet with the lease the file store uses for rollouts (core's
+ * `makeFileLock`: an exclusive create per generation, a heartbeat, a stale timeout; a lease of a
+ * process of this host that is gone is free at once).
+ */
+const lockFleet = async (dir: string, rolloutId: string): Promise<Lease> => {
+  const lock = Effect.runSync(makeFileLock(path.join(dir, LOCKS)).pipe(Effect.provide(FileStore.NodeServices)))
+  const exit = await Effect.runPromiseExit(lock.acquire(`rollout ${rolloutId}`))
+  if (Exit.isSuccess(exit)) return exit.value
+  const error = Cause.findErrorOption(exit.cause)
+  if (error._tag === "Some" && error.value._tag === "LockHeld") {
+    throw new UserError({
+      message: `the simulated fleet in ${dir} is in use by ${error.value.holder}; wait for it to finish, pause/abort it, or use another --store`
+    })
   }
-}
-
-const acquireLock = (dir: string, rolloutId: string) => {
-  const file = path.join(dir, LOCK)
-  const body = JSON.stringify({ pid: process.pid, host: os.hostname(), rolloutId, at: Date.now() })
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, body, { flag: "wx" })
-      return
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-    }
-    let holder: { pid: number; host: string; rolloutId: string } | undefined
-    try {
-      holder = JSON.parse(fs.readFileSync(file, "utf8")) as { pid: number; host: string; rolloutId: string }
-    } catch {
-      holder = undefined
-    }
-    const stale = holder === undefined || (holder.host === os.hostname() && !isAlive(holder.pid))
-    if (!stale) {
-      throw new UserError({
-        message: `the simulated fleet in ${dir} is in use by process ${holder!.pid} on ${holder!.host} (rollout ${holder!.rolloutId}); wait for it to finish, pause/abort it, or use another --store`
-      })
-    }
-    fs.rmSync(file, { force: true })
-  }
-  throw new UserError({ message: `could not lock the simulated fleet in ${dir}` })
+  const reason = error._tag === "Some" ? error.value.message : Cause.pretty(exit.cause)
+  throw new UserError({ message: `cannot lock the simulated fleet in ${dir}: ${reason}` })
 }
 
 export interface OpenedWorld {
   readonly fleet: SimulatedFleet
   readonly created: boolean
   readonly options: WorldOptions
-  readonly release: () => void
+  readonly release: () => Promise<void>
 }
 
 const fleetFrom = (
@@ -205,10 +190,15 @@ export const viewWorld = (storeRoot: string, create: WorldOptions, run: SimRunOp
  * Opens the fleet for driving: locks it, creates it from `create` when there is none, compacts the
  * log, and persists every change from now on.
  */
-export const openWorld = (storeRoot: string, create: WorldOptions, run: SimRunOptions, rolloutId: string) => {
+export const openWorld = async (
+  storeRoot: string,
+  create: WorldOptions,
+  run: SimRunOptions,
+  rolloutId: string
+): Promise<OpenedWorld> => {
   const dir = worldDir(storeRoot)
   fs.mkdirSync(dir, { recursive: true })
-  acquireLock(dir, rolloutId)
+  const lease = await lockFleet(dir, rolloutId)
   try {
     const existing = readWorld(storeRoot)
     const options = existing?.options ?? create
@@ -247,15 +237,15 @@ export const openWorld = (storeRoot: string, create: WorldOptions, run: SimRunOp
       fleet,
       created: existing === undefined,
       options,
-      release: () => {
+      release: async () => {
         if (released) return
         released = true
         fs.closeSync(fd)
-        fs.rmSync(path.join(dir, LOCK), { force: true })
+        await Effect.runPromise(lease.release)
       }
     } satisfies OpenedWorld
   } catch (e) {
-    fs.rmSync(path.join(dir, LOCK), { force: true })
+    await Effect.runPromise(lease.release)
     throw e
   }
 }
