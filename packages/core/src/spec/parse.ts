@@ -4,6 +4,7 @@ import { decodeRolloutSpecLocated } from "./decode.js"
 import type { RolloutSpec } from "./Rollout.js"
 import { formatPath, type LocatedProblem, type PathSegment, SpecError, type SpecProblem } from "./SpecError.js"
 import { MAX_NESTING, readYaml } from "./yamlDocument.js"
+import { deepMerge } from "../util/deepMerge.js"
 
 // ---------------------------------------------------------------------------------------------
 // documents
@@ -149,23 +150,6 @@ const isPlainObject = (u: unknown): u is Record<string, unknown> =>
 /** Defines an own, enumerable property (safe for keys like `__proto__`). */
 function put(target: Record<string, unknown> | Array<unknown>, key: PathSegment, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
-}
-
-/**
- * Deep-merges `overlay` over `base`: objects merge key by key, arrays and scalars replace, and a
- * `null` in the overlay removes the key (as in Helm values) — e.g. `strategy: { rolling: null,
- * canary: {…} }` switches strategies. Neither input is modified.
- */
-export function deepMerge(base: unknown, overlay: unknown): unknown {
-  if (!isPlainObject(overlay) || !isPlainObject(base)) return overlay
-  const out: Record<string, unknown> = {}
-  for (const key of Object.keys(base)) put(out, key, base[key])
-  for (const key of Object.keys(overlay)) {
-    const v = overlay[key]
-    if (v === null) delete out[key]
-    else put(out, key, Object.hasOwn(out, key) ? deepMerge(out[key], v) : v)
-  }
-  return out
 }
 
 /** Parses a `--set` path: `a.b[2].c`, `metadata.labels["app.kubernetes.io/name"]`, `a\.b` (escaped dot). */
@@ -335,7 +319,8 @@ function applyOverlaysTo(base: SourceDocument, options: OverlayOptions): Result.
       return
     }
     documents.push(doc)
-    value = deepMerge(value, doc.value)
+    // Helm semantics: a `null` in an overlay removes the key (`strategy: { rolling: null, … }`).
+    value = deepMerge(value, doc.value, { nullDeletes: true })
   })
   const sets: Array<SetExpression> = []
   for (const text of options.set ?? []) {

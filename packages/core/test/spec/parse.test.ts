@@ -4,7 +4,6 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import {
   applyOverlays,
-  deepMerge,
   parseRolloutSpec,
   parseSetExpression,
   parseSetPath,
@@ -13,6 +12,10 @@ import {
   type SpecError,
   setAtPath
 } from "../../src/spec/index.js"
+import { deepMerge as merge } from "../../src/util/deepMerge.js"
+
+/** Overlays merge with Helm's semantics: a `null` removes the key. */
+const deepMerge = (base: unknown, overlay: unknown) => merge(base, overlay, { nullDeletes: true })
 
 const fixture = (name: string) =>
   readFileSync(fileURLToPath(new URL(`../fixtures/specs/${name}`, import.meta.url)), "utf8")
