@@ -1,4 +1,4 @@
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Result, Schema } from "effect"
 import { MetricsError, MetricsProvider } from "../adapter/MetricsProvider.js"
 import {
   AdapterError,
@@ -9,6 +9,7 @@ import {
   type TargetState
 } from "../adapter/TargetAdapter.js"
 import type { Revision, Target, WorkloadSource } from "../domain/Target.js"
+import { parseImageRef } from "../spec/ImageRef.js"
 import { type Prng, makePrng } from "./prng.js"
 
 /** How a version behaves once started. */
@@ -113,7 +114,8 @@ export class SimulatedFleetSelector extends Schema.Class<SimulatedFleetSelector>
 const profileFor = (versions: SimulatedFleetOptions["versions"], image: string): VersionProfile => {
   if (versions === undefined) return {}
   if (versions[image] !== undefined) return versions[image]
-  const tag = image.split("@")[0]!.split("/").pop()!.split(":")[1]
+  const ref = parseImageRef(image)
+  const tag = Result.isSuccess(ref) ? ref.success.tag : undefined
   return (tag !== undefined ? versions[`:${tag}`] : undefined) ?? {}
 }
 
