@@ -1,4 +1,5 @@
 import type { Artifact, ProbeSpec } from "../adapter/TargetAdapter.js"
+import type { SuccessCondition } from "../spec/SuccessCondition.js"
 
 /** One analysis gate: a query whose value must satisfy the condition. */
 export interface AnalysisConfig {
@@ -6,6 +7,8 @@ export interface AnalysisConfig {
   readonly query: string
   /** e.g. `result < 0.05`: `result` compared with one of < <= > >= == != and a number. */
   readonly successCondition: string
+  /** `successCondition` as the spec decoded it: what the run evaluates (absent in older headers). */
+  readonly condition?: SuccessCondition
   readonly provider?: string
   readonly address?: string
   /** How many measurements, how far apart; every one must pass. */

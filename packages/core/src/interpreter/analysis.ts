@@ -1,6 +1,7 @@
 import { Effect } from "effect"
-import { type MetricsProvider, parseCondition } from "../adapter/MetricsProvider.js"
+import type { MetricsProvider } from "../adapter/MetricsProvider.js"
 import type { MachineEvent } from "../machine/types.js"
+import { evaluateSuccessCondition, parseSuccessCondition } from "../spec/SuccessCondition.js"
 import type { RolloutHeader } from "../store/RolloutStore.js"
 import type { Emitter } from "./emitter.js"
 
@@ -34,7 +35,8 @@ export const makeAnalysis = (deps: {
       if (analysis === undefined) return yield* fail(`analysis "${name}" is not defined in spec.gates.analysis`)
       if (metrics === undefined)
         return yield* fail(`analysis "${name}" needs a metrics provider and none is configured (fail closed)`)
-      const condition = parseCondition(analysis.successCondition)
+      // Decoded by the spec (one grammar); a header written before that carries only the text.
+      const condition = analysis.condition ?? parseSuccessCondition(analysis.successCondition)
       if (condition === undefined)
         return yield* fail(`analysis "${name}": cannot parse successCondition "${analysis.successCondition}"`)
       for (let i = 0; i < analysis.count; i++) {
@@ -46,7 +48,7 @@ export const makeAnalysis = (deps: {
             Effect.catch((e) => Effect.succeed({ ok: false as const, message: e.message }))
           )
         if (!value.ok) return yield* fail(`analysis "${name}" query failed: ${value.message}`)
-        if (!condition(value.v))
+        if (!evaluateSuccessCondition(condition, value.v))
           return yield* fail(`analysis "${name}": result ${value.v} does not satisfy ${analysis.successCondition}`)
       }
       yield* events.emit({

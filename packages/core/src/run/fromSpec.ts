@@ -1,6 +1,7 @@
 import type { Artifact, ProbeSpec } from "../adapter/TargetAdapter.js"
 import { type AnalysisConfig, defaultOperations, type RolloutConfig } from "../interpreter/RolloutConfig.js"
 import type { RolloutSpec } from "../spec/Rollout.js"
+import { parseSuccessCondition } from "../spec/SuccessCondition.js"
 
 /** Health is polled this often when the spec has no probe (`spec.health.probe.period`). */
 export const DEFAULT_POLL_INTERVAL_MS = 1000
@@ -29,17 +30,20 @@ export const configFromSpec = (
     image: body.artifact.image,
     ...(body.artifact.config === undefined ? {} : { config: body.artifact.config })
   }
-  const analysis = body.gates.analysis.map(
-    (a): AnalysisConfig => ({
+  const analysis = body.gates.analysis.map((a): AnalysisConfig => {
+    // The spec's Schema accepted the condition with this same grammar, so it parses here.
+    const condition = parseSuccessCondition(a.successCondition)
+    return {
       name: a.name,
       query: a.query,
       successCondition: a.successCondition,
+      ...(condition === undefined ? {} : { condition }),
       provider: a.provider,
       address: a.address,
       count: a.count ?? 1,
       intervalMs: a.interval ?? DEFAULT_ANALYSIS_INTERVAL_MS
-    })
-  )
+    }
+  })
   const maxInFlight = body.concurrency?.maxInFlight
   return {
     rolloutId,

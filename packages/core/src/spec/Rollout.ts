@@ -1,8 +1,8 @@
-import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { countOrPercent } from "./CountOrPercent.js"
 import { DurationMs } from "./Duration.js"
 import { ImageRefFromString } from "./ImageRef.js"
-import { parseSuccessCondition } from "./SuccessCondition.js"
+import { decodeSuccessCondition } from "./SuccessCondition.js"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -446,7 +446,12 @@ export const AnalysisTemplate = Schema.Struct({
   address: expecting(Schema.String.check(Schema.isPattern(/^https?:\/\/[^\s/]+/)), "an http(s):// URL"),
   query: NonEmpty,
   successCondition: expecting(
-    Schema.String.check(Schema.makeFilter((s) => parseSuccessCondition(s) !== undefined)),
+    Schema.String.check(
+      Schema.makeFilter((s) => {
+        const r = decodeSuccessCondition(s)
+        return Result.isSuccess(r) ? undefined : `at column ${r.failure.column}: ${r.failure.message}`
+      })
+    ),
     'a condition like "result < 0.05" (result <op> number, joined by && or ||)'
   ),
   interval: Schema.optionalKey(DurationMs),

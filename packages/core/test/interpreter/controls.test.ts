@@ -7,6 +7,7 @@ import { inspectRollout, resumeRollout, startRollout } from "../../src/interpret
 import { PolicyEngine, type PolicyRequest } from "../../src/policy/PolicyEngine.js"
 import type { ControlSignal } from "../../src/store/RolloutStore.js"
 import { chunkPlan, configFor, denyImages, V1, V2, world } from "../support/harness.js"
+import { parseSuccessCondition } from "../../src/spec/SuccessCondition.js"
 import { runVirtual } from "../support/virtualTime.js"
 
 const targetsOf = (w: ReturnType<typeof world>) => [...w.fleet.targets.values()].map((t) => t.target)
@@ -131,12 +132,14 @@ describe("gates", () => {
           Effect.succeed({
             allow: false,
             deny: [
-              ...(req.scan === undefined ? [{ rule: "scan-gate/missing-report", message: "no scan report" }] : []),
+              ...(req.scan === undefined
+                ? [{ rule: "scan-gate/missing-report", message: "no scan report", gate: "scan" as const }]
+                : []),
               ...(root.includes(req.targetId)
-                ? [{ rule: "non-root", message: "runs as root", container: "agent" }]
+                ? [{ rule: "non-root", message: "runs as root", container: "agent", gate: "policy" as const }]
                 : [])
             ],
-            warn: [{ rule: "scan-gate/exception", message: "exception applied" }]
+            warn: [{ rule: "scan-gate/exception", message: "exception applied", gate: "scan" as const }]
           })
       })
       const w = world({ size: 3, namePrefix: "n" })
@@ -168,7 +171,7 @@ describe("gates", () => {
     expect(denied.gates).toEqual([["policy", false]])
     expect(denied.decisions.get("n-0")).toEqual({
       allow: false,
-      deny: [{ rule: "non-root", message: "runs as root", container: "agent" }],
+      deny: [{ rule: "non-root", message: "runs as root", container: "agent", gate: "policy" }],
       warn: []
     })
     expect(denied.decisions.get("n-1")).toEqual({ allow: true, deny: [], warn: [] })
@@ -182,8 +185,8 @@ describe("gates", () => {
     for (const d of scanned.decisions.values()) {
       expect(d).toEqual({
         allow: false,
-        deny: [{ rule: "scan-gate/missing-report", message: "no scan report" }],
-        warn: [{ rule: "scan-gate/exception", message: "exception applied" }]
+        deny: [{ rule: "scan-gate/missing-report", message: "no scan report", gate: "scan" }],
+        warn: [{ rule: "scan-gate/exception", message: "exception applied", gate: "scan" }]
       })
     }
   })
@@ -245,6 +248,34 @@ describe("gates", () => {
     )
     expect(result.outcome).toBe("completed")
   })
+})
+
+describe("analysis conditions the spec accepts", () => {
+  // Before one grammar: the spec accepted these and the run failed them ("cannot parse").
+  for (const successCondition of ["result > 0.001 && result <= 1e-1", "result < .05", "result < 5e-2 || result == 1"]) {
+    it(`"${successCondition}" passes a wave whose error rate is 0.01`, async () => {
+      const w = world({ size: 4, namePrefix: "n", versions: { [V2]: { errorRate: 0.01 } } })
+      const plan = {
+        ...chunkPlan([...w.fleet.targets.keys()], 2, { analysis: [{ name: "errors" }] }),
+        targets: targetsOf(w)
+      }
+      const condition = parseSuccessCondition(successCondition)
+      expect(condition).toBeDefined()
+      const analysis = [
+        { name: "errors", query: "error_rate", successCondition, condition: condition!, count: 1, intervalMs: 100 }
+      ]
+      const result = await Effect.runPromise(
+        runVirtual(
+          startRollout({
+            config: configFor({ gates: { policy: false, scan: false, analysis } }),
+            spec: {},
+            plan: () => plan
+          }).pipe(Effect.provide(w.layer))
+        )
+      )
+      expect(result.outcome).toBe("completed")
+    })
+  }
 })
 
 describe("adapter faults", () => {
