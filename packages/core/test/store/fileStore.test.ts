@@ -1,10 +1,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Result } from "effect"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { FileStore, makeFileStore } from "../../src/store/FileStore.js"
 import { type ControlRequest, type JournalEntry, RolloutStore } from "../../src/store/RolloutStore.js"
+import { Revision } from "../../src/domain/Target.js"
+import { decodeValue, fastJournalLine, fastRevision, JournalLine } from "../../src/store/StoredFiles.js"
 import { failure, header, run, tmp } from "./support/store.js"
 
 const event = (at: number, type: string, extra: object = {}): JournalEntry =>
@@ -267,5 +269,56 @@ describe("the control inbox", () => {
       ),
       { numRuns: 40 }
     )
+  })
+})
+
+describe("the decoders' fast paths (a fleet's files hold 100,000 revisions and outcome lines)", () => {
+  const loose = fc.oneof(fc.string(), fc.nat(), fc.double(), fc.constant(null), fc.boolean())
+  const revisionLike = fc.oneof(
+    fc.record(
+      { image: fc.oneof(fc.string(), loose), configHash: fc.oneof(fc.string(), loose), data: fc.jsonValue(), x: loose },
+      { requiredKeys: [] }
+    ),
+    fc.jsonValue()
+  )
+  // Near-valid lines of each kind (a required field sometimes wrong, an extra one sometimes there).
+  const line = (kind: string, fields: Record<string, fc.Arbitrary<unknown>>) =>
+    fc.record(
+      { kind: fc.oneof(fc.constant(kind), loose), at: fc.oneof(fc.nat(), fc.double(), loose), ...fields, extra: loose },
+      { requiredKeys: ["kind", "at", ...Object.keys(fields).filter((k) => k !== "dueAt")] }
+    )
+  const lineLike = fc.oneof(
+    line("event", {
+      event: fc.oneof(fc.record({ type: fc.oneof(fc.string(), loose), targetIds: fc.array(fc.string()) }), loose)
+    }),
+    line("intent", {
+      command: fc.oneof(fc.record({ kind: fc.oneof(fc.string(), loose), wave: fc.nat() }), loose),
+      dueAt: fc.oneof(fc.nat(), loose)
+    }),
+    line("applied", { targetId: fc.oneof(fc.string(), loose), revision: revisionLike }),
+    line("control", { request: fc.record({ id: fc.string(), signal: fc.string(), at: fc.nat() }) }),
+    fc.jsonValue()
+  )
+
+  it("accept only what the schemas accept (and do accept the common shapes)", () => {
+    let fastLines = 0
+    let fastRevisions = 0
+    fc.assert(
+      fc.property(lineLike, revisionLike, (line, revision) => {
+        if (fastJournalLine(line)) {
+          fastLines++
+          expect(Result.isSuccess(decodeValue(JournalLine, line)), JSON.stringify(line)).toBe(true)
+        }
+        if (fastRevision(revision)) {
+          fastRevisions++
+          expect(Result.isSuccess(decodeValue(Revision, revision)), JSON.stringify(revision)).toBe(true)
+        }
+      }),
+      { numRuns: 3000 }
+    )
+    expect(fastLines).toBeGreaterThan(0)
+    expect(fastRevisions).toBeGreaterThan(0)
+    expect(fastJournalLine({ kind: "applied", at: 1, targetId: "n1", revision: { image: "i:1" } })).toBe(true)
+    expect(fastJournalLine({ kind: "event", at: 1, event: { type: "TARGETS_HEALTHY", targetIds: ["a"] } })).toBe(true)
   })
 })
