@@ -1,7 +1,7 @@
 import {
   configFromSpec,
   EventSink,
-  FileStoreLayer,
+  FileStore,
   parseRolloutSpec,
   planWaves,
   RolloutStore,
@@ -53,7 +53,7 @@ const { result, journalEntries } = await Effect.runPromise(
       Layer.mergeAll(
         fleet.layer,
         PolicyEngineLive.layer, // the built-in bundle; PolicyEngineLive.layerFromBundles([...]) adds yours
-        FileStoreLayer("rollouts"), // a directory, one journal per rollout
+        FileStore.layerNode("rollouts"), // a directory, one journal per rollout (FileStore.layer: your FileSystem)
         EventSink.fromCallback((event) => console.log(JSON.stringify(event))) // an audit log, metrics, a UI
       )
     )
