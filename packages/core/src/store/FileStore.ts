@@ -50,7 +50,8 @@ const isTag = (e: unknown, tag: string) =>
  * - `snapshot.json`: the latest compaction point (atomic, like the header);
  * - `locks/`: the single-writer lease (see {@link makeFileLock}): an exclusive create per
  *   generation, a heartbeat, a stale timeout; an `append` by a holder whose lease was taken over
- *   fails;
+ *   fails. `acquire` is re-entrant for the same owner (counted); a held lease keeps a heartbeat
+ *   fiber running (and so the process alive) until the matching `release`;
  * - `controls/`: the inbox for operator controls from other processes. A control file that does
  *   not decode is moved to `quarantine/` and reported (a warning naming it); it never stops the
  *   rollout.

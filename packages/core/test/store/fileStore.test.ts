@@ -67,12 +67,32 @@ describe("file RolloutStore", () => {
     expect(await run(makeFileStore(path.join(root, "missing")).list())).toEqual([])
   })
 
+  // A test timeout guards against a hang (Node's recursive mkdir never returns under /proc).
+  it("an unusable root is a StoreError naming it: a path under /proc, a regular file", {
+    timeout: 10_000
+  }, async () => {
+    const underProc = await failure(makeFileStore("/proc/nope/rollouts").create(header("a")))
+    expect(underProc._tag).toBe("StoreError")
+    expect(underProc.message).toContain("/proc/nope/rollouts")
+    const file = path.join(tmp(), "file")
+    fs.writeFileSync(file, "")
+    for (const root of [file, path.join(file, "sub")]) {
+      const e = await failure(makeFileStore(root).create(header("a")))
+      expect(e._tag).toBe("StoreError")
+      expect(e.message).toContain(root)
+      expect((await failure(makeFileStore(root).list()))._tag).toBe("StoreError")
+    }
+  })
+
   it("keeps operator controls in an inbox until they are acknowledged", async () => {
-    const store = makeFileStore(tmp())
+    const root = tmp()
+    const store = makeFileStore(root)
     await run(store.create(header("a")))
     await run(store.sendControl("a", { id: "c1", signal: "PAUSE", at: 1 }))
     await run(store.sendControl("a", { id: "c2", signal: "RESUME", at: 2 }))
     expect((await run(store.pendingControls("a"))).map((c) => c.id)).toEqual(["c1", "c2"])
+    // Read, not acknowledged (a crash before the journal has them): still there for the next process.
+    expect((await run(makeFileStore(root).pendingControls("a"))).map((c) => c.id)).toEqual(["c1", "c2"])
     await run(store.ackControls("a", ["c1"]))
     expect((await run(store.pendingControls("a"))).map((c) => c.id)).toEqual(["c2"])
     // A control id names a file: one that could escape the inbox is refused.
