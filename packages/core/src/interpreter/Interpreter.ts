@@ -33,6 +33,7 @@ import { makeJournal, replay } from "./journal.js"
 import { outstandingCommands, track } from "./outstanding.js"
 import { forEachPooled } from "./pool.js"
 import type { RolloutConfig } from "./RolloutConfig.js"
+import { RolloutMetrics } from "../telemetry/RolloutMetrics.js"
 
 export { replay } from "./journal.js"
 
@@ -227,8 +228,9 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const metrics = Option.getOrUndefined(yield* Effect.serviceOption(MetricsProvider))
       const sink = Option.getOrUndefined(yield* Effect.serviceOption(EventSink))
       const { config, rolloutId } = header
-      const events = makeEmitter(rolloutId, sink)
-      const call = makeAdapterCall(config.operations, events)
+      const telemetry = Option.getOrUndefined(yield* Effect.serviceOption(RolloutMetrics))
+      const events = makeEmitter(rolloutId, sink, telemetry)
+      const call = makeAdapterCall(config.operations, events, telemetry)
 
       yield* store.acquire(rolloutId, owner)
       yield* Effect.addFinalizer(() => Effect.ignore(store.release(rolloutId, owner)))
@@ -245,7 +247,7 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           return Queue.failCause(queue, cause)
         })
       const send = (event: MachineEvent) => Queue.offer(queue, event).pipe(Effect.asVoid)
-      const journal = yield* makeJournal(store, rolloutId, entries.length, failRun)
+      const journal = yield* makeJournal(store, rolloutId, entries.length, failRun, telemetry)
 
       const replayed = replay(header.machineInput, entries, from)
       let snapshot = replayed.snapshot

@@ -1,5 +1,6 @@
-import { Effect, Option, Schedule } from "effect"
+import { Effect, Exit, Option, Schedule } from "effect"
 import { AdapterError } from "../adapter/TargetAdapter.js"
+import type { RolloutMetricsShape } from "../telemetry/RolloutMetrics.js"
 import type { Emitter } from "./emitter.js"
 import type { RolloutConfig } from "./RolloutConfig.js"
 
@@ -10,7 +11,11 @@ export type AdapterCall = <A>(
   effect: Effect.Effect<A, AdapterError>
 ) => Effect.Effect<A, AdapterError>
 
-export const makeAdapterCall = (operations: RolloutConfig["operations"], events: Emitter): AdapterCall => {
+export const makeAdapterCall = (
+  operations: RolloutConfig["operations"],
+  events: Emitter,
+  metrics?: RolloutMetricsShape
+): AdapterCall => {
   // Backoff base, 2×base, 4×base…: the first wait is taken before the retries below, which go on
   // from 2×base.
   const laterRetries = Schedule.exponential(operations.retryBaseMs * 2).pipe(Schedule.jittered)
@@ -19,7 +24,20 @@ export const makeAdapterCall = (operations: RolloutConfig["operations"], events:
     targetId: string | undefined,
     effect: Effect.Effect<A, AdapterError>
   ) => {
-    const attempt = effect.pipe(
+    const measured =
+      metrics === undefined
+        ? effect
+        : Effect.clockWith((clock) => {
+            const start = clock.currentTimeNanosUnsafe()
+            return Effect.onExit(effect, (exit) =>
+              metrics.adapterCall(
+                operation,
+                Exit.isSuccess(exit),
+                Number(clock.currentTimeNanosUnsafe() - start) / 1e9
+              )
+            )
+          })
+    const attempt = measured.pipe(
       Effect.timeoutOption(operations.timeoutMs),
       Effect.flatMap((o) =>
         Option.isSome(o)

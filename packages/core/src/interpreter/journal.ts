@@ -11,6 +11,7 @@ import type {
   RolloutStoreShape,
   StoreError
 } from "../store/RolloutStore.js"
+import type { RolloutMetricsShape } from "../telemetry/RolloutMetrics.js"
 import { type Outstanding, track } from "./outstanding.js"
 
 /**
@@ -128,7 +129,8 @@ export const makeJournal = Effect.fn("Journal.make")(function* (
   rolloutId: string,
   initialLength: number,
   /** A write nobody waits for failed: the run must stop (no write-ahead, no crash safety). */
-  onLostWrite: (cause: Cause.Cause<StoreError>) => Effect.Effect<void>
+  onLostWrite: (cause: Cause.Cause<StoreError>) => Effect.Effect<void>,
+  metrics?: RolloutMetricsShape
 ) {
   let length = initialLength
   const queue = yield* Queue.unbounded<Pending>()
@@ -143,7 +145,17 @@ export const makeJournal = Effect.fn("Journal.make")(function* (
         later = []
         for (const p of batch) for (const e of p.entries) all.push(e)
         if (all.length === 0) return
-        const exit = yield* Effect.exit(store.append(rolloutId, all))
+        const exit =
+          metrics === undefined
+            ? yield* Effect.exit(store.append(rolloutId, all))
+            : yield* Effect.clockWith((clock) => {
+                const start = clock.currentTimeNanosUnsafe()
+                return Effect.exit(store.append(rolloutId, all)).pipe(
+                  Effect.tap(() =>
+                    metrics.journalAppend(all.length, Number(clock.currentTimeNanosUnsafe() - start) / 1e9)
+                  )
+                )
+              })
         if (Exit.isSuccess(exit)) length += all.length
         let waited = false
         for (const p of batch) {

@@ -1,14 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as os from "node:os"
-import * as path from "node:path"
 import { Effect, Exit, Layer } from "effect"
 import { FetchHttpClient, type HttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MetricsProvider } from "../../src/adapter/MetricsProvider.js"
 import { PrometheusMetrics, queryPrometheus } from "../../src/adapter/PrometheusMetrics.js"
+import { freePort, prometheusBinary, type RunningPrometheus, startPrometheus } from "../support/prometheus.js"
 
 /** Queries go through Effect's HttpClient; the tests use the fetch-backed one against real Prometheus. */
 const viaHttp = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>) =>
@@ -16,24 +13,11 @@ const viaHttp = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>) =>
 
 // A real Prometheus (Debian's package) scrapes a tiny exporter that this test serves; the
 // provider then reads through Prometheus' own HTTP API.
-const binary = spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim()
-const available = binary !== ""
-if (!available) {
-  const message = "prometheus is not installed. Provision it with: bash scripts/setup.sh (apt-get install prometheus)"
-  if (process.env.CI === "true") throw new Error(`CI=true and ${message}`)
-  console.warn(`\n!!! SKIPPING the Prometheus analysis suite: ${message}\n`)
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = http.createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
+const binary = prometheusBinary("the Prometheus analysis suite")
+const available = binary !== undefined
 
 let exporter: http.Server
-let prometheus: ChildProcess
+let prometheus: RunningPrometheus
 let address = ""
 const metricsText = [
   'agent_error_ratio{rollout="r1",wave="0"} 0.01',
@@ -42,26 +26,11 @@ const metricsText = [
 ].join("\n")
 
 beforeAll(async () => {
-  if (!available) return
+  if (binary === undefined) return
   exporter = http.createServer((_req, res) => res.end(metricsText)).listen(0, "127.0.0.1")
   await new Promise((r) => exporter.once("listening", r))
-  const exporterPort = (exporter.address() as AddressInfo).port
-  const port = await freePort()
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-prom-"))
-  fs.writeFileSync(
-    path.join(dir, "prometheus.yml"),
-    `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: agents\n    static_configs: [ { targets: ["127.0.0.1:${exporterPort}"] } ]\n`
-  )
-  prometheus = spawn(
-    binary,
-    [
-      `--config.file=${path.join(dir, "prometheus.yml")}`,
-      `--storage.tsdb.path=${path.join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`
-    ],
-    { stdio: "ignore" }
-  )
-  address = `http://127.0.0.1:${port}`
+  prometheus = await startPrometheus(binary, [`127.0.0.1:${(exporter.address() as AddressInfo).port}`])
+  address = prometheus.address
   // Wait until Prometheus has scraped the exporter at least once.
   for (let i = 0; i < 300; i++) {
     const exit = await Effect.runPromiseExit(
@@ -74,7 +43,7 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(() => {
-  prometheus?.kill("SIGKILL")
+  prometheus?.stop()
   exporter?.close()
 })
 
