@@ -111,6 +111,9 @@ export { countsOf, progressOf, type RolloutProgress } from "./machine/progress.j
 export { type ConfigFromSpecOptions, configFromSpec } from "./run/fromSpec.js"
 export { createRollback, type RollbackOptions, rollbackRollout } from "./run/rollback.js"
 
+// Sluice's own metrics (Effect Metric; render with PrometheusMetrics.format from effect/observability).
+export { makeRolloutMetrics, RolloutMetrics, type RolloutMetricsShape } from "./telemetry/RolloutMetrics.js"
+
 // Events.
 export {
   decodeRolloutEvent,
