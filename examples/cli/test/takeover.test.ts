@@ -73,6 +73,25 @@ describe("several processes taking over the same crashed rollout", () => {
   }, 240_000)
 })
 
+describe("the simulated fleet's lease (the same as a rollout's)", () => {
+  it("a second rollout on the same fleet is refused (exit 64) naming the one that drives it; free once it is killed", async () => {
+    const store = tmpStore()
+    const first = start(["apply", "-f", SPEC, "--id", "first", "--json", ...slow(store)])
+    await first.waitFor((lines) => countType(lines, "targetUpdating") >= 2)
+    const second = await sluice(["apply", "-f", SPEC, "--id", "second", ...slow(store)])
+    expect(second.code).toBe(64)
+    expect(second.stderr).toMatch(
+      new RegExp(`the simulated fleet in \\S+ is in use by rollout first \\(pid ${first.child.pid} on \\S+, heartbeat`)
+    )
+    first.child.kill("SIGKILL")
+    await first.done
+    // Its process is gone: the lease is free at once, and the crashed rollout continues.
+    const resumed = await sluice(["resume", "first", "--json", "--store", store])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(appliedTwice(store)).toEqual([])
+  }, 60_000)
+})
+
 describe("a crashed rollout's store after a partial write or a lease from another host", () => {
   it("a torn last journal line: status and resume work, the fragment is cut off and kept", async () => {
     const store = tmpStore()
