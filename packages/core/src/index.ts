@@ -86,12 +86,15 @@ export {
   PolicyDecision,
   PolicyEngine,
   type PolicyEngineShape,
+  PolicyGate,
   type PolicyRequest,
+  policyGates,
   type ScanFinding,
   type ScanReport,
   ScanReportSource,
   type ScanReportSourceShape,
-  Violation
+  Violation,
+  violationFields
 } from "./policy/PolicyEngine.js"
 
 // Running a rollout (interpreter, machine, run).

@@ -1,14 +1,19 @@
 # The single decision document the PolicyEngine reads (Wasm entrypoint "sluice/decision"):
 #
 #   data.sluice.decision = {
-#     "allow": bool,                                  # true iff deny is empty
-#     "deny":  [{"rule", "message", "container"?}],   # sorted by rule, container, message
-#     "warn":  [{"rule", "message", "container"?}],
+#     "allow": bool,                                          # true iff deny is empty
+#     "deny":  [{"rule", "message", "gate", "container"?}],   # sorted by rule, container, message
+#     "warn":  [{"rule", "message", "gate", "container"?}],
 #   }
 #
 # It collects the deny and warn sets of every package under data.sluice.policies (the built-in
 # policies and any a policy author adds there). Entries may be objects as above or plain
 # strings; a string, or an object without a string rule, gets the package name as its rule.
+#
+# "gate" is the gate the entry belongs to: "policy", "scan" or "signature". Sluice applies an
+# entry only when the rollout's spec turns its gate on. An entry's own "gate" wins; otherwise its
+# package's `gate` (e.g. `gate := "scan"` in the package), otherwise "policy". The value is passed
+# through as it is: the engine decodes it strictly, so anything but a gate's name denies.
 package sluice
 
 import future.keywords.not
@@ -56,14 +61,22 @@ _warn contains _entry(pkg, v) if {
 	some v in data.sluice.policies[pkg].warn
 }
 
-_entry(pkg, v) := {"rule": pkg, "message": v} if is_string(v)
+_entry(pkg, v) := {"rule": pkg, "message": v, "gate": _package_gate(pkg)} if is_string(v)
 
-_entry(pkg, v) := object.union(v, {"rule": _rule(pkg, v), "message": _message(pkg, v)}) if is_object(v)
+_entry(pkg, v) := object.union(v, {"rule": _rule(pkg, v), "message": _message(pkg, v), "gate": _gate(pkg, v)}) if is_object(v)
 
-_entry(pkg, v) := {"rule": pkg, "message": _message(pkg, v)} if {
+_entry(pkg, v) := {"rule": pkg, "message": _message(pkg, v), "gate": _package_gate(pkg)} if {
 	not is_string(v)
 	not is_object(v)
 }
+
+_gate(pkg, v) := v.gate if "gate" in object.keys(v)
+
+else := _package_gate(pkg)
+
+_package_gate(pkg) := g if {
+	g := data.sluice.policies[pkg].gate
+} else := "policy"
 
 _rule(pkg, v) := v.rule if is_string(v.rule)
 

@@ -21,7 +21,7 @@ test_allow_is_false_iff_something_is_denied if {
 	inp := fx.with_container({"securityContext": {"privileged": true}})
 	d := sluice.decision with input as inp
 	d.allow == false
-	d.deny == [{"rule": "privileges/privileged", "container": "agent", "message": "container \"agent\" is privileged (securityContext.privileged: true)"}]
+	d.deny == [{"rule": "privileges/privileged", "container": "agent", "message": "container \"agent\" is privileged (securityContext.privileged: true)", "gate": "policy"}]
 }
 
 test_warnings_do_not_block if {
@@ -59,7 +59,7 @@ test_entries_are_sorted_by_rule_then_container_then_message if {
 
 test_pod_level_entries_have_no_container if {
 	d := sluice.decision with input as fx.with_pod({"hostPID": true})
-	d.deny == [{"rule": "privileges/host-pid", "message": "workload uses the host PID namespace (hostPID)"}]
+	d.deny == [{"rule": "privileges/host-pid", "message": "workload uses the host PID namespace (hostPID)", "gate": "policy"}]
 }
 
 test_user_data_overrides_default_parameters if {
@@ -71,19 +71,45 @@ test_user_data_overrides_default_parameters if {
 
 # Entries from packages a policy author adds under data.sluice.policies are normalized.
 test_entry_normalizes_strings_and_partial_objects if {
-	sluice._entry("custom", "plain message") == {"rule": "custom", "message": "plain message"}
-	sluice._entry("custom", {"rule": "x", "message": "m", "container": "c"}) == {"rule": "x", "message": "m", "container": "c"}
-	sluice._entry("custom", {"message": "m", "container": "c"}) == {"rule": "custom", "message": "m", "container": "c"}
-	sluice._entry("custom", {"msg": "m"}) == {"rule": "custom", "message": "policy custom reported a violation without a message", "msg": "m"}
-	sluice._entry("custom", {"rule": 1, "message": 2}) == {"rule": "custom", "message": "policy custom reported a violation without a message"}
-	sluice._entry("custom", 42) == {"rule": "custom", "message": "policy custom reported a violation without a message"}
+	sluice._entry("custom", "plain message") == {"rule": "custom", "message": "plain message", "gate": "policy"}
+	sluice._entry("custom", {"rule": "x", "message": "m", "container": "c"}) == {"rule": "x", "message": "m", "container": "c", "gate": "policy"}
+	sluice._entry("custom", {"message": "m", "container": "c"}) == {"rule": "custom", "message": "m", "container": "c", "gate": "policy"}
+	sluice._entry("custom", {"msg": "m"}) == {"rule": "custom", "message": "policy custom reported a violation without a message", "msg": "m", "gate": "policy"}
+	sluice._entry("custom", {"rule": 1, "message": 2}) == {"rule": "custom", "message": "policy custom reported a violation without a message", "gate": "policy"}
+	sluice._entry("custom", 42) == {"rule": "custom", "message": "policy custom reported a violation without a message", "gate": "policy"}
 }
 
 test_custom_policy_package_is_collected if {
 	d := sluice.decision with input as fx.k8s with data.sluice.policies.custom.deny as {"team rule violated"}
-	d.deny == [{"rule": "custom", "message": "team rule violated"}]
+	d.deny == [{"rule": "custom", "message": "team rule violated", "gate": "policy"}]
 	w := sluice.decision with input as fx.k8s with data.sluice.policies.custom.warn as ["heads up"]
-	w.warn == [{"rule": "custom", "message": "heads up"}]
+	w.warn == [{"rule": "custom", "message": "heads up", "gate": "policy"}]
+}
+
+# Every entry names its gate: its own "gate", else its package's, else "policy".
+test_every_entry_names_its_gate if {
+	inp := json.patch(fx.with_container({"securityContext": {"privileged": true}}), [{"op": "remove", "path": "/scan"}])
+	d := sluice.decision with input as inp
+	{[e.rule, e.gate] | some e in d.deny} == {["privileges/privileged", "policy"], ["scan-gate/missing-report", "scan"]}
+}
+
+test_a_package_gate_tags_its_entries if {
+	d := sluice.decision with input as fx.k8s
+		with data.sluice.policies.custom.deny as {"unsigned image"}
+		with data.sluice.policies.custom.gate as "signature"
+	d.deny == [{"rule": "custom", "message": "unsigned image", "gate": "signature"}]
+}
+
+test_an_entry_gate_wins_over_its_package_gate if {
+	sluice._entry("scan_gate", {"rule": "r", "message": "m", "gate": "policy"}) == {"rule": "r", "message": "m", "gate": "policy"}
+	sluice._entry("scan_gate", {"rule": "r", "message": "m"}) == {"rule": "r", "message": "m", "gate": "scan"}
+	sluice._entry("scan_gate", "m") == {"rule": "scan_gate", "message": "m", "gate": "scan"}
+}
+
+# A gate that is not a gate's name is passed through: the engine's strict decoding denies it.
+test_an_unknown_gate_is_passed_through_for_the_engine_to_refuse if {
+	sluice._entry("custom", {"rule": "r", "message": "m", "gate": "scna"}) == {"rule": "r", "message": "m", "gate": "scna"}
+	sluice._entry("custom", {"rule": "r", "message": "m", "gate": 7}) == {"rule": "r", "message": "m", "gate": 7}
 }
 
 test_built_in_policies_only_emit_documented_rule_ids if {

@@ -1,5 +1,5 @@
 import { Context, Effect, Layer, Schema } from "effect"
-import { PolicyDecision, Violation } from "../policy/PolicyEngine.js"
+import { PolicyDecision, violationFields } from "../policy/PolicyEngine.js"
 
 /**
  * The event stream's format version, carried by every event: a consumer (an audit log reader, a
@@ -14,7 +14,8 @@ const Base = {
   at: Schema.Number
 }
 
-export const GateViolation = Schema.Struct({ ...Violation.fields, targetId: Schema.String })
+/** A violation in a `gateDecided` event: the event names the gate. */
+export const GateViolation = Schema.Struct({ ...violationFields, targetId: Schema.String })
 export type GateViolation = typeof GateViolation.Type
 
 const HealthStatus = Schema.Literals(["healthy", "progressing", "unhealthy"])
@@ -34,7 +35,7 @@ export const RolloutEvent = Schema.Union([
     resumed: Schema.Boolean
   }),
   event("gateDecided", {
-    gate: Schema.Literals(["policy", "scan", "analysis", "approval"]),
+    gate: Schema.Literals(["policy", "scan", "signature", "analysis", "approval"]),
     wave: Schema.optionalKey(Schema.Number),
     allow: Schema.Boolean,
     violations: Schema.Array(GateViolation),

@@ -4,7 +4,15 @@ import { withImage } from "../domain/render.js"
 import type { Target, WorkloadSource } from "../domain/Target.js"
 import type { GateViolation } from "../events/RolloutEvent.js"
 import type { DeniedTarget } from "../machine/types.js"
-import type { PolicyDecision, PolicyEngine, ScanReport, ScanReportSource } from "../policy/PolicyEngine.js"
+import {
+  type PolicyDecision,
+  type PolicyEngine,
+  type PolicyGate,
+  policyGates,
+  type ScanReport,
+  type ScanReportSource,
+  type Violation
+} from "../policy/PolicyEngine.js"
 import type { AdapterCall } from "./adapterCall.js"
 import type { Emitter } from "./emitter.js"
 import { sha256Hex } from "../util/hash.js"
@@ -21,10 +29,25 @@ export const summarize = (violations: ReadonlyArray<DeniedTarget>) => {
   return `${violations.length} violation(s) on ${targetsHit.size} target(s)${first === undefined ? "" : `; first: ${first.targetId}: [${first.rule}] ${first.message}`}`
 }
 
+/** The engine-decided gates the spec turns on, in a fixed order. */
+export const enabledPolicyGates = (gates: RolloutConfig["gates"]): ReadonlyArray<PolicyGate> =>
+  policyGates.filter((gate) => (gate === "signature" ? false : gates[gate]))
+
+/** The decision restricted to the enabled gates: what gates the rollout, and what the audit log records. */
+export const forGates = (decision: PolicyDecision, enabled: ReadonlySet<PolicyGate>): PolicyDecision => {
+  const deny = decision.deny.filter((v) => enabled.has(v.gate))
+  const warn = decision.warn.filter((v) => enabled.has(v.gate))
+  if (deny.length === decision.deny.length && warn.length === decision.warn.length) return decision
+  // allow=false with no deny at all stays a deny (fail closed); otherwise the filtered deny decides.
+  return { allow: deny.length === 0 && (decision.allow || decision.deny.length > 0), deny, warn }
+}
+
 /**
- * The policy and scan gates: inspects targets, renders the workload as it will run, evaluates the
- * policy engine once per distinct workload, and publishes the decisions. Fails closed: a missing
- * engine is a violation, an inspect that fails is the caller's denial.
+ * The engine-decided gates (policy, scan): inspects targets, renders the workload as it will run,
+ * evaluates the policy engine once per distinct workload, and publishes one decision per enabled
+ * gate. Each violation carries its gate (the engine tags it); a gate the spec turns off neither
+ * denies nor warns. Fails closed: a missing engine is a violation, an inspect that fails is the
+ * caller's denial.
  */
 export const makeGates = (deps: {
   readonly config: RolloutConfig
@@ -37,8 +60,8 @@ export const makeGates = (deps: {
 }) => {
   const { config, adapter, policy, scans, call, events } = deps
   const evaluated = new Map<string, PolicyDecision>()
-  /** A disabled scan gate is not applicable: its rules (`scan…`) neither deny nor warn. */
-  const applies = (rule: string) => config.gates.scan || !rule.startsWith("scan")
+  const gates = enabledPolicyGates(config.gates)
+  const enabled: ReadonlySet<PolicyGate> = new Set(gates)
 
   const decide = Effect.fn("Gates.decide")(function* (
     targetId: string,
@@ -49,19 +72,10 @@ export const makeGates = (deps: {
     const key = sha256({ workload, scan: report === undefined ? null : report.image })
     const cached = evaluated.get(key)
     if (cached !== undefined) return cached
-    const raw = yield* engine.evaluate({ targetId, image: config.artifact.image.raw, workload, scan: report })
+    const raw = yield* engine.evaluate({ targetId, image: config.artifact.image.raw, workload, scan: report, gates })
     // The decision recorded is the one that gates the rollout, so the audit stream agrees with
-    // the gate events: without the rules of a disabled gate.
-    const deny = raw.deny.filter((v) => applies(v.rule))
-    const decision: PolicyDecision =
-      deny.length === raw.deny.length && raw.warn.every((v) => applies(v.rule))
-        ? raw
-        : {
-            ...raw,
-            allow: deny.length === 0 && (raw.allow || raw.deny.length > 0),
-            deny,
-            warn: raw.warn.filter((v) => applies(v.rule))
-          }
+    // the gate events: without the violations of a disabled gate.
+    const decision = forGates(raw, enabled)
     evaluated.set(key, decision)
     yield* events.emit({
       type: "policyDecision",
@@ -80,22 +94,20 @@ export const makeGates = (deps: {
       : Effect.succeed(t)
   }
 
-  /** Runs the policy and scan gates over targets; `undefined` wave = the pre-flight gate. */
+  /** Runs the enabled policy-engine gates over targets; `undefined` wave = the pre-flight gate. */
   const check = Effect.fn("Gates.check")(function* (ids: ReadonlyArray<string>, wave: number | undefined) {
-    if (!config.gates.policy && !config.gates.scan) return [] as DeniedTarget[]
+    if (gates.length === 0) return [] as DeniedTarget[]
     if (policy === undefined) {
       return [
         {
           targetId: "*",
           rule: "engine/missing",
-          message: "the policy gate is enabled but no policy engine is configured (fail closed)"
+          message: `the ${gates.join(" and ")} gate${gates.length > 1 ? "s are" : " is"} enabled but no policy engine is configured (fail closed)`
         }
       ]
     }
     const report =
-      config.gates.scan && scans !== undefined ? yield* scans.reportFor(config.artifact.image.raw) : undefined
-    const violations: GateViolation[] = []
-    const warnings: GateViolation[] = []
+      enabled.has("scan") && scans !== undefined ? yield* scans.reportFor(config.artifact.image.raw) : undefined
     const inspected = yield* forEachPooled(
       ids,
       (id) =>
@@ -111,40 +123,49 @@ export const makeGates = (deps: {
         ),
       config.operations.concurrency
     )
+    const byGate = new Map<PolicyGate, { violations: GateViolation[]; warnings: GateViolation[] }>(
+      gates.map((g) => [g, { violations: [], warnings: [] }])
+    )
     for (const { id, workload } of inspected) {
       const decision = yield* decide(id, workload, policy, report)
-      for (const v of decision.deny) violations.push({ ...v, targetId: id })
-      for (const v of decision.warn) warnings.push({ ...v, targetId: id })
+      for (const v of decision.deny) byGate.get(v.gate)?.violations.push(gateViolation(v, id))
+      if (!decision.allow && decision.deny.length === 0) {
+        // An engine that says no without saying why denies every gate it was asked about.
+        for (const decided of byGate.values()) {
+          decided.violations.push({
+            targetId: id,
+            rule: "engine/unexplained-deny",
+            message: "the policy engine returned allow=false without any violation (fail closed)"
+          })
+        }
+      }
+      for (const v of decision.warn) byGate.get(v.gate)?.warnings.push(gateViolation(v, id))
     }
-    const isScan = (v: GateViolation) => v.rule.startsWith("scan")
     const waveField = wave === undefined ? {} : { wave }
-    yield* events.emit({
-      type: "gateDecided",
-      gate: "policy",
-      ...waveField,
-      allow: !violations.some((v) => !isScan(v)),
-      violations: violations.filter((v) => !isScan(v)),
-      warnings: warnings.filter((v) => !isScan(v))
-    })
-    if (config.gates.scan) {
+    const out: DeniedTarget[] = []
+    for (const [gate, decided] of byGate) {
       yield* events.emit({
         type: "gateDecided",
-        gate: "scan",
+        gate,
         ...waveField,
-        allow: !violations.some(isScan),
-        violations: violations.filter(isScan),
-        warnings: warnings.filter(isScan)
+        allow: decided.violations.length === 0,
+        violations: decided.violations,
+        warnings: decided.warnings
       })
+      for (const v of decided.violations) {
+        out.push({
+          targetId: v.targetId,
+          rule: v.rule,
+          message: v.message,
+          ...(v.container === undefined ? {} : { container: v.container })
+        })
+      }
     }
-    return violations.map(
-      (v): DeniedTarget => ({
-        targetId: v.targetId,
-        rule: v.rule,
-        message: v.message,
-        ...(v.container === undefined ? {} : { container: v.container })
-      })
-    )
+    return out
   })
 
   return { check }
 }
+
+/** A violation as a gate event lists it: the target it was found on, without the gate (the event names it). */
+const gateViolation = ({ gate: _gate, ...v }: Violation, targetId: string): GateViolation => ({ ...v, targetId })

@@ -1,13 +1,24 @@
 import { Context, type Effect, Schema } from "effect"
 import type { WorkloadSource } from "../domain/Target.js"
 
-export const Violation = Schema.Struct({
+/**
+ * The gates a policy engine decides. Every violation it reports names one; the interpreter applies
+ * a violation only when the spec turns its gate on (it never looks at rule names).
+ */
+export const PolicyGate = Schema.Literals(["policy", "scan", "signature"])
+export type PolicyGate = typeof PolicyGate.Type
+export const policyGates: ReadonlyArray<PolicyGate> = PolicyGate.literals
+
+/** A violation's fields apart from its gate (a gate event names its gate once, for all of them). */
+export const violationFields = {
   rule: Schema.String,
   message: Schema.String,
   container: Schema.optional(Schema.String),
   /** Which bundle produced it, when several are loaded. */
   bundle: Schema.optional(Schema.String)
-})
+}
+
+export const Violation = Schema.Struct({ ...violationFields, gate: PolicyGate })
 export type Violation = typeof Violation.Type
 
 /** The decision document every bundle must produce (`data.sluice.decision`). */
@@ -38,12 +49,17 @@ export interface PolicyRequest {
   readonly image: string
   readonly workload: WorkloadSource
   readonly scan: ScanReport | undefined
+  /**
+   * The gates this evaluation decides (default: all of them). An engine that cannot decide (a
+   * missing bundle, a trap, a malformed result) denies each of them, so none fails open.
+   */
+  readonly gates?: ReadonlyArray<PolicyGate>
 }
 
 export interface PolicyEngineShape {
   /**
    * Never fails: the engine fails closed, so a missing bundle, a Wasm trap or a malformed result is
-   * a deny whose violation says why.
+   * a deny whose violation says why (one per gate asked). Every violation names its gate.
    */
   readonly evaluate: (request: PolicyRequest) => Effect.Effect<PolicyDecision>
   /** The loaded bundles' revision(s), recorded with every decision in the event stream. */

@@ -166,7 +166,7 @@ export const runScenario = (s: Scenario, options: { crash: boolean } = { crash: 
     evaluate: () =>
       Effect.succeed({
         allow: false,
-        deny: [{ rule: "test/deny-all", message: "denied by the scenario", container: "agent" }],
+        deny: [{ rule: "test/deny-all", message: "denied by the scenario", container: "agent", gate: "policy" }],
         warn: []
       })
   })

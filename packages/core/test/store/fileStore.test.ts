@@ -213,6 +213,25 @@ describe("a torn last journal line", () => {
     )
   })
 
+  it("a torn line longer than the chunk the end is scanned by (a batch of 10,000 target ids)", async () => {
+    const root = tmp()
+    const store = makeFileStore(root)
+    await run(store.create(header("big")))
+    const first = event(1, "TARGETS_HEALTHY", { targetIds: Array.from({ length: 10_000 }, (_, i) => `node-${i}`) })
+    await run(store.append("big", [first]))
+    const journal = path.join(root, "big", "journal.ndjson")
+    const before = fs.statSync(journal).size
+    const line = JSON.stringify(
+      event(2, "TARGETS_HEALTHY", { targetIds: Array.from({ length: 20_000 }, (_, i) => `n-${i}`) })
+    )
+    fs.appendFileSync(journal, line.slice(0, 200_000))
+    const resumed = makeFileStore(root)
+    await run(resumed.append("big", [event(3, "FINALIZED")]))
+    expect((await run(resumed.read("big"))).entries).toEqual([first, event(3, "FINALIZED")])
+    const record = JSON.parse(fs.readFileSync(path.join(root, "big", "torn", `${before}.json`), "utf8"))
+    expect(Buffer.from(record.base64, "base64").toString()).toBe(line.slice(0, 200_000))
+  })
+
   it("a journal that ends on a whole line is left as it is", async () => {
     const root = tmp()
     const store = makeFileStore(root)

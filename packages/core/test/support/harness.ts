@@ -59,7 +59,14 @@ export const denyImages = (images: ReadonlyArray<string>) =>
         images.includes(req.image)
           ? {
               allow: false,
-              deny: [{ rule: "test/denied-image", message: `image ${req.image} is denied`, container: "agent" }],
+              deny: [
+                {
+                  rule: "test/denied-image",
+                  message: `image ${req.image} is denied`,
+                  container: "agent",
+                  gate: "policy"
+                }
+              ],
               warn: []
             }
           : { allow: true, deny: [], warn: [] }

@@ -18,6 +18,9 @@ import future.keywords.not
 
 import data.sluice.lib.workload as wl
 
+# Every entry of this package belongs to the scan gate (decision.rego tags it so).
+gate := "scan"
+
 _severities := {"UNKNOWN": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
 
 # --- report presence ----------------------------------------------------------------------

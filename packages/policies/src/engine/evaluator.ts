@@ -1,9 +1,11 @@
 import {
   type PolicyDecision,
+  PolicyGate,
   type PolicyRequest,
-  PolicyDecision as PolicyDecisionSchema,
+  policyGates,
   sha256Hex,
-  type Violation
+  type Violation,
+  violationFields
 } from "@sluice/core"
 import { Result, Schema } from "effect"
 import { buildPolicyInput } from "../normalize/index.js"
@@ -42,18 +44,38 @@ export const EngineRule = {
 
 const ResultSet = Schema.Array(Schema.Struct({ result: Schema.Unknown }))
 const decodeResultSet = Schema.decodeUnknownResult(ResultSet)
-const decodeDecision = Schema.decodeUnknownResult(PolicyDecisionSchema, { errors: "all" })
 
-const denyOnly = (bundle: string, rule: string, message: string): EngineDecision => ({
+/**
+ * A violation as a bundle's `sluice/decision` gives it: its gate is optional and defaults to
+ * `policy` (the built-in `decision.rego` always sets it); any other value than a gate's name makes
+ * the decision malformed, so it denies.
+ */
+const BundleViolation = Schema.Struct({ ...violationFields, gate: Schema.optionalKey(PolicyGate) })
+type BundleViolation = typeof BundleViolation.Type
+const BundleDecision = Schema.Struct({
+  allow: Schema.Boolean,
+  deny: Schema.Array(BundleViolation),
+  warn: Schema.Array(BundleViolation)
+})
+const decodeDecision = Schema.decodeUnknownResult(BundleDecision, { errors: "all" })
+
+/** The engine's own denial: one violation per gate asked, so a failure fails every gate closed. */
+const denyOnly = (bundle: string, rule: string, message: string, gates: ReadonlyArray<PolicyGate>): EngineDecision => ({
   allow: false,
-  deny: [{ rule, message, bundle }],
+  deny: gates.map((gate) => ({ rule, message, bundle, gate })),
   warn: []
 })
 
-const tag = (bundle: string, v: Violation): EngineViolation =>
-  v.container !== undefined
-    ? { rule: v.rule, message: v.message, container: v.container, bundle }
-    : { rule: v.rule, message: v.message, bundle }
+const tag = (bundle: string, v: BundleViolation): EngineViolation => {
+  const gate = v.gate ?? "policy"
+  return v.container !== undefined
+    ? { rule: v.rule, message: v.message, container: v.container, bundle, gate }
+    : { rule: v.rule, message: v.message, bundle, gate }
+}
+
+/** The gates asked about: the request's, else every gate; never empty (an empty list means all). */
+const gatesOf = (gates: ReadonlyArray<PolicyGate> | undefined): ReadonlyArray<PolicyGate> =>
+  gates === undefined || gates.length === 0 ? policyGates : gates
 
 const encoder = new TextEncoder()
 
@@ -75,7 +97,7 @@ class BundleSlot {
     return this.instance?.policy.mem.buffer.byteLength ?? 0
   }
 
-  evaluate(input: ArrayBuffer): EngineDecision {
+  evaluate(input: ArrayBuffer, gates: ReadonlyArray<PolicyGate>): EngineDecision {
     const name = this.bundle.name
     let raw: unknown
     try {
@@ -91,7 +113,8 @@ class BundleSlot {
       return denyOnly(
         name,
         kind,
-        `policy evaluation failed${kind === "engine/out-of-memory" ? " (out of memory)" : ""}: ${describeThrown(e)}`
+        `policy evaluation failed${kind === "engine/out-of-memory" ? " (out of memory)" : ""}: ${describeThrown(e)}`,
+        gates
       )
     }
     const rs = decodeResultSet(raw)
@@ -99,7 +122,8 @@ class BundleSlot {
       return denyOnly(
         name,
         EngineRule.malformedDecision,
-        `unexpected result set from the policy: ${rs.failure.message}`
+        `unexpected result set from the policy: ${rs.failure.message}`,
+        gates
       )
     }
     const first = rs.success[0]
@@ -107,7 +131,8 @@ class BundleSlot {
       return denyOnly(
         name,
         EngineRule.undefinedDecision,
-        `the policy's ${this.bundle.entrypoint} is undefined for this input`
+        `the policy's ${this.bundle.entrypoint} is undefined for this input`,
+        gates
       )
     }
     const decoded = decodeDecision(first.result)
@@ -115,17 +140,21 @@ class BundleSlot {
       return denyOnly(
         name,
         EngineRule.malformedDecision,
-        `${this.bundle.entrypoint} is not a decision {allow, deny, warn}: ${decoded.failure.message}`
+        `${this.bundle.entrypoint} is not a decision {allow, deny, warn} with a known gate per entry: ${decoded.failure.message}`,
+        gates
       )
     }
     const d = decoded.success
     const deny = d.deny.map((v) => tag(name, v))
     if (!d.allow && deny.length === 0) {
-      deny.push({
-        rule: EngineRule.unexplainedDeny,
-        message: "the policy returned allow=false without any deny entry",
-        bundle: name
-      })
+      for (const gate of gates) {
+        deny.push({
+          rule: EngineRule.unexplainedDeny,
+          message: "the policy returned allow=false without any deny entry",
+          bundle: name,
+          gate
+        })
+      }
     }
     return { allow: d.allow && deny.length === 0, deny, warn: d.warn.map((v) => tag(name, v)) }
   }
@@ -152,19 +181,20 @@ export interface RequestEvaluation {
 
 /**
  * The synchronous core of the engine: one reusable Wasm instance per bundle, evaluated in order.
- * Never throws: every failure is a deny whose violation (rule `engine/...`) says why.
+ * Never throws: every failure is a deny whose violation (rule `engine/...`) says why, once per gate
+ * asked (`gates`; default: every gate).
  */
 export interface PolicyEvaluator {
   readonly bundles: ReadonlyArray<BundleInfo>
   /** Revisions of all bundles, comma-separated, in bundle order. */
   readonly bundleRevision: string
   /** Evaluates a complete `input` document. */
-  readonly evaluateInput: (input: unknown) => EngineDecision
+  readonly evaluateInput: (input: unknown, gates?: ReadonlyArray<PolicyGate>) => EngineDecision
   /** Evaluates `input` given as JSON text (the fast path: no re-serialization). */
-  readonly evaluateJson: (json: string) => EngineDecision
+  readonly evaluateJson: (json: string, gates?: ReadonlyArray<PolicyGate>) => EngineDecision
   /** Normalizes the request's workload, builds the input at `epochMillis`, evaluates it. */
   readonly evaluateRequest: (
-    request: Pick<PolicyRequest, "workload" | "scan">,
+    request: Pick<PolicyRequest, "workload" | "scan" | "gates">,
     epochMillis: number
   ) => RequestEvaluation
   /** Diagnostics: Wasm linear memory in use and instances created so far, summed over bundles. */
@@ -189,39 +219,42 @@ export const makeEvaluator = (loaded: ReadonlyArray<LoadedBundle | BundleLoadErr
   )
   const bundleRevision = infos.map((b) => b.revision).join(",")
 
-  const evaluateBuffer = (buf: ArrayBuffer): EngineDecision => {
-    if (slots.length === 0) return denyOnly("sluice", EngineRule.noBundles, "no policy bundle is configured")
+  const evaluateBuffer = (buf: ArrayBuffer, gates: ReadonlyArray<PolicyGate>): EngineDecision => {
+    if (slots.length === 0) return denyOnly("sluice", EngineRule.noBundles, "no policy bundle is configured", gates)
     return mergeDecisions(
       slots.map((slot) =>
         slot instanceof BundleSlot
-          ? slot.evaluate(buf)
+          ? slot.evaluate(buf, gates)
           : denyOnly(
               slot.broken.bundle,
               EngineRule.bundleLoad,
-              `bundle failed to load (${slot.broken.reason}): ${slot.broken.message}`
+              `bundle failed to load (${slot.broken.reason}): ${slot.broken.message}`,
+              gates
             )
       )
     )
   }
 
-  const evaluateJson = (json: string) => evaluateBuffer(toArrayBuffer(json))
+  const evaluateJson = (json: string, gates?: ReadonlyArray<PolicyGate>) =>
+    evaluateBuffer(toArrayBuffer(json), gatesOf(gates))
 
-  const evaluateInput = (input: unknown): EngineDecision => {
+  const evaluateInput = (input: unknown, gates?: ReadonlyArray<PolicyGate>): EngineDecision => {
     const json = safeStringify(input)
     return Result.isFailure(json)
-      ? denyOnly("sluice", EngineRule.invalidInput, json.failure)
-      : evaluateJson(json.success)
+      ? denyOnly("sluice", EngineRule.invalidInput, json.failure, gatesOf(gates))
+      : evaluateJson(json.success, gates)
   }
 
   const evaluateRequest = (
-    request: Pick<PolicyRequest, "workload" | "scan">,
+    request: Pick<PolicyRequest, "workload" | "scan" | "gates">,
     epochMillis: number
   ): RequestEvaluation => {
+    const gates = gatesOf(request.gates)
     const input = buildPolicyInput(request, epochMillis)
     if (Result.isFailure(input)) {
       const raw = safeStringify(request.workload)
       return {
-        decision: denyOnly("sluice", EngineRule.invalidInput, input.failure.message),
+        decision: denyOnly("sluice", EngineRule.invalidInput, input.failure.message, gates),
         inputSha256: sha256Hex(Result.isSuccess(raw) ? raw.success : ""),
         input: undefined
       }
@@ -229,12 +262,12 @@ export const makeEvaluator = (loaded: ReadonlyArray<LoadedBundle | BundleLoadErr
     const json = safeStringify(input.success)
     if (Result.isFailure(json)) {
       return {
-        decision: denyOnly("sluice", EngineRule.invalidInput, json.failure),
+        decision: denyOnly("sluice", EngineRule.invalidInput, json.failure, gates),
         inputSha256: sha256Hex(""),
         input: input.success
       }
     }
-    return { decision: evaluateJson(json.success), inputSha256: sha256Hex(json.success), input: input.success }
+    return { decision: evaluateJson(json.success, gates), inputSha256: sha256Hex(json.success), input: input.success }
   }
 
   const stats = () => {

@@ -36,16 +36,24 @@ describe("PolicyEngineLive", () => {
           rule: "basic/registry",
           message: "image evil.example.com/x:latest is from a blocked registry",
           container: "agent",
-          bundle: "basic"
+          bundle: "basic",
+          gate: "policy"
         },
-        { rule: "basic/privileged", message: "container agent is privileged", container: "agent", bundle: "basic" }
+        {
+          rule: "basic/privileged",
+          message: "container agent is privileged",
+          container: "agent",
+          bundle: "basic",
+          gate: "policy"
+        }
       ])
       expect(bad.warn).toEqual([
         {
           rule: "basic/latest",
           message: "image evil.example.com/x:latest uses the latest tag",
           container: "agent",
-          bundle: "basic"
+          bundle: "basic",
+          gate: "policy"
         }
       ])
     })
@@ -148,7 +156,9 @@ describe("PolicyEngineLive", () => {
     Effect.gen(function* () {
       yield* TestClock.setTime(Date.parse("2026-11-21T00:00:00Z"))
       const d = yield* evaluateWith([bundle("second.tar.gz")])
-      expect(d.warn).toEqual([{ rule: "second/now", message: "evaluated at 2026-11-21T00:00:00Z", bundle: "second" }])
+      expect(d.warn).toEqual([
+        { rule: "second/now", message: "evaluated at 2026-11-21T00:00:00Z", bundle: "second", gate: "policy" }
+      ])
     })
   )
 

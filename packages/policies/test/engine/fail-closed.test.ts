@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { type PolicyDecision, PolicyEngine } from "@sluice/core"
+import { type PolicyDecision, PolicyEngine, type PolicyGate, policyGates } from "@sluice/core"
 import { Effect, Exit } from "effect"
 import { type BundleSource, EngineRule, loadBundle, makeEvaluator, PolicyEngineLive } from "../../src/index.js"
 import { bundle } from "../helpers.js"
@@ -26,11 +26,19 @@ const evaluate = (
     return (exit as Exit.Success<PolicyDecision>).value
   })
 
-const expectDeny = (d: PolicyDecision, rule: string, message: RegExp) => {
+/** The engine's own denial: the same violation once per gate asked (every gate by default). */
+const expectDeny = (
+  d: PolicyDecision,
+  rule: string,
+  message: RegExp,
+  gates: ReadonlyArray<PolicyGate> = policyGates
+) => {
   expect(d.allow).toBe(false)
-  expect(d.deny).toHaveLength(1)
-  expect(d.deny[0]?.rule).toBe(rule)
-  expect(d.deny[0]?.message).toMatch(message)
+  expect(d.deny.map((v) => v.gate)).toEqual(gates)
+  for (const v of d.deny) {
+    expect(v.rule).toBe(rule)
+    expect(v.message).toMatch(message)
+  }
 }
 
 describe("fail closed", () => {
@@ -228,6 +236,20 @@ describe("fail closed", () => {
     })
   )
 
+  it.effect("an engine failure denies exactly the gates the request asks about", () =>
+    Effect.gen(function* () {
+      expectDeny(yield* evaluate([], request(workload(), "t", ["scan"])), EngineRule.noBundles, /no policy bundle/, [
+        "scan"
+      ])
+      expectDeny(
+        yield* evaluate([bundle("non-decision.tar.gz")], request(workload(), "t", ["policy", "signature"])),
+        EngineRule.malformedDecision,
+        /not a decision/,
+        ["policy", "signature"]
+      )
+    })
+  )
+
   it.effect("one broken bundle denies the merged decision; the healthy bundle's findings are kept", () =>
     Effect.gen(function* () {
       const d = yield* evaluate(
@@ -235,9 +257,11 @@ describe("fail closed", () => {
         request(workload({}, { hostNetwork: true }))
       )
       expect(d.allow).toBe(false)
-      expect(d.deny.map((v) => [(v as { bundle?: string }).bundle, v.rule])).toEqual([
-        ["second", "second/host-network"],
-        ["missing", EngineRule.bundleLoad]
+      expect(d.deny.map((v) => [(v as { bundle?: string }).bundle, v.rule, v.gate])).toEqual([
+        ["second", "second/host-network", "policy"],
+        ["missing", EngineRule.bundleLoad, "policy"],
+        ["missing", EngineRule.bundleLoad, "scan"],
+        ["missing", EngineRule.bundleLoad, "signature"]
       ])
       expect(d.warn.map((v) => v.rule)).toEqual(["second/now"])
     })

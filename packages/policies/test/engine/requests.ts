@@ -1,4 +1,4 @@
-import type { PolicyRequest } from "@sluice/core"
+import type { PolicyGate, PolicyRequest } from "@sluice/core"
 
 /** A normalized workload with one container, tweakable per test. */
 export const workload = (
@@ -22,9 +22,14 @@ export const workload = (
   }
 })
 
-export const request = (w: PolicyRequest["workload"] = workload(), targetId = "sim/agent-1"): PolicyRequest => ({
+export const request = (
+  w: PolicyRequest["workload"] = workload(),
+  targetId = "sim/agent-1",
+  gates?: ReadonlyArray<PolicyGate>
+): PolicyRequest => ({
   targetId,
   image: "registry.sluice.dev/agent:1.0.0",
   workload: w,
-  scan: undefined
+  scan: undefined,
+  ...(gates === undefined ? {} : { gates })
 })

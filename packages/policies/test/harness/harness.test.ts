@@ -122,7 +122,12 @@ describe("evalPolicy", () => {
   it("denies a Kubernetes object that is not a workload (engine/invalid-input)", async () => {
     const r = await evalPolicy(bundle("basic.tar.gz"), fixture("kubernetes/configmap.yaml"))
     expect(r.decision.allow).toBe(false)
-    expect(r.decision.deny.map((v) => v.rule)).toEqual(["engine/invalid-input"])
+    // The engine's own denial: once per gate (the harness asks about all of them).
+    expect(r.decision.deny.map((v) => [v.rule, v.gate])).toEqual([
+      ["engine/invalid-input", "policy"],
+      ["engine/invalid-input", "scan"],
+      ["engine/invalid-input", "signature"]
+    ])
     expect(r.input).toBeUndefined()
   })
 
