@@ -136,7 +136,7 @@ export const readWorld = (storeRoot: string): WorldState | undefined => {
  * process of this host that is gone is free at once).
  */
 const lockFleet = async (dir: string, rolloutId: string): Promise<Lease> => {
-  const lock = Effect.runSync(makeFileLock(path.join(dir, LOCKS)).pipe(Effect.provide(FileStore.NodeServices)))
+  const lock = await Effect.runPromise(makeFileLock(path.join(dir, LOCKS)).pipe(Effect.provide(FileStore.NodeServices)))
   const exit = await Effect.runPromiseExit(lock.acquire(`rollout ${rolloutId}`))
   if (Exit.isSuccess(exit)) return exit.value
   const error = Cause.findErrorOption(exit.cause)

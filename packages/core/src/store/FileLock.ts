@@ -11,7 +11,7 @@ import { decodeJson } from "./StoredFiles.js"
  * (`released`, `broken`). Its holder touches it every `heartbeatMs` (its mtime is the heartbeat).
  *
  * A held lease is free again when its heartbeat is older than `staleMs`, whatever host holds it;
- * or at once when it names a process of this host that is gone. An operator may break it sooner
+ * or at once when it names a process of this host (and PID namespace) that is gone. An operator may break it sooner
  * (`breakStale`), never while its heartbeat is younger than `freshMs`.
  *
  * The newest generation's file is never deleted (release rewrites it as `released`; a new holder
@@ -38,6 +38,11 @@ export const LockFile = Schema.Struct({
   host: Schema.String,
   pid: Schema.Int,
   acquiredAt: Schema.Number,
+  /**
+   * The holder's PID namespace (Linux: `/proc/self/ns/pid`): two containers may share a host name
+   * but not their PIDs, so a PID is only looked up by a process of the same host and namespace.
+   */
+  pidNamespace: Schema.optionalKey(Schema.String),
   /** Who released or broke it, and why. */
   note: Schema.optionalKey(Schema.String)
 })
@@ -125,6 +130,12 @@ export const makeFileLock = Effect.fnUntraced(function* (dir: string, options: F
   const staleMs = options.staleMs ?? 15_000
   const freshMs = Math.min(options.freshMs ?? 3 * heartbeatMs, staleMs)
   const host = options.host ?? os.hostname()
+  const pidNamespace = yield* fs.readLink("/proc/self/ns/pid").pipe(
+    Effect.map((link): string | undefined => link),
+    Effect.orElseSucceed(() => undefined)
+  )
+  /** Whether `lock` names a process this one can look up by PID (and that process is gone). */
+  const gone = (lock: LockFile) => lock.host === host && lock.pidNamespace === pidNamespace && !isAlive(lock.pid)
   const fail = (message: string) => (cause: unknown) =>
     new LockFailed({ lock: dir, message: `${message}: ${reasonOf(cause)}`, cause })
 
@@ -171,8 +182,7 @@ export const makeFileLock = Effect.fnUntraced(function* (dir: string, options: F
       const lock = decoded.success
       if (lock.state !== "held") return { kind: "free", generation, why: `${lock.state} by ${lock.note ?? lock.owner}` }
       const holder = `${lock.owner} (pid ${lock.pid} on ${lock.host}, heartbeat ${seconds(heartbeatAgeMs)} ago)`
-      if (lock.host === host && !isAlive(lock.pid))
-        return { kind: "free", generation, why: `${holder}: its process is gone` }
+      if (gone(lock)) return { kind: "free", generation, why: `${holder}: its process is gone` }
       if (heartbeatAgeMs > staleMs) return { kind: "free", generation, why: `${holder}: stale` }
       return { kind: "held", generation, file: lock, owner: lock.owner, holder, heartbeatAgeMs }
     })
@@ -283,7 +293,8 @@ export const makeFileLock = Effect.fnUntraced(function* (dir: string, options: F
           owner,
           host,
           pid: process.pid,
-          acquiredAt: yield* Clock.currentTimeMillis
+          acquiredAt: yield* Clock.currentTimeMillis,
+          ...(pidNamespace === undefined ? {} : { pidNamespace })
         }
         if (!(yield* create(generation, body))) continue
         // Someone who looked at an older generation may have created a newer one meanwhile.

@@ -17,13 +17,18 @@ const setup = async (options: FileStoreOptions = {}) => {
   const locks = path.join(root, "a", "locks")
   const leaseFile = (n: number) => path.join(locks, `${String(n).padStart(12, "0")}.json`)
   /** Writes generation n as held by someone, with its heartbeat `ageMs` old. */
-  const plant = (n: number, holder: { host: string; pid: number; owner: string }, ageMs: number) => {
+  const plant = (
+    n: number,
+    holder: { host: string; pid: number; owner: string; pidNamespace?: string },
+    ageMs: number
+  ) => {
     fs.writeFileSync(leaseFile(n), JSON.stringify({ version: 1, state: "held", acquiredAt: 0, ...holder }))
     const t = (Date.now() - ageMs) / 1000
     fs.utimesSync(leaseFile(n), t, t)
   }
   return { root, store, locks, leaseFile, plant }
 }
+const pidNamespace = fs.readlinkSync("/proc/self/ns/pid")
 const elsewhere = { host: "another-host.example", pid: process.pid, owner: "replica-2" }
 
 describe("the file store's single-writer lease", () => {
@@ -45,14 +50,20 @@ describe("the file store's single-writer lease", () => {
     await run(other.release("a", "you"))
   })
 
-  it("is free at once when it names a process of this host that is gone", async () => {
+  it("is free at once when it names a process of this host (and PID namespace) that is gone", async () => {
     const { store, plant, leaseFile } = await setup()
-    plant(1, { host: os.hostname(), pid: 2 ** 22 + 17, owner: "ghost" }, 0)
+    plant(1, { host: os.hostname(), pidNamespace, pid: 2 ** 22 + 17, owner: "ghost" }, 0)
     expect(await run(store.owner("a"))).toBeUndefined()
     await run(store.acquire("a", "me"))
     expect(JSON.parse(fs.readFileSync(leaseFile(2), "utf8"))).toMatchObject({ state: "held", owner: "me" })
     expect(fs.existsSync(leaseFile(1))).toBe(false)
     await run(store.release("a", "me"))
+  })
+
+  it("a PID of another PID namespace (a container with the same host name) is not looked up", async () => {
+    const { store, plant } = await setup()
+    plant(1, { host: os.hostname(), pidNamespace: "pid:[1]", pid: 2 ** 22 + 17, owner: "container" }, 0)
+    expect(await failure(store.acquire("a", "me"))).toMatchObject({ _tag: "RolloutLocked", owner: "container" })
   })
 
   it("held by another host: live while its heartbeat is fresh, taken over once it is stale", async () => {
