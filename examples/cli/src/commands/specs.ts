@@ -135,9 +135,33 @@ export const statusCommand: CommandSpec = {
   positionals: [{ name: "id", required: false, description: "the rollout id (default: the newest rollout)" }],
   options: [
     { ...o.json, description: "the status as one JSON object (`null` when the store has no rollout)" },
+    {
+      name: "watch",
+      kind: "flag",
+      description: "follow the rollout until it ends: redrawn in place on a terminal, a line per change otherwise"
+    },
+    {
+      name: "wait",
+      kind: "flag",
+      description: "block until the rollout ends, then print its summary and exit with its outcome's code (for CI)"
+    },
+    {
+      name: "timeout",
+      kind: "string",
+      value: "<duration>",
+      description: "with --watch/--wait: give up after this long (exit 1; the rollout goes on)"
+    },
     o.store,
     o.help
-  ]
+  ],
+  details: `--watch and --wait read the store, like every other command: they work from any shell,
+whichever process runs the rollout, and change nothing. A rollout that no process runs (its
+process died) does not end by itself: they say so once and keep waiting for a \`sluice resume\`
+(bound the wait with --timeout). With --json, --watch prints one status object per change.
+
+${EXIT_CODES_HELP}
+  With --watch or --wait the code is the rollout's outcome's (the same as \`sluice apply\` would
+  have returned); 1 when --timeout ran out first.`
 }
 
 export const listCommand: CommandSpec = {
