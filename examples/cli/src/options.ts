@@ -129,6 +129,13 @@ export const allowEmpty: OptionSpec = {
   description:
     "go on (with a warning) when spec.target.selector matches no target, or a\n--faults item names a target the simulated fleet does not have (else exit 64)"
 }
+export const metricsPort: OptionSpec = {
+  name: "metrics-port",
+  kind: "string",
+  value: "<[host:]port>",
+  description:
+    "serve Sluice's own metrics (Prometheus text) at http://<host:port>/metrics while\nthe rollout runs (host default 127.0.0.1)"
+}
 export const id: OptionSpec = {
   name: "id",
   kind: "string",

@@ -1,4 +1,5 @@
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as path from "node:path"
 import {
   EventSink,
@@ -12,6 +13,7 @@ import {
   type RolloutHeader,
   type RolloutResult,
   type RolloutStoreShape,
+  RolloutMetrics,
   RolloutStore,
   type ScanReportSource,
   type SpecProblem,
@@ -21,6 +23,7 @@ import type { KubernetesAdapterConfig } from "@sluice/adapters-k8s"
 import { SimulatedFleetSelector } from "@sluice/core/testing"
 import { Cause, Effect, Exit, Layer, Logger, References, Result, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
+import { PrometheusMetrics as PrometheusMetricsFormat } from "effect/observability"
 import { flag, type Parsed, parsePositiveInt, str } from "./args.js"
 import { UsageError, UserError } from "./errors.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
@@ -500,7 +503,43 @@ export interface RunRequest<E> {
   readonly program: Effect.Effect<RolloutResult, E | InterpreterError, RolloutStore | TargetAdapter>
   /** Maps the outcome to the exit code (default: `exitCodeFor`). */
   readonly exitCode?: (result: RolloutResult) => number
+  /** `--metrics-port`: where to serve Sluice's metrics while the rollout runs. */
+  readonly metricsPort?: string | undefined
 }
+
+/** `[host:]port` of `--metrics-port` (host default 127.0.0.1: metrics are not for the world by default). */
+export const parseMetricsAddress = (text: string, command: string) => {
+  const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(text)
+  const port = m === null ? Number.NaN : Number(m[2])
+  if (m === null || port < 1 || port > 65535)
+    throw new UsageError({
+      message: `--metrics-port "${text}" is not [host:]port (like 9464 or 0.0.0.0:9464)`,
+      command
+    })
+  return { host: (m[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port }
+}
+
+/** Serves the Prometheus text exposition of the process's metrics at /metrics. */
+const serveMetrics = (io: Io, address: { host: string; port: number }) =>
+  new Promise<http.Server>((resolve, reject) => {
+    const server = http.createServer((req, res) => {
+      if (req.method !== "GET" || (req.url ?? "/").split("?")[0] !== "/metrics") {
+        res.writeHead(404).end("not found: metrics are at /metrics\n")
+        return
+      }
+      Effect.runPromise(PrometheusMetricsFormat.format()).then(
+        (text) => res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(text),
+        (e) => res.writeHead(500).end(String(e))
+      )
+    })
+    server.once("error", (e) =>
+      reject(new UserError({ message: `cannot serve metrics on ${address.host}:${address.port}: ${e.message}` }))
+    )
+    server.listen(address.port, address.host, () => {
+      io.err(`metrics: http://${address.host}:${address.port}/metrics\n`)
+      resolve(server)
+    })
+  })
 
 /** Prints a failure of the Effect program the way users should see it; returns the exit code. */
 export const reportFailure = (io: Io, cause: Cause.Cause<unknown>): number => {
@@ -554,7 +593,10 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
     if (interrupts > 1) process.exit(ExitCode.interrupted)
     controller.abort()
   })
+  let metricsServer: http.Server | undefined
   try {
+    if (req.metricsPort !== undefined)
+      metricsServer = await serveMetrics(io, parseMetricsAddress(req.metricsPort, "apply"))
     const store = withCreateHook(req.store, (header) => {
       req.adapter.onCreate(header)
       renderer.model.setHeader(header)
@@ -564,7 +606,8 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
       Layer.succeed(RolloutStore, store),
       req.gates,
       EventSink.fromCallback(renderer.event),
-      loggerLayer(io)
+      loggerLayer(io),
+      metricsServer === undefined ? Layer.empty : RolloutMetrics.layer
     )
     const exit = await Effect.runPromiseExit(req.program.pipe(Effect.provide(layer)), { signal: controller.signal })
     renderer.stop()
@@ -582,6 +625,7 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
     return reportFailure(io, exit.cause)
   } finally {
     unregister()
+    metricsServer?.close()
     await req.adapter.release()
   }
 }

@@ -61,6 +61,7 @@ export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
   })
   return runRollout({
     io,
+    metricsPort: str(parsed, "metrics-port"),
     mode: outputModeOf(io, parsed),
     verbose: flag(parsed, "verbose"),
     store: fileStore(storeRoot),

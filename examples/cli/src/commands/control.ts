@@ -197,6 +197,7 @@ export const takeOver = async (io: Io, parsed: Parsed, id: string, inspected: In
     const opened = await openAdapter(io, parsed, header.adapter, storeRoot, id, world, sim, { continuing: id })
     return await runRollout({
       io,
+      metricsPort: str(parsed, "metrics-port"),
       mode: outputModeOf(io, parsed),
       verbose: flag(parsed, "verbose"),
       store,

@@ -61,6 +61,7 @@ export const runRollback = async (io: Io, parsed: Parsed): Promise<number> => {
   const rollbackHeader = created.value
   return runRollout({
     io,
+    metricsPort: str(parsed, "metrics-port"),
     mode: outputModeOf(io, parsed),
     verbose: flag(parsed, "verbose"),
     store,

@@ -23,7 +23,7 @@ export const FAULTS_HELP = `Faults (--faults), a comma-separated list of KIND=VA
 other targets on that version are healthy. Durations: 500ms, 3s, 1m30s.
 Example: --faults transient=0.05,never-healthy=:2.1.0,fail-after=:2.2.0@3s,permanent=node-007`
 
-const takeoverOptions = [...o.output, ...o.connection, ...o.simulatedRun, o.store, o.help]
+const takeoverOptions = [o.metricsPort, ...o.output, ...o.connection, ...o.simulatedRun, o.store, o.help]
 const timeout = {
   name: "timeout",
   kind: "string",
@@ -93,6 +93,7 @@ export const applyCommand: CommandSpec = {
     o.resetFleet,
     ...o.simulatedRun,
     o.allowEmpty,
+    o.metricsPort,
     ...o.output,
     o.store,
     o.help
@@ -239,6 +240,7 @@ export const rollbackCommand: CommandSpec = {
   positionals: [{ name: "id", required: true, description: "the finished rollout (see `sluice list`)" }],
   options: [
     { ...o.id, description: "id of the rollback run (default <id>-rollback)" },
+    o.metricsPort,
     ...o.output,
     ...o.connection,
     ...o.simulatedRun,
