@@ -632,5 +632,8 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
 
 export const fileStore = (root: string) => makeFileStore(root)
 
+/** The store's warnings (a file quarantined, a torn line cut off) go to stderr, never into stdout's JSON. */
+const storeLogger = loggerLayer({ err: (text: string) => void process.stderr.write(text) } as Io)
+
 export const runStoreEffect = <A, E>(store: RolloutStoreShape, effect: Effect.Effect<A, E, RolloutStore>) =>
-  Effect.runPromiseExit(effect.pipe(Effect.provideService(RolloutStore, store)))
+  Effect.runPromiseExit(effect.pipe(Effect.provideService(RolloutStore, store), Effect.provide(storeLogger)))

@@ -112,6 +112,26 @@ describe("a crashed rollout's store after a partial write or a lease from anothe
     expect(appliedTwice(store)).toEqual([])
   }, 60_000)
 
+  it("a bad snapshot and a bad control file: status --json stays JSON, the warnings name the files on stderr; resume goes on", async () => {
+    const store = tmpStore()
+    await crashed(store, "bad", 4)
+    fs.writeFileSync(path.join(store, "bad", "snapshot.json"), "null\n")
+    fs.writeFileSync(path.join(store, "bad", "controls", "000000000000001-x.json"), '{"id":"x","signal":"STOP","at":1}')
+    const status = await sluice(["status", "bad", "--json", "--store", store])
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ rolloutId: "bad", finished: false })
+    expect(status.stderr).toContain(`${path.join(store, "bad", "snapshot.json")} is not a snapshot`)
+    // status reads the inbox (pending controls): the bad file is moved aside, and said so.
+    expect(status.stderr).toContain(
+      `${path.join(store, "bad", "controls", "000000000000001-x.json")} is not a control request`
+    )
+    expect(fs.readdirSync(path.join(store, "bad", "quarantine"))).toEqual(["controls-000000000000001-x.json"])
+    const resumed = await sluice(["resume", "bad", "--json", "--store", store])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(events(resumed.stdout).at(-1)).toMatchObject({ type: "result", outcome: "completed" })
+    expect(appliedTwice(store)).toEqual([])
+  }, 60_000)
+
   it("a lease naming another host: resume is refused, --force-unlock too while its heartbeat is fresh, then breaks it", async () => {
     const store = tmpStore()
     await crashed(store, "far", 4)
