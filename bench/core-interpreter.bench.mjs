@@ -140,7 +140,11 @@ const child = async (args) => {
   let ms
   if (kind === "crash") await crashHalfWay(size, dir)
   else if (kind === "resume") ms = await resume(size, dir)
-  else {
+  else if (kind.startsWith("once-")) {
+    // One rollout and nothing else in this process: its peak RSS is that rollout's.
+    const what = kind.slice("once-".length)
+    ms = what === "naive" ? await naive(size) : await sluice(size, what)
+  } else {
     const run = () => (kind === "naive" ? naive(size) : sluice(size, kind))
     await run() // warm-up
     const xs = []
@@ -170,9 +174,11 @@ if (process.argv[2] === "--case") {
   const rows = []
   const bySize = {}
   for (const size of SIZES) {
-    const base = spawnCase("naive", size)
-    const memory = spawnCase("memory", size)
-    const file = spawnCase("file", size)
+    // Times: the median of REPS runs after a warm-up; peak RSS: a process running one rollout.
+    const measure = (kind) => ({ ms: spawnCase(kind, size).ms, rssMiB: spawnCase(`once-${kind}`, size).rssMiB })
+    const base = measure("naive")
+    const memory = measure("memory")
+    const file = measure("file")
     bySize[size] = { memory: memory.ms, file: file.ms }
     for (const [name, r] of [
       ["naive loop (apply+health per target, no journal)", base],
