@@ -168,8 +168,13 @@ export const listRollouts = (store: RolloutStoreShape) =>
     const ids = yield* store.list()
     const headers = yield* Effect.forEach(ids, (id) =>
       store.read(id).pipe(
-        Effect.map((s) => s.header),
-        Effect.orElseSucceed(() => undefined)
+        Effect.map((s): RolloutHeader | undefined => s.header),
+        // One unreadable rollout does not hide the others; it is named (its file and problem).
+        Effect.catch((e) =>
+          Effect.logWarning(`skipped rollout ${id}: ${e._tag === "StoreError" ? e.message : e._tag}`).pipe(
+            Effect.as(undefined)
+          )
+        )
       )
     )
     return headers

@@ -112,7 +112,7 @@ describe("a crashed rollout's store after a partial write or a lease from anothe
     expect(appliedTwice(store)).toEqual([])
   }, 60_000)
 
-  it("a bad snapshot and a bad control file: status --json stays JSON, the warnings name the files on stderr; resume goes on", async () => {
+  it("a bad snapshot, a bad control file, a bad header of another rollout: JSON stays JSON, warnings name the files on stderr; resume and list go on", async () => {
     const store = tmpStore()
     await crashed(store, "bad", 4)
     fs.writeFileSync(path.join(store, "bad", "snapshot.json"), "null\n")
@@ -128,6 +128,15 @@ describe("a crashed rollout's store after a partial write or a lease from anothe
     expect(fs.readdirSync(path.join(store, "bad", "quarantine"))).toEqual(["controls-000000000000001-x.json"])
     const resumed = await sluice(["resume", "bad", "--json", "--store", store])
     expect(resumed.code, resumed.stderr).toBe(0)
+    // Another rollout whose header is not one: `list` names it and lists the others.
+    fs.mkdirSync(path.join(store, "other"))
+    fs.writeFileSync(path.join(store, "other", "header.json"), "[]")
+    const list = await sluice(["list", "--json", "--store", store])
+    expect(list.code, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout).map((s: { rolloutId: string }) => s.rolloutId)).toEqual(["bad"])
+    expect(list.stderr).toContain(
+      `skipped rollout other: ${path.join(store, "other", "header.json")}: $: expected an object, got []`
+    )
     expect(events(resumed.stdout).at(-1)).toMatchObject({ type: "result", outcome: "completed" })
     expect(appliedTwice(store)).toEqual([])
   }, 60_000)
