@@ -99,8 +99,8 @@ export class WatchCache<T extends KubernetesObject> {
    * read earlier), or after `timeoutMs`: a health check answers as soon as the pod on its node turns
    * Ready instead of at the next poll, and is not woken by the other pods of the wave.
    */
-  changedSince(key: string, since: number, timeoutMs: number): Promise<void> {
-    if (this.keyVersion(key) !== since) return Promise.resolve()
+  changedSince(key: string, since: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.keyVersion(key) !== since || signal?.aborted === true) return Promise.resolve()
     return new Promise((resolve) => {
       let waiters = this.waiters.get(key)
       if (waiters === undefined) {
@@ -113,6 +113,8 @@ export class WatchCache<T extends KubernetesObject> {
         resolve()
       }
       const timer = setTimeout(done, timeoutMs)
+      // Whoever also waits elsewhere (another cache) stops this wait once that one answered.
+      signal?.addEventListener("abort", done, { once: true })
       waiters.add(done)
     })
   }

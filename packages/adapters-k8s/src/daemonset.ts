@@ -28,8 +28,15 @@ export interface DaemonSetRevisionData {
   readonly hash: string
 }
 
-/** How long one health call waits for the watch to say something changed before answering "progressing". */
-const HEALTH_WAIT_MS = 5000
+/**
+ * How long one health call waits on the watch for its pod to be decided before answering
+ * "progressing". Long on purpose: after a "progressing" answer the interpreter sleeps its poll
+ * interval (1 s by default) before asking again, so a pod that turns Ready in that sleep is seen up
+ * to a poll interval late, and the slowest pod of a wave decides when the wave ends (with a 5 s wait,
+ * every pod slower than 5 s cost its wave up to a second). Well under the interpreter's per-call
+ * timeout (120 s by default); a change of the pod or of its node ends the wait at once.
+ */
+const HEALTH_WAIT_MS = 30_000
 
 const hashOf = (pod: V1Pod | undefined) => pod?.metadata?.labels?.[REVISION_HASH_LABEL]
 
@@ -214,9 +221,10 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
     })
 
   /**
-   * Health, answered from the caches. While the pod is progressing it waits (up to five seconds) for
-   * the next change the watch delivers and looks again, so a wave ends when its last pod turns Ready,
-   * not at the interpreter's next poll.
+   * Health, answered from the caches. While the pod is progressing it waits (up to
+   * {@link HEALTH_WAIT_MS}) for the next change the watch delivers for its node (the pod there, or
+   * the node itself leaving) and looks again, so a wave ends when its last pod turns Ready, not at
+   * the interpreter's next poll.
    */
   const health = (target: Target, d: TargetData) =>
     Effect.gen(function* () {
@@ -224,12 +232,21 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       while (true) {
         const ds = yield* cachedDaemonSet("health", target.id, d)
         const pods = ds === undefined ? undefined : yield* podsCache("health", target.id, ds)
+        const nodes = yield* kube.synced("health", target.id, kube.nodes())
         const node = d.node ?? ""
-        const seen = pods?.keyVersion(node) ?? 0
+        const seenPod = pods?.keyVersion(node) ?? 0
+        const seenNode = nodes.keyVersion(node)
         const report = yield* healthOnce(target, d)
         const left = until - Date.now()
         if (report.status !== "progressing" || pods === undefined || left <= 0) return report
-        yield* Effect.promise(() => pods.changedSince(node, seen, left))
+        yield* Effect.promise(async () => {
+          const stop = new AbortController()
+          await Promise.race([
+            pods.changedSince(node, seenPod, left, stop.signal),
+            nodes.changedSince(node, seenNode, left, stop.signal)
+          ])
+          stop.abort()
+        })
       }
     })
 

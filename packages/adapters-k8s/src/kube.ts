@@ -84,8 +84,11 @@ export class Kube {
     return c
   }
 
+  /** Nodes, each filed under its own name (so a wait on a node wakes when it changes or leaves). */
   nodes() {
-    return this.cache<V1Node>("nodes", "/api/v1/nodes", () => this.clients.core.listNode())
+    return this.cache<V1Node>("nodes", "/api/v1/nodes", () => this.clients.core.listNode(), {
+      indexBy: (n) => [n.metadata?.name ?? ""]
+    })
   }
 
   /** Pods of one namespace matching a selector, indexed by node name. */
