@@ -3,21 +3,35 @@
 // RollingUpdate with maxUnavailable 10%, on the same cluster in the same run, alternating A B A B.
 // Reports the wall-time ratio, Sluice's API requests per node (counted on the apiserver side, from
 // its audit log, for Sluice's own service account) and the Sluice process's peak RSS.
-// Env: BENCH_NODES (default 1000), BENCH_ROUNDS (default 2).
-import { execFileSync, spawnSync } from "node:child_process"
+// Env: BENCH_NODES (default 1000), BENCH_ROUNDS (default 2), BENCH_TRACE=1 (where the time goes: a
+// pod watch times every node's pipeline — old pod deleted, gone, new pod created, scheduled, Ready —
+// for both controllers, and per Sluice wave, plus the CPU each control-plane process used; see
+// pipeline.mjs), BENCH_CPU_PROF=<dir> (a V8 CPU profile of each Sluice run).
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node"
 import { writeResult } from "../../../bench/results.mjs"
+import { controlPlaneCpu, cpuLine, podTimeline, summarize } from "./pipeline.mjs"
 
 const NODES = Number(process.env.BENCH_NODES ?? 1000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+const TRACE = process.env.BENCH_TRACE === "1"
 const repo = path.resolve(import.meta.dirname, "../../..")
 const NS = "bench"
 const SA = "sluice"
 const IMAGE = (v) => `registry.sluice.dev/agents/node-agent:${v}`
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+/** A child process, without blocking this one's event loop (the trace's pod watch runs meanwhile). */
+const run = (command, args) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: repo, stdio: ["ignore", "pipe", "inherit"] })
+    let stdout = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk) => (stdout += chunk))
+    child.on("error", reject)
+    child.on("close", (status) => resolve({ status, stdout }))
+  })
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-k8s-bench-"))
 const up = execFileSync(
@@ -35,6 +49,7 @@ process.on("SIGINT", () => {
   process.exit(130)
 })
 
+let timeline
 try {
   const kc = new KubeConfig()
   kc.loadFromFile(adminConfig)
@@ -161,11 +176,15 @@ try {
     return ids.size
   }
 
+  // Trace mode: the pod watch runs in this process, so the Sluice run below must not block it.
+  timeline = TRACE ? await podTimeline(kc, NS) : undefined
   const rows = []
   for (let round = 1; round <= ROUNDS; round++) {
     const image = IMAGE(`${round + 1}.0.0`)
     // A: the native controller.
+    const cpuBefore = controlPlaneCpu(dir)
     const t0 = performance.now()
+    const nativeStart = Date.now()
     await apps.patchNamespacedDaemonSet(
       {
         name: "native",
@@ -176,6 +195,11 @@ try {
     )
     await settled("native", image)
     const nativeMs = performance.now() - t0
+    const cpuNative = controlPlaneCpu(dir)
+    if (timeline !== undefined) {
+      console.log(summarize(timeline, { app: "native", from: nativeStart, to: Date.now() }))
+      console.log(cpuLine("native", cpuBefore, cpuNative))
+    }
     // B: Sluice, node waves of 10%.
     const before = sluiceRequests()
     const spec = `
@@ -190,16 +214,23 @@ spec:
   health: { progressDeadline: 5m, minReadySeconds: 0 }
   gates: { policy: { enabled: true }, scan: { enabled: false } }
 `
-    const child = spawnSync(
-      process.execPath,
-      [
-        path.join(import.meta.dirname, "sluice-rollout.mjs"),
-        JSON.stringify({ kubeconfig: sluiceConfig, spec, rolloutId: `bench-${round}` })
-      ],
-      { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 1024 * 1024 }
-    )
+    const sluiceStart = Date.now()
+    const child = await run(process.execPath, [
+      // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each Sluice run there (where its CPU goes).
+      ...(process.env.BENCH_CPU_PROF === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]),
+      path.join(import.meta.dirname, "sluice-rollout.mjs"),
+      JSON.stringify({ kubeconfig: sluiceConfig, spec, rolloutId: `bench-${round}` })
+    ])
     if (child.status !== 0) throw new Error(`sluice run failed: ${child.stdout}`)
     const sluice = JSON.parse(child.stdout.trim().split("\n").at(-1))
+    if (timeline !== undefined) {
+      console.log(summarize(timeline, { app: "sluice", from: sluiceStart, to: Date.now(), waves: sluice.waves }))
+      console.log(
+        `${cpuLine("sluice", cpuNative, controlPlaneCpu(dir))}, sluice process ${sluice.cpuSeconds.toFixed(1)}`
+      )
+    }
     if (sluice.outcome !== "completed") throw new Error(`sluice rollout ended ${sluice.outcome}`)
     await sleep(1000) // let the audit backend flush
     const requests = sluiceRequests() - before
@@ -226,5 +257,6 @@ spec:
     rows
   })
 } finally {
+  timeline?.stop()
   down()
 }

@@ -25,12 +25,19 @@ const started = performance.now()
 // Phase times on stderr (BENCH_TRACE=1): where a rollout's wall time goes.
 const trace = process.env.BENCH_TRACE === "1"
 const counts = new Map()
+/** Per wave: when it started and when it was healthy (epoch ms, for the bench's pod timeline). */
+const waves = []
 const phases = new Set(["rolloutStarted", "gateDecided", "waveStarted", "waveHealthy", "finished", "concluded"])
 const layer = Layer.mergeAll(
   KubernetesAdapter.layer({ kubeconfig }),
   PolicyEngineLive.layer,
   MemoryStoreLayer(makeMemoryStore()),
   EventSink.fromCallback((e) => {
+    if (e.type === "waveStarted") waves.push({ wave: e.wave, start: Date.now() })
+    if (e.type === "waveHealthy") {
+      const w = waves.find((x) => x.wave === e.wave)
+      if (w !== undefined) w.healthy = Date.now()
+    }
     if (trace && (e.type === "targetApplied" || (e.type === "healthChanged" && e.status === "healthy"))) {
       const key = `${e.type} ${e.wave}`
       const n = (counts.get(key) ?? 0) + 1
@@ -53,5 +60,5 @@ const result = await Effect.runPromise(
 )
 const wallMs = performance.now() - started
 process.stdout.write(
-  `${JSON.stringify({ outcome: result.outcome, updated: result.updated.length, wallMs, maxRssMiB: process.resourceUsage().maxRSS / 1024, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 })}\n`
+  `${JSON.stringify({ outcome: result.outcome, updated: result.updated.length, wallMs, maxRssMiB: process.resourceUsage().maxRSS / 1024, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, waves })}\n`
 )
