@@ -11,6 +11,7 @@ export const FAULTS_HELP = `Faults (--faults), a comma-separated list of KIND=VA
                              the interpreter retries it with backoff
   probe-errors=<p>           each health probe errors transiently with probability p
   permanent=<t>[+<t>…]       apply always fails (image pull refused) on these targets
+  rollback-fails=<t>[+<t>…]  rollback always fails on these targets (rehearses exit 4)
   never-healthy=<v>[#<t>…]   targets on version v never become ready: the progress deadline fails the wave
   fail-after=<v>@<dur>[#<t>…]
                              targets on v turn unhealthy (crash loop) <dur> after they became ready

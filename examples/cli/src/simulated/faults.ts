@@ -54,7 +54,12 @@ const splitVersion = (value: string) => {
 
 export const parseFaults = (text: string | undefined): FaultSpec => {
   const versions: Record<string, VersionProfile> = {}
-  const faults: { transientErrorRate?: number; healthErrorRate?: number; permanentApplyFailures?: string[] } = {}
+  const faults: {
+    transientErrorRate?: number
+    healthErrorRate?: number
+    permanentApplyFailures?: string[]
+    permanentRollbackFailures?: string[]
+  } = {}
   if (text === undefined || text.trim() === "") return { versions, faults }
   const behaviours = new Map<string, string>()
   const merge = (key: string, patch: VersionProfile) => {
@@ -86,6 +91,9 @@ export const parseFaults = (text: string | undefined): FaultSpec => {
         return
       case "permanent":
         faults.permanentApplyFailures = [...(faults.permanentApplyFailures ?? []), ...targets(item, index, value)]
+        return
+      case "rollback-fails":
+        faults.permanentRollbackFailures = [...(faults.permanentRollbackFailures ?? []), ...targets(item, index, value)]
         return
       case "never-healthy":
       case "flapping": {
@@ -122,6 +130,7 @@ export const parseFaults = (text: string | undefined): FaultSpec => {
           "transient",
           "probe-errors",
           "permanent",
+          "rollback-fails",
           "never-healthy",
           "fail-after",
           "flapping",
@@ -146,11 +155,12 @@ export const faultTargets = (text: string | undefined): Array<{ readonly item: s
     .map((raw) => raw.trim())
     .flatMap((item) => {
       const value = item.slice(item.indexOf("=") + 1)
-      const named = item.startsWith("permanent=")
-        ? value
-        : value.includes("#")
-          ? value.slice(value.indexOf("#") + 1)
-          : ""
+      const named =
+        item.startsWith("permanent=") || item.startsWith("rollback-fails=")
+          ? value
+          : value.includes("#")
+            ? value.slice(value.indexOf("#") + 1)
+            : ""
       return named === "" ? [] : named.split("+").map((id) => ({ item, id }))
     })
 

@@ -47,6 +47,8 @@ export interface Faults {
   readonly transientErrorRate?: number
   /** Targets whose apply always fails permanently. */
   readonly permanentApplyFailures?: ReadonlyArray<string>
+  /** Targets whose rollback always fails permanently (they stay on the new version): rehearses "rollback failed". */
+  readonly permanentRollbackFailures?: ReadonlyArray<string>
   /** Probability that a health probe itself errors transiently. */
   readonly healthErrorRate?: number
 }
@@ -376,6 +378,16 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
         if (t.image === revision.image && t.phase === "running") return Effect.void
         const fault = transientFault("rollback", target.id)
         if (fault !== undefined) return Effect.fail(fault)
+        if (faults.permanentRollbackFailures?.includes(target.id)) {
+          return Effect.fail(
+            new AdapterError({
+              operation: "rollback",
+              target: target.id,
+              message: "simulated permanent error: the previous image cannot be pulled",
+              transient: false
+            })
+          )
+        }
         return replace(t, revision.image, "rollback")
       }),
     finalize: () => Effect.void
