@@ -20,7 +20,7 @@ export interface RolloutStatus {
   readonly createdAt: string
   /** The machine state, e.g. `progressing.applying`, `rolledBack`. */
   readonly state: string
-  /** Human words for it: `updating wave 3/7`, `paused by an operator`, … */
+  /** Human words for it: `updating wave 2 (3/7)`, `paused by an operator`, … */
   readonly phase: string
   readonly finished: boolean
   readonly outcome?: RolloutResult["outcome"]
@@ -30,7 +30,8 @@ export interface RolloutStatus {
   readonly owner?: string
   readonly paused: boolean
   readonly awaitingApproval: boolean
-  readonly wave: { readonly index: number; readonly number: number; readonly total: number; readonly kind?: string }
+  /** `index` counts from 0, as the plan table, the spec and the events do; `total` is the number of waves. */
+  readonly wave: { readonly index: number; readonly total: number; readonly kind?: string }
   readonly counts: {
     readonly planned: number
     readonly upToDate: number
@@ -53,7 +54,8 @@ export const stateName = (value: unknown): string =>
 
 const phaseOf = (state: string, ctx: RolloutContext, header: RolloutHeader, running: boolean) => {
   const total = header.plan.waves.length
-  const wave = `wave ${Math.min(ctx.waveIndex + 1, total)}/${total}`
+  const index = Math.max(0, Math.min(ctx.waveIndex, total - 1))
+  const wave = total === 0 ? "no wave" : `wave ${index} (${index + 1}/${total})`
   const sub = state.startsWith("progressing.") ? state.slice("progressing.".length) : state
   const base = (() => {
     switch (sub) {
@@ -125,7 +127,6 @@ export const statusOf = (
     awaitingApproval: state.endsWith("awaitingApproval"),
     wave: {
       index,
-      number: total === 0 ? 0 : index + 1,
       total,
       ...(header.plan.waves[index] === undefined ? {} : { kind: header.plan.waves[index]!.kind })
     },

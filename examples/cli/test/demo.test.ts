@@ -40,7 +40,7 @@ describe("the live view and the demo", () => {
     })
     expect(r.code, r.out).toBe(0)
     expect(r.out).toContain("✓ completed  node-agent-v2")
-    expect(r.out).toMatch(/failed in wave 2\/\d \(canary\): crash loop/)
+    expect(r.out).toMatch(/failed in wave 1 \(2\/\d, canary\): crash loop/)
     expect(r.out).toContain("✗ rolled back  node-agent-v2-1")
     expect(r.out).toContain("fleet: 500 on 2.0.0")
   }, 180_000)

@@ -29,7 +29,7 @@ describe("sluice apply: outcomes and exit codes", () => {
     const store = tmpStore()
     const r = await sluice(["apply", "-f", SPEC, "--id", "plain", ...small(store)])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/wave 1\/\d \(batch\) started: \d+ targets — zone-a \d+, zone-b \d+, zone-c \d+/)
+    expect(r.stdout).toMatch(/wave 0 \(1\/\d, batch\) started: \d+ targets — zone-a \d+, zone-b \d+, zone-c \d+/)
     expect(r.stdout).toContain("✓ completed  plain")
     expect(r.stdout).toMatch(/duration\s+\d/)
   })

@@ -86,7 +86,9 @@ const statusLines = (status: RolloutStatus, style: Style): Array<string> => {
     lines.push(
       row(
         "wave",
-        `${status.wave.number}/${status.wave.total}${status.wave.kind === undefined ? "" : ` (${status.wave.kind})`}`
+        status.wave.total === 0
+          ? "none"
+          : `${status.wave.index} (${status.wave.index + 1}/${status.wave.total}${status.wave.kind === undefined ? "" : `, ${status.wave.kind}`})`
       )
     )
   const c = status.counts

@@ -16,10 +16,14 @@ export interface Renderer {
   readonly stop: () => void
 }
 
-const waveLabel = (model: ProgressModel, wave: number) => {
+/**
+ * `wave 2 (3/6, batch)`: waves are numbered from 0 everywhere (the plan table, the spec's
+ * `manualApproval.before`, the events, the core's failure reasons); the position out of the total follows.
+ */
+export const waveLabel = (model: ProgressModel, wave: number) => {
   const total = model.waves.length
   const w = model.waves[wave]
-  return `wave ${wave + 1}/${total}${w === undefined ? "" : ` (${w.kind})`}`
+  return `wave ${wave} (${wave + 1}/${total}${w === undefined ? "" : `, ${w.kind}`})`
 }
 
 const byTopology = (counts: Readonly<Record<string, number>>) => {
