@@ -11,6 +11,7 @@ import {
   policyTestCommand,
   promoteCommand,
   resumeCommand,
+  retryCommand,
   rollbackCommand,
   statusCommand
 } from "./commands/specs.js"
@@ -39,6 +40,7 @@ const commands: ReadonlyArray<Command> = [
   { spec: approveCommand, run: control("APPROVE", "approve") },
   { spec: promoteCommand, run: control("PROMOTE", "promote") },
   { spec: rollbackCommand, run: async (io, p) => (await import("./commands/rollback.js")).runRollback(io, p) },
+  { spec: retryCommand, run: async (io, p) => (await import("./commands/retry.js")).runRetry(io, p) },
   { spec: policyTestCommand, run: async (io, p) => (await import("./commands/policy.js")).runPolicyTest(io, p) },
   { spec: policyEvalCommand, run: async (io, p) => (await import("./commands/policy.js")).runPolicyEval(io, p) }
 ]
@@ -61,6 +63,7 @@ Control a rollout (from any shell; continues it here if its process died):
   approve <id>            approve the wave waiting for a manual approval
   promote <id>            end the current pause now
   rollback <id>           roll a finished rollout back to the previous revisions
+  retry <id>              start an aborted, rolled-back or failed rollout again
 
 Policies:
   policy test <bundle> <cases>   run policy cases against an OPA Wasm bundle

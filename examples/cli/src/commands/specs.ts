@@ -235,6 +235,28 @@ export const promoteCommand: CommandSpec = {
   details: `${TAKEOVER}\n\n${EXIT_CODES_HELP}`
 }
 
+export const retryCommand: CommandSpec = {
+  name: "retry",
+  summary: "Start an aborted, rolled-back, blocked or failed rollout again, from its first wave.",
+  positionals: [{ name: "id", required: true, description: "the rollout to retry (see `sluice list`)" }],
+  options: [
+    { ...o.id, description: "id of the new rollout (default <id>-retry, <id>-retry-2, …)" },
+    o.metricsPort,
+    ...o.output,
+    ...o.connection,
+    ...o.simulatedRun,
+    o.store,
+    o.help
+  ],
+  details: `The new rollout has the same spec as <id> (as stored with it: image, strategy, gates, with
+its file paths), the same adapter and connection, and goes through the gates again; targets
+already on the new version count as up to date. The simulated fleet keeps <id>'s --faults and
+latencies unless they are given again (--faults transient=0 runs without its faults).
+A rollout whose rollback failed is refused: \`sluice rollback <id>\` first.
+
+${EXIT_CODES_HELP}`
+}
+
 export const rollbackCommand: CommandSpec = {
   name: "rollback",
   summary: "Roll a finished rollout back: every target it touched returns to its previous revision.",
