@@ -17,8 +17,15 @@ export const gateLayer = async (
   const builtin = {
     path: policies.builtinBundleDir,
     name: "sluice",
-    // The spec's scan settings override the bundle's defaults.
-    data: { sluice: { params: { scan: { waiveMissingReport: scan.waiveMissingReport } } } }
+    // The spec's scan settings and policy profiles override the bundle's defaults.
+    data: {
+      sluice: {
+        params: {
+          scan: { waiveMissingReport: scan.waiveMissingReport },
+          ...(policy.profiles === undefined ? {} : { podSecurity: { profiles: policy.profiles } })
+        }
+      }
+    }
   }
   const sources = [builtin, ...(policy.bundles ?? []).map((p) => ({ path: p }))]
   const engine = policies.PolicyEngineLive.layerFromBundles(sources)

@@ -474,10 +474,22 @@ export const ManualApproval = Schema.Struct({
 })
 export type ManualApproval = typeof ManualApproval.Type
 
+/**
+ * Built-in policy profiles the policy gate adds to Sluice's own rules: the Kubernetes Pod Security
+ * Standards' levels, as the apiserver's Pod Security admission enforces them (a pod template of a
+ * Kubernetes target only).
+ */
+export const PolicyProfile = expecting(
+  Schema.Literals(["pod-security/baseline", "pod-security/restricted"]),
+  '"pod-security/baseline" or "pod-security/restricted"'
+)
+export type PolicyProfile = typeof PolicyProfile.Type
+
 export const Gates = Schema.Struct({
   policy: Schema.Struct({
     enabled: Schema.Boolean.pipe(withDefault(true)),
-    bundles: Schema.optionalKey(Schema.Array(NonEmpty))
+    bundles: Schema.optionalKey(Schema.Array(NonEmpty)),
+    profiles: Schema.optionalKey(Schema.Array(PolicyProfile))
   }).pipe(withStructDefault),
   scan: Schema.Struct({
     enabled: Schema.Boolean.pipe(withDefault(true)),

@@ -89,6 +89,8 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.gates.policy": "The OPA policy gate on the workload as it will run.",
   "spec.gates.policy.enabled": "Evaluate the policies.",
   "spec.gates.policy.bundles": "Your OPA Wasm bundles, beside the built-in one (relative to the spec file).",
+  "spec.gates.policy.profiles":
+    "Built-in profiles the policy gate adds to Sluice's own rules: the Pod Security levels pod-security/baseline and pod-security/restricted (Kubernetes targets).",
   "spec.gates.scan": "The image scan gate (Trivy JSON reports).",
   "spec.gates.scan.enabled": "Require a scan report within the policy's severity threshold.",
   "spec.gates.scan.reportsDir": "Where the reports are (relative to the spec file).",

@@ -227,7 +227,11 @@ export const arbSpecDocument = arbAnalysis.chain((analysis) =>
         gates: fc.record(
           {
             policy: fc.record(
-              { enabled: fc.boolean(), bundles: fc.array(fc.constant("policies/bundle.tar.gz"), { maxLength: 1 }) },
+              {
+                enabled: fc.boolean(),
+                bundles: fc.array(fc.constant("policies/bundle.tar.gz"), { maxLength: 1 }),
+                profiles: fc.subarray(["pod-security/baseline", "pod-security/restricted"])
+              },
               { requiredKeys: [] }
             ),
             scan: fc.record(

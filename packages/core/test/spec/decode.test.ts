@@ -158,6 +158,25 @@ describe("good specs decode", () => {
     expect(r.success.spec.topology).toBeUndefined()
   })
 
+  it("gates.policy.profiles: the Pod Security levels, each named", () => {
+    const doc = base()
+    doc.spec.gates = { policy: { profiles: ["pod-security/restricted", "pod-security/baseline"] } }
+    const r = decodeRolloutSpec(doc)
+    if (Result.isFailure(r)) throw new Error(r.failure.message)
+    expect(r.success.spec.gates.policy).toEqual({
+      enabled: true,
+      profiles: ["pod-security/restricted", "pod-security/baseline"]
+    })
+    const bad = base()
+    bad.spec.gates = { policy: { profiles: ["pod-security/privileged", "baseline"] } }
+    const problems = problemsOf(bad)
+    expect(problems).toHaveLength(2)
+    expect(problems[0]).toMatch(
+      /^spec\.gates\.policy\.profiles\[0\]: .*"pod-security\/baseline" or "pod-security\/restricted"/
+    )
+    expect(problems[1]).toMatch(/^spec\.gates\.policy\.profiles\[1\]: /)
+  })
+
   it("as an Effect", () => {
     expect(Exit.isSuccess(Effect.runSyncExit(decodeRolloutSpecEffect(base())))).toBe(true)
     const exit = Effect.runSyncExit(decodeRolloutSpecEffect({}))

@@ -1,0 +1,170 @@
+package sluice.policies.pod_security_baseline_test
+
+import data.sluice.policies.pod_security_baseline as b
+
+baseline := {"podSecurity": {"profiles": ["pod-security/baseline"]}}
+
+restricted := {"podSecurity": {"profiles": ["pod-security/restricted"]}}
+
+pod(spec) := {"kubernetes": {"object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec}}}
+
+pod_meta(meta, spec) := {"kubernetes": {"object": {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}}}
+
+one(sc) := pod({"containers": [{"name": "agent", "image": "a", "securityContext": sc}]})
+
+# rule -> message of the baseline package's denies
+denies(inp, params) := {v.rule: v.message | some v in b.deny with input as inp with data.sluice.params as params}
+
+test_no_profile_selected_denies_nothing if {
+	count(b.deny) == 0 with input as pod({"hostNetwork": true, "containers": [{"name": "a"}]}) with data.sluice.params as {}
+	count(b.deny) == 0 with input as pod({"hostNetwork": true, "containers": [{"name": "a"}]}) with data.sluice.params as {"podSecurity": {"profiles": null}}
+}
+
+test_compliant_pod_is_allowed if {
+	denies(pod({"containers": [{"name": "a", "image": "a"}]}), baseline) == {}
+}
+
+test_unknown_profile_is_invalid_and_counts_as_restricted if {
+	d := denies(pod({"containers": [{"name": "a"}]}), {"podSecurity": {"profiles": ["pod-security/privileged"]}})
+	d["params/invalid"] == "podSecurity.profiles: unknown profile \"pod-security/privileged\" (known: \"pod-security/baseline\", \"pod-security/restricted\")"
+}
+
+test_profiles_not_a_list_is_invalid if {
+	d := denies(pod({"containers": [{"name": "a"}]}), {"podSecurity": {"profiles": "pod-security/baseline"}})
+	startswith(d["params/invalid"], "podSecurity.profiles must be a list of ")
+}
+
+test_no_pod_spec_denies if {
+	d := denies({"workload": {"platform": "docker"}}, restricted)
+	d == {"pod-security/no-pod-spec": "the restricted Pod Security profile is selected, but the workload has no Kubernetes pod spec (input.kubernetes.object: a Pod, or a workload with spec.template)"}
+	denies({"kubernetes": {"object": {"kind": "ConfigMap"}}}, baseline)["pod-security/no-pod-spec"]
+}
+
+test_host_namespaces if {
+	d := denies(pod({"hostNetwork": true, "hostPID": false, "hostIPC": true, "containers": [{"name": "a"}]}), baseline)
+	d["pod-security/hostNamespaces"] == "host namespaces (hostNetwork=true, hostIPC=true)"
+}
+
+test_privileged_names_every_container_kind_in_order if {
+	inp := pod({
+		"initContainers": [{"name": "i", "securityContext": {"privileged": true}}],
+		"containers": [{"name": "a", "securityContext": {"privileged": true}}, {"name": "b", "securityContext": {"privileged": false}}],
+		"ephemeralContainers": [{"name": "e", "securityContext": {"privileged": true}}],
+	})
+	denies(inp, baseline)["pod-security/privileged"] == "privileged (containers \"i\", \"a\", \"e\" must not set securityContext.privileged=true)"
+}
+
+test_capabilities_baseline if {
+	inp := pod({"containers": [
+		{"name": "a", "securityContext": {"capabilities": {"add": ["NET_RAW", "CHOWN", "SYS_ADMIN"]}}},
+		{"name": "b", "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]}}},
+	]})
+	d := denies(inp, baseline)
+	d["pod-security/capabilities_baseline"] == "non-default capabilities (container \"a\" must not include \"NET_RAW\", \"SYS_ADMIN\" in securityContext.capabilities.add)"
+	not denies(inp, restricted)["pod-security/capabilities_baseline"]
+}
+
+test_host_path_volumes if {
+	inp := pod({"containers": [{"name": "a"}], "volumes": [{"name": "v", "hostPath": {"path": "/"}}, {"name": "w", "emptyDir": {}}, {"name": "x", "hostPath": {"path": "/x"}}]})
+	denies(inp, baseline)["pod-security/hostPathVolumes"] == "hostPath volumes (volumes \"v\", \"x\")"
+	not denies(inp, restricted)["pod-security/hostPathVolumes"]
+}
+
+test_host_ports_sorted_as_text_and_defaulted_under_host_network if {
+	inp := pod({"containers": [
+		{"name": "a", "ports": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 81, "hostPort": 10000}]},
+		{"name": "b", "ports": [{"containerPort": 90}]},
+	]})
+	denies(inp, baseline)["pod-security/hostPorts"] == "hostPort (container \"a\" uses hostPorts 10000, 8080)"
+	net := pod({"hostNetwork": true, "containers": [{"name": "a", "ports": [{"containerPort": 80}]}], "initContainers": [{"name": "i", "ports": [{"containerPort": 81, "hostPort": 81}]}]})
+	denies(net, baseline)["pod-security/hostPorts"] == "hostPort (containers \"i\", \"a\" use hostPorts 80, 81)"
+}
+
+test_apparmor_fields_and_annotations if {
+	inp := pod_meta(
+		{"annotations": {
+			"container.apparmor.security.beta.kubernetes.io/b": "unconfined",
+			"container.apparmor.security.beta.kubernetes.io/c": "runtime/default",
+		}},
+		{
+			"securityContext": {"appArmorProfile": {"type": "Unconfined"}},
+			"containers": [
+				{"name": "a", "securityContext": {"appArmorProfile": {"type": "Localhost", "localhostProfile": "x"}}},
+				{"name": "b"},
+				{"name": "c"},
+			],
+		},
+	)
+
+	# b's annotation equals the pod's profile, so it is not copied to b's field; it is forbidden itself.
+	denies(inp, baseline)["pod-security/appArmorProfile"] == "forbidden AppArmor profiles (pod and annotation must not set AppArmor profile type to \"Unconfined\", \"container.apparmor.security.beta.kubernetes.io/b=\"unconfined\"\")"
+}
+
+test_apparmor_annotation_synced_to_the_container if {
+	inp := pod_meta({"annotations": {"container.apparmor.security.beta.kubernetes.io/a": "unconfined", "container.apparmor.security.beta.kubernetes.io/b": "localhost/"}}, {"containers": [{"name": "a"}, {"name": "b"}]})
+	denies(inp, baseline)["pod-security/appArmorProfile"] == "forbidden AppArmor profiles (container \"a\" and annotation must not set AppArmor profile type to \"Unconfined\", \"container.apparmor.security.beta.kubernetes.io/a=\"unconfined\"\")"
+	win := pod_meta({"annotations": {"container.apparmor.security.beta.kubernetes.io/a": "unconfined"}}, {"os": {"name": "windows"}, "containers": [{"name": "a"}]})
+	denies(win, baseline)["pod-security/appArmorProfile"] == "forbidden AppArmor profile (annotation must not set AppArmor profile type to \"container.apparmor.security.beta.kubernetes.io/a=\"unconfined\"\")"
+	ok := pod_meta({"annotations": {"container.apparmor.security.beta.kubernetes.io/a": "localhost/p"}}, {"containers": [{"name": "a"}]})
+	not denies(ok, baseline)["pod-security/appArmorProfile"]
+}
+
+test_selinux_options if {
+	inp := pod({
+		"securityContext": {"seLinuxOptions": {"type": "spc_t", "role": "r"}},
+		"containers": [
+			{"name": "a", "securityContext": {"seLinuxOptions": {"type": "container_t", "user": "u"}}},
+			{"name": "b", "securityContext": {"seLinuxOptions": {"type": "unconfined_t", "user": "u"}}},
+			{"name": "c", "securityContext": {"seLinuxOptions": {"type": "container_engine_t", "level": "s0"}}},
+		],
+	})
+	denies(inp, baseline)["pod-security/seLinuxOptions"] == "seLinuxOptions (pod and containers \"a\", \"b\" set forbidden securityContext.seLinuxOptions: types \"spc_t\", \"unconfined_t\"; user may not be set; role may not be set)"
+	only_user := one({"seLinuxOptions": {"user": "u"}})
+	denies(only_user, baseline)["pod-security/seLinuxOptions"] == "seLinuxOptions (container \"agent\" set forbidden securityContext.seLinuxOptions: user may not be set)"
+}
+
+test_proc_mount_and_the_user_namespace_exemption if {
+	inp := pod({"containers": [{"name": "a", "securityContext": {"procMount": "Unmasked"}}, {"name": "b", "securityContext": {"procMount": "Default"}}]})
+	denies(inp, baseline)["pod-security/procMount"] == "procMount (container \"a\" must not set securityContext.procMount to \"Unmasked\")"
+	userns := pod({"hostUsers": false, "containers": [{"name": "a", "securityContext": {"procMount": "Unmasked"}}]})
+	not denies(userns, baseline)["pod-security/procMount"]
+}
+
+test_seccomp_baseline if {
+	inp := pod({"securityContext": {"seccompProfile": {"type": "Unconfined"}}, "containers": [
+		{"name": "a", "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}},
+		{"name": "b"},
+	]})
+	denies(inp, baseline)["pod-security/seccompProfile_baseline"] == "seccompProfile (pod must not set securityContext.seccompProfile.type to \"Unconfined\")"
+	unset := pod({"containers": [{"name": "a"}]})
+	not denies(unset, baseline)["pod-security/seccompProfile_baseline"]
+}
+
+test_sysctls_in_order if {
+	inp := pod({"securityContext": {"sysctls": [{"name": "net.core.somaxconn", "value": "1"}, {"name": "net.ipv4.tcp_rmem", "value": "1 2 3"}, {"name": "kernel.msgmax", "value": "1"}]}, "containers": [{"name": "a"}]})
+	denies(inp, baseline)["pod-security/sysctls"] == "forbidden sysctls (net.core.somaxconn, kernel.msgmax)"
+}
+
+test_windows_host_process if {
+	inp := pod({"securityContext": {"windowsOptions": {"hostProcess": true}}, "containers": [
+		{"name": "a", "securityContext": {"windowsOptions": {"hostProcess": true}}},
+		{"name": "b"},
+	]})
+	denies(inp, baseline)["pod-security/windowsHostProcess"] == "hostProcess (pod and container \"a\" must not set securityContext.windowsOptions.hostProcess=true)"
+}
+
+test_probe_and_lifecycle_hosts_sorted if {
+	inp := pod({"containers": [
+		{"name": "z", "livenessProbe": {"httpGet": {"port": 80, "host": "b.example"}}, "lifecycle": {"preStop": {"tcpSocket": {"port": 80, "host": "a.example"}}}},
+		{"name": "m", "startupProbe": {"tcpSocket": {"port": 80, "host": "b.example"}}, "readinessProbe": {"httpGet": {"port": 80, "host": ""}}},
+		{"name": "n", "lifecycle": {"postStart": {"httpGet": {"port": 80}}}},
+	]})
+	denies(inp, baseline)["pod-security/hostProbesAndHostLifecycle"] == "probe or lifecycle host (containers \"m\", \"z\" use probe or lifecycle hosts \"a.example\", \"b.example\")"
+}
+
+test_workload_templates if {
+	ds := {"kubernetes": {"object": {"kind": "DaemonSet", "spec": {"template": {"spec": {"hostPID": true, "containers": [{"name": "a"}]}}}}}}
+	denies(ds, baseline)["pod-security/hostNamespaces"] == "host namespaces (hostPID=true)"
+	cron := {"kubernetes": {"object": {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"hostIPC": true, "containers": [{"name": "a"}]}}}}}}}}
+	denies(cron, baseline)["pod-security/hostNamespaces"] == "host namespaces (hostIPC=true)"
+}
