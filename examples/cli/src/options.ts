@@ -147,4 +147,17 @@ export const id: OptionSpec = {
 export const connection = [adapterConfig, kubeconfig, context] as const
 export const simulatedFleet = [fleetSize, zones, seed, fleetImage] as const
 export const simulatedRun = [faults, applyLatency, readyLatency] as const
-export const output = [jsonEvents, plain, verbose] as const
+export const logFormat: OptionSpec = {
+  name: "log-format",
+  kind: "string",
+  value: "<text|json>",
+  description:
+    "log lines on stderr: text, or json (one object per line with level, timestamp,\nrolloutId and wave annotations, for ELK or Loki); giving it (or --log-level)\nalso logs the rollout's own lines, which the progress view otherwise shows"
+}
+export const logLevel: OptionSpec = {
+  name: "log-level",
+  kind: "string",
+  value: "<level>",
+  description: "error, warn (default), info or debug (debug: every wave boundary and pause)"
+}
+export const output = [jsonEvents, plain, verbose, logFormat, logLevel] as const

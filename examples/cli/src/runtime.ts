@@ -477,16 +477,57 @@ export const simRunFor = (storeRoot: string, id: string, parsed: Parsed): SimRun
 // running a rollout
 // ---------------------------------------------------------------------------------------------
 
-const loggerLayer = (io: Io) =>
-  Layer.mergeAll(
+export interface LogOptions {
+  readonly format?: "text" | "json" | undefined
+  readonly level?: "Error" | "Warn" | "Info" | "Debug" | undefined
+}
+
+const LEVELS = { error: "Error", warn: "Warn", info: "Info", debug: "Debug" } as const
+
+/** `--log-format` and `--log-level`, checked (a bad value is a usage error, exit 64). */
+export const logOptionsOf = (parsed: Parsed, command: string): LogOptions => {
+  const format = str(parsed, "log-format")
+  const level = str(parsed, "log-level")
+  if (format !== undefined && format !== "text" && format !== "json")
+    throw new UsageError({ message: `--log-format "${format}" is not text or json`, command })
+  if (level !== undefined && !(level in LEVELS))
+    throw new UsageError({ message: `--log-level "${level}" is not one of error, warn, info, debug`, command })
+  return {
+    ...(format === undefined ? {} : { format }),
+    ...(level === undefined ? {} : { level: LEVELS[level as keyof typeof LEVELS] })
+  }
+}
+
+/**
+ * Log lines on stderr. Without --log-format/--log-level, the rollout's own lines (annotated with
+ * its id) are left out: the progress view already shows those events, and only the rest (a store
+ * that quarantined a file, say) is printed. JSON lines carry Effect's structured record: level,
+ * timestamp, message, and the annotations (rolloutId, wave) on every line of the rollout. Secrets
+ * are `Redacted` values in the configuration, printed as <redacted>.
+ */
+export const loggerLayer = (io: Io, options: LogOptions = {}) => {
+  const explicit = options.format !== undefined || options.level !== undefined
+  return Layer.mergeAll(
     Logger.layer([
       Logger.make((o) => {
+        const annotations = o.fiber.getRef(References.CurrentLogAnnotations)
+        if (!explicit && "rolloutId" in annotations) return
+        if (options.format === "json") {
+          io.err(`${Logger.formatJson.log(o)}\n`)
+          return
+        }
         const message = Array.isArray(o.message) ? o.message.map(String).join(" ") : String(o.message)
-        io.err(`${o.logLevel.toLowerCase()}: ${message}\n`)
+        const rollout = annotations.rolloutId
+        const where =
+          rollout === undefined
+            ? ""
+            : ` [${String(rollout)}${annotations.wave === undefined ? "" : ` wave ${String(annotations.wave)}`}]`
+        io.err(`${o.logLevel.toLowerCase()}: ${message}${where}\n`)
       })
     ]),
-    Layer.succeed(References.MinimumLogLevel, "Warn")
+    Layer.succeed(References.MinimumLogLevel, options.level ?? "Warn")
   )
+}
 
 export interface RunRequest<E> {
   readonly io: Io
@@ -505,6 +546,7 @@ export interface RunRequest<E> {
   readonly exitCode?: (result: RolloutResult) => number
   /** `--metrics-port`: where to serve Sluice's metrics while the rollout runs. */
   readonly metricsPort?: string | undefined
+  readonly logs?: LogOptions
 }
 
 /** `[host:]port` of `--metrics-port` (host default 127.0.0.1: metrics are not for the world by default). */
@@ -606,7 +648,7 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
       Layer.succeed(RolloutStore, store),
       req.gates,
       EventSink.fromCallback(renderer.event),
-      loggerLayer(io),
+      loggerLayer(io, req.logs),
       metricsServer === undefined ? Layer.empty : RolloutMetrics.layer
     )
     const exit = await Effect.runPromiseExit(req.program.pipe(Effect.provide(layer)), { signal: controller.signal })

@@ -18,12 +18,15 @@ import {
   resetWorld,
   runRollout,
   simRunOf,
-  worldOptionsOf
+  worldOptionsOf,
+  logOptionsOf
 } from "../runtime.js"
 import { readWorld } from "../simulated/world.js"
 import { checkRolloutId, checkSelector, loadSpec, newRolloutId } from "../spec.js"
 
 export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
+  // Checked before anything is opened: a usage error must leave nothing half set up.
+  const logs = logOptionsOf(parsed, "apply")
   const loaded = await loadSpec(io, parsed, "apply")
   const adapter = str(parsed, "adapter") ?? loaded.spec.spec.target.adapter
   checkAdapterName(adapter, "apply")
@@ -62,6 +65,7 @@ export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
   return runRollout({
     io,
     metricsPort: str(parsed, "metrics-port"),
+    logs,
     mode: outputModeOf(io, parsed),
     verbose: flag(parsed, "verbose"),
     store: fileStore(storeRoot),

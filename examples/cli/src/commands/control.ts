@@ -22,7 +22,8 @@ import {
   runStoreEffect,
   simRunFor,
   storeRootOf,
-  worldOptionsOf
+  worldOptionsOf,
+  logOptionsOf
 } from "../runtime.js"
 import { specFromHeader } from "../spec.js"
 
@@ -67,6 +68,9 @@ const waitForAck = async (storeRoot: string, id: string, controlId: string, ms: 
 }
 
 export const runControl = async (io: Io, parsed: Parsed, signal: ControlSignal, command: string): Promise<number> => {
+  // Checked before anything is opened (takeOver reads them again): a usage error must leave
+  // nothing half set up.
+  logOptionsOf(parsed, command)
   const id = parsed.positionals[0]!
   const storeRoot = storeRootOf(io, parsed)
   const store = fileStore(storeRoot)
@@ -198,6 +202,7 @@ export const takeOver = async (io: Io, parsed: Parsed, id: string, inspected: In
     return await runRollout({
       io,
       metricsPort: str(parsed, "metrics-port"),
+      logs: logOptionsOf(parsed, "resume"),
       mode: outputModeOf(io, parsed),
       verbose: flag(parsed, "verbose"),
       store,

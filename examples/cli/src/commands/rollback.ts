@@ -17,12 +17,15 @@ import {
   simRunFor,
   storeRootOf,
   withCreateHook,
-  worldOptionsOf
+  worldOptionsOf,
+  logOptionsOf
 } from "../runtime.js"
 import { checkRolloutId } from "../spec.js"
 import { resultExit } from "./control.js"
 
 export const runRollback = async (io: Io, parsed: Parsed): Promise<number> => {
+  // Checked before anything is opened: a usage error must leave nothing half set up.
+  const logs = logOptionsOf(parsed, "rollback")
   const id = parsed.positionals[0]!
   const storeRoot = storeRootOf(io, parsed)
   const store = fileStore(storeRoot)
@@ -62,6 +65,7 @@ export const runRollback = async (io: Io, parsed: Parsed): Promise<number> => {
   return runRollout({
     io,
     metricsPort: str(parsed, "metrics-port"),
+    logs,
     mode: outputModeOf(io, parsed),
     verbose: flag(parsed, "verbose"),
     store,

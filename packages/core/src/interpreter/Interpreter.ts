@@ -26,6 +26,7 @@ import { controlEvent, makeControlInbox } from "./controls.js"
 import { makeEmitter } from "./emitter.js"
 import { makeGates, summarize } from "./gates.js"
 import { makeAnalysis } from "./analysis.js"
+import { logNote } from "./logs.js"
 import { makeHealthCheck } from "./health.js"
 import { makeCommandRunner } from "./runner.js"
 import { makeTargetOps } from "./targetOps.js"
@@ -219,6 +220,9 @@ const coalesce = (events: ReadonlyArray<MachineEvent>): MachineEvent[] => {
 }
 
 const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string, from?: StoredSnapshot) =>
+  runOf(header, entries, owner, from).pipe(Effect.annotateLogs({ rolloutId: header.rolloutId }))
+
+const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string, from?: StoredSnapshot) =>
   Effect.scoped(
     Effect.gen(function* () {
       const store = yield* RolloutStore
@@ -348,7 +352,8 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           })
       }
 
-      const noteEvent = (note: Note) => {
+      const noteEvent = (note: Note) => Effect.andThen(logNote(note, header.plan.waves.length), publishNote(note))
+      const publishNote = (note: Note) => {
         if (!events.enabled) return Effect.void
         switch (note.kind) {
           case "waveStarted": {
@@ -465,6 +470,9 @@ const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const inbox = makeControlInbox({ store, rolloutId, journal, seen: new Set(replayed.seenControls) })
 
       const fresh = entries.length === 0
+      yield* Effect.logDebug(
+        `${fresh ? "starting" : "resuming"} rollout of ${header.image}: ${header.plan.waves.length} wave(s), ${header.machineInput.waves.reduce((n, w) => n + w.targets.length, 0)} target(s) (${header.adapter})`
+      )
       yield* events.emit({
         type: "rolloutStarted",
         image: header.image,

@@ -30,11 +30,7 @@ export const makeAdapterCall = (
         : Effect.clockWith((clock) => {
             const start = clock.currentTimeNanosUnsafe()
             return Effect.onExit(effect, (exit) =>
-              metrics.adapterCall(
-                operation,
-                Exit.isSuccess(exit),
-                Number(clock.currentTimeNanosUnsafe() - start) / 1e9
-              )
+              metrics.adapterCall(operation, Exit.isSuccess(exit), Number(clock.currentTimeNanosUnsafe() - start) / 1e9)
             )
           })
     const attempt = measured.pipe(

@@ -8,6 +8,11 @@ import type { Emitter } from "./emitter.js"
 import type { Verdict } from "./health.js"
 import type { Journal } from "./journal.js"
 
+const logFailure = (wave: number, targetId: string, reason: string) =>
+  Effect.logWarning(`target ${targetId} failed: ${reason}`).pipe(
+    Effect.annotateLogs({ wave: wave + 1, target: targetId })
+  )
+
 /**
  * What the run does to targets: updates (apply, then verify health) and rollbacks, each reported
  * to the machine as an outcome event per target. A batch runs all its targets at once: the machine
@@ -44,7 +49,7 @@ export const makeTargetOps = (deps: {
       Effect.andThen(
         events.emit({ type: "targetFailed", wave, targetId, reason: failureMessage(e) }),
         send({ type: "TARGET_FAILED", targetId, reason: failureMessage(e) })
-      )
+      ).pipe(Effect.tap(() => logFailure(wave, targetId, failureMessage(e))))
     if (target === undefined) return failed(unknownTarget("apply", targetId))
     const updating = events.enabled
       ? events.emit({
@@ -79,7 +84,9 @@ export const makeTargetOps = (deps: {
           ? send({ type: "TARGETS_HEALTHY", targetIds: [targetId] })
           : Effect.andThen(
               events.emit({ type: "targetFailed", wave, targetId, reason: verdict.reason }),
-              send({ type: "TARGET_FAILED", targetId, reason: `${targetId} unhealthy: ${verdict.reason}` })
+              send({ type: "TARGET_FAILED", targetId, reason: `${targetId} unhealthy: ${verdict.reason}` }).pipe(
+                Effect.tap(() => logFailure(wave, targetId, `unhealthy: ${verdict.reason}`))
+              )
             )
       ),
       Effect.catch(failed)

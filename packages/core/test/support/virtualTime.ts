@@ -1,4 +1,4 @@
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer, References } from "effect"
 import { TestClock } from "effect/testing"
 
 /**
@@ -22,7 +22,12 @@ export const runVirtual = <A, E>(effect: Effect.Effect<A, E>, options: { stepMs?
       yield* Effect.yieldNow
     }
     return yield* Fiber.join(fiber)
-  }).pipe(Effect.provide(TestClock.layer()), Effect.scoped)
+  }).pipe(
+    Effect.provide(TestClock.layer()),
+    // The engine's log lines (waves, rollbacks, outcomes) are for operators, not for test output.
+    Effect.provideService(References.MinimumLogLevel, "None"),
+    Effect.scoped
+  )
 }
 
 export const runVirtualPromise = <A, E>(effect: Effect.Effect<A, E>, options?: { stepMs?: number; limitMs?: number }) =>
