@@ -13,7 +13,9 @@ import {
   resumeCommand,
   retryCommand,
   rollbackCommand,
-  statusCommand
+  reportCommand,
+  statusCommand,
+  undoCommand
 } from "./commands/specs.js"
 import { UsageError, UserError } from "./errors.js"
 import { EXIT_CODES_HELP, ExitCode } from "./exitCodes.js"
@@ -33,6 +35,7 @@ const commands: ReadonlyArray<Command> = [
   { spec: planCommand, run: async (io, p) => (await import("./commands/plan.js")).runPlan(io, p) },
   { spec: applyCommand, run: async (io, p) => (await import("./commands/apply.js")).runApply(io, p) },
   { spec: statusCommand, run: async (io, p) => (await import("./commands/status.js")).runStatus(io, p) },
+  { spec: reportCommand, run: async (io, p) => (await import("./commands/report.js")).runReport(io, p) },
   { spec: listCommand, run: async (io, p) => (await import("./commands/status.js")).runList(io, p) },
   { spec: pauseCommand, run: control("PAUSE", "pause") },
   { spec: resumeCommand, run: control("RESUME", "resume") },
@@ -41,6 +44,7 @@ const commands: ReadonlyArray<Command> = [
   { spec: promoteCommand, run: control("PROMOTE", "promote") },
   { spec: rollbackCommand, run: async (io, p) => (await import("./commands/rollback.js")).runRollback(io, p) },
   { spec: retryCommand, run: async (io, p) => (await import("./commands/retry.js")).runRetry(io, p) },
+  { spec: undoCommand, run: async (io, p) => (await import("./commands/undo.js")).runUndo(io, p) },
   { spec: policyTestCommand, run: async (io, p) => (await import("./commands/policy.js")).runPolicyTest(io, p) },
   { spec: policyEvalCommand, run: async (io, p) => (await import("./commands/policy.js")).runPolicyEval(io, p) }
 ]
@@ -64,6 +68,7 @@ Control a rollout (from any shell; continues it here if its process died):
   promote <id>            end the current pause now
   rollback <id>           roll a finished rollout back to the previous revisions
   retry <id>              start an aborted, rolled-back or failed rollout again
+  undo <id>               roll out an earlier revision again (--to-revision N, --history)
 
 Policies:
   policy test <bundle> <cases>   run policy cases against an OPA Wasm bundle

@@ -257,6 +257,31 @@ A rollout whose rollback failed is refused: \`sluice rollback <id>\` first.
 ${EXIT_CODES_HELP}`
 }
 
+export const undoCommand: CommandSpec = {
+  name: "undo",
+  summary: "Roll out an earlier revision again (default: the one before <id>'s), as a new gated rollout.",
+  positionals: [{ name: "id", required: true, description: "a rollout of the workload (see `sluice list`)" }],
+  options: [
+    { name: "to-revision", kind: "string", value: "<N>", description: "the revision to go back to (see --history)" },
+    { name: "history", kind: "flag", description: "list the revisions and change nothing" },
+    { ...o.id, description: "id of the new rollout (default <id>-undo, <id>-undo-2, …)" },
+    o.metricsPort,
+    ...o.output,
+    ...o.connection,
+    ...o.simulatedRun,
+    o.store,
+    o.help
+  ],
+  details: `The revisions of a workload are its rollouts in this store that completed (same
+metadata.name, same adapter), oldest first: revision 1 is the oldest. undo starts a new rollout,
+<id>-undo, with the chosen revision's stored spec (its image, strategy and gates): it goes
+through the gates and waves like any rollout, and targets already on that version count as up
+to date. What ran before the first revision has no spec in the store: \`sluice rollback <id>\`
+restores it, target by target.
+
+${EXIT_CODES_HELP}`
+}
+
 export const rollbackCommand: CommandSpec = {
   name: "rollback",
   summary: "Roll a finished rollout back: every target it touched returns to its previous revision.",
