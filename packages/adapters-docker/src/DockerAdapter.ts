@@ -3,6 +3,8 @@ import {
   type ApplyContext,
   type Artifact,
   type HealthReport,
+  type ImageRef,
+  type ResolvedDigest,
   type Revision,
   type RollbackContext,
   type Target,
@@ -43,7 +45,7 @@ import {
 import { defaultPullsAlways, type ParsedImageRef, parseImageRef } from "./imageRef.js"
 import { runProbe } from "./probes.js"
 import { buildCreateRequest, type CreateSpec, envMap, extractCreateSpec, type Json, surgeConflict } from "./recreate.js"
-import { fetchImageConfig } from "./registry.js"
+import { fetchImageConfig, resolveManifestDigest } from "./registry.js"
 
 /** The adapter-private part of a Docker revision (`Revision.data`). JSON, kept in the rollout journal. */
 export interface DockerRevisionData {
@@ -383,6 +385,54 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
       return ref
         ? Effect.succeed(ref)
         : fail(op, target, `invalid image reference ${JSON.stringify(artifact.image.raw)}`)
+    })
+
+  /**
+   * The manifest digest the image's tag names in its registry (see `resolveManifestDigest`). When
+   * the registry cannot tell (unreachable, unknown there) and the first host's engine has the image,
+   * its `RepoDigests` entry for this repository, or `undefined` for an image that was never pushed;
+   * otherwise the registry's error.
+   */
+  const resolveDigest = (image: ImageRef) =>
+    Effect.gen(function* () {
+      const ref = parseImageRef(image.raw)
+      if (ref === undefined)
+        return yield* fail("inspect", undefined, `invalid image reference ${JSON.stringify(image.raw)}`)
+      const auth = yield* Effect.promise(() =>
+        resolveRegistryAuth(ref.registry, config.registries, config.dockerConfig, scrubber)
+      )
+      const fromRegistry = yield* Effect.tryPromise({
+        try: (signal) => resolveManifestDigest(ref, auth?.auth, signal),
+        catch: (e) =>
+          toAdapterError(
+            scrubber,
+            "inspect",
+            undefined,
+            `resolve the digest of ${ref.raw} from registry ${ref.registry}`,
+            e
+          )
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: apiTimeoutMs,
+          orElse: () =>
+            fail(
+              "inspect",
+              undefined,
+              `resolve the digest of ${ref.raw}: no answer within ${apiTimeoutMs / 1000}s`,
+              true
+            )
+        }),
+        Effect.result
+      )
+      if (Result.isSuccess(fromRegistry)) return fromRegistry.success as ResolvedDigest | undefined
+      const engine = engines.values().next().value
+      const local = engine === undefined ? undefined : yield* imageOpt("inspect", image.raw, engine, ref.raw)
+      if (local === undefined) return yield* Effect.fail(fromRegistry.failure)
+      const prefix = `${ref.fromImage}@`
+      const repoDigest = ((local.RepoDigests ?? []) as Array<string>).find((d) => d.startsWith(prefix))
+      return repoDigest === undefined
+        ? undefined
+        : ({ digest: repoDigest.slice(prefix.length), configDigest: String(local.Id) } as ResolvedDigest)
     })
 
   // ---------------------------------------------------------------------------------------------
@@ -1166,6 +1216,7 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
     selectorSchema: DockerSelector as unknown as Schema.Codec<unknown, unknown>,
     discover,
     inspect,
+    resolveDigest,
     render,
     apply,
     health,

@@ -2,6 +2,7 @@
  * Reads an image's configuration straight from its registry (Distribution API: manifest, then the
  * config blob) without pulling it, so the policy gate can judge an image before any host fetches it.
  */
+import { createHash } from "node:crypto"
 import type { AuthConfig } from "./auth.js"
 import type { ParsedImageRef } from "./imageRef.js"
 import type { Json } from "./recreate.js"
@@ -75,16 +76,13 @@ const authorize = async (
   return `Bearer ${body.token ?? body.access_token}`
 }
 
-export const fetchImageConfig = async (
-  ref: ParsedImageRef,
-  auth: AuthConfig | undefined,
-  signal: AbortSignal
-): Promise<Json> => {
+/** Tries https (and plain http for a registry on this host) until one answers. */
+const overSchemes = async <A>(ref: ParsedImageRef, f: (root: string) => Promise<A>): Promise<A> => {
   const schemes = isLocal(ref.registry) ? ["http", "https"] : ["https"]
   let lastError: unknown
   for (const scheme of schemes) {
     try {
-      return await fetchWith(base(ref.registry, scheme), ref, auth, signal)
+      return await f(base(ref.registry, scheme))
     } catch (e) {
       lastError = e
       if (e instanceof RegistryError) throw e
@@ -93,12 +91,44 @@ export const fetchImageConfig = async (
   throw lastError
 }
 
-const fetchWith = async (
-  root: string,
+export const fetchImageConfig = (
   ref: ParsedImageRef,
   auth: AuthConfig | undefined,
   signal: AbortSignal
-): Promise<Json> => {
+): Promise<Json> => overSchemes(ref, (root) => fetchWith(root, ref, auth, signal))
+
+/**
+ * The manifest digest the reference names now (what `docker pull name@digest` fetches): the
+ * sha256 of the manifest's bytes as the registry serves them, which must agree with its
+ * `Docker-Content-Digest` header when it sends one. For a single-platform manifest, the digest of
+ * its config blob too (a scan report's `ImageID`).
+ */
+export const resolveManifestDigest = (
+  ref: ParsedImageRef,
+  auth: AuthConfig | undefined,
+  signal: AbortSignal
+): Promise<{ readonly digest: string; readonly configDigest?: string }> =>
+  overSchemes(ref, async (root) => {
+    const get = registryGetter(root, ref, auth, signal)
+    const res = await get(`manifests/${ref.digest ?? ref.tag ?? "latest"}`, ACCEPT)
+    const bytes = Buffer.from(await res.arrayBuffer())
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`
+    const header = res.headers.get("docker-content-digest")
+    if (header !== null && header !== digest)
+      throw new RegistryError(`${ref.raw}: the registry says the manifest is ${header}, its bytes hash to ${digest}`)
+    if (ref.digest !== undefined && ref.digest !== digest)
+      throw new RegistryError(`${ref.raw}: the manifest served for ${ref.digest} hashes to ${digest}`)
+    let manifest: Json
+    try {
+      manifest = JSON.parse(bytes.toString("utf8")) as Json
+    } catch {
+      throw new RegistryError(`${ref.raw}: the manifest is not JSON`)
+    }
+    const configDigest: unknown = manifest?.config?.digest
+    return typeof configDigest === "string" ? { digest, configDigest } : { digest }
+  })
+
+const registryGetter = (root: string, ref: ParsedImageRef, auth: AuthConfig | undefined, signal: AbortSignal) => {
   let authorization: string | undefined
   const get = async (path: string, accept?: string): Promise<Response> => {
     const doGet = () =>
@@ -124,6 +154,16 @@ const fetchWith = async (
     if (!res.ok) throw new RegistryError(`GET ${path} answered ${res.status}`, res.status)
     return res
   }
+  return get
+}
+
+const fetchWith = async (
+  root: string,
+  ref: ParsedImageRef,
+  auth: AuthConfig | undefined,
+  signal: AbortSignal
+): Promise<Json> => {
+  const get = registryGetter(root, ref, auth, signal)
   let manifest = (await (await get(`manifests/${ref.digest ?? ref.tag ?? "latest"}`, ACCEPT)).json()) as Json
   let manifestDigest: string | undefined = ref.digest
   if (Array.isArray(manifest.manifests)) {

@@ -11,5 +11,6 @@ import "./suites/health.suite.js"
 import "./suites/crash.suite.js"
 import "./suites/registry.suite.js"
 import "./suites/cli.suite.js"
+import "./suites/digest.suite.js"
 // Last: it restarts dockerd.
 import "./suites/dockerd-restart.suite.js"

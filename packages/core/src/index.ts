@@ -75,6 +75,7 @@ export {
   type HealthReport,
   type HealthStatus,
   type ProbeSpec,
+  type ResolvedDigest,
   type RollbackContext,
   TargetAdapter,
   type TargetAdapterShape,
@@ -108,7 +109,7 @@ export {
   type StartOptions,
   startRollout
 } from "./interpreter/Interpreter.js"
-export type { AnalysisConfig, RolloutConfig } from "./interpreter/RolloutConfig.js"
+export type { AnalysisConfig, ArtifactDigest, RolloutConfig } from "./interpreter/RolloutConfig.js"
 export type { DeniedTarget, Outcome, RolloutContext } from "./machine/types.js"
 export { countsOf, progressOf, type RolloutProgress } from "./machine/progress.js"
 export { type ConfigFromSpecOptions, configFromSpec } from "./run/fromSpec.js"

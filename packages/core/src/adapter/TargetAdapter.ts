@@ -91,6 +91,14 @@ export interface ConcludeContext {
   readonly updated: ReadonlyArray<string>
 }
 
+/** The registry's digests of an image, as the targets would pull it. */
+export interface ResolvedDigest {
+  /** The manifest digest the reference names now (`sha256:<64 hex>`): what a pull by digest fetches. */
+  readonly digest: string
+  /** The image configuration's digest (what `docker inspect` calls the image's Id), when known. */
+  readonly configDigest?: string
+}
+
 export interface TargetAdapterShape {
   readonly name: string
   readonly capabilities: AdapterCapabilities
@@ -98,6 +106,14 @@ export interface TargetAdapterShape {
   readonly selectorSchema: Schema.Codec<unknown, unknown>
   readonly discover: (selector: unknown) => Effect.Effect<ReadonlyArray<Target>, AdapterError>
   readonly inspect: (target: Target) => Effect.Effect<TargetState, AdapterError>
+  /**
+   * Optional. The registry's manifest digest of `image` (a tag resolved now). The interpreter calls
+   * it once, before any gate, when the spec does not pin a digest; the rollout then deploys by that
+   * digest and the scan gate accepts only a report made for it. `undefined`: the image has no
+   * registry digest (e.g. built on the engine and never pushed). Without this member, the spec must
+   * pin the digest for the scan report to be bound to it.
+   */
+  readonly resolveDigest?: (image: ImageRef) => Effect.Effect<ResolvedDigest | undefined, AdapterError>
   /**
    * The workload as it will run once `artifact` is applied, for the policy gate. Optional: without
    * it the core swaps the image into the inspected workload (`withImage`).

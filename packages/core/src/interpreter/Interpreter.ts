@@ -24,6 +24,7 @@ import {
 import { failureMessage, makeAdapterCall } from "./adapterCall.js"
 import { controlEvent, makeControlInbox } from "./controls.js"
 import { makeEmitter } from "./emitter.js"
+import { resolveArtifactDigest } from "./artifactDigest.js"
 import { makeGates, summarize } from "./gates.js"
 import { makeAnalysis } from "./analysis.js"
 import { logNote } from "./logs.js"
@@ -110,7 +111,10 @@ const defaultOwner = () => `${os.hostname()}:${process.pid}:${randomUUID().slice
 export const startRollout = (options: StartOptions) =>
   Effect.gen(function* () {
     const store = yield* RolloutStore
-    const { config } = options
+    // The artifact's digest, before any gate: the rollout deploys by it and the header records it.
+    const config = yield* resolveArtifactDigest(options.config, yield* TargetAdapter).pipe(
+      Effect.mapError((p) => new RolloutError({ rolloutId: options.config.rolloutId, message: p.message }))
+    )
     const { inventory, states } = yield* discoverInventory(config)
     const plan = options.plan(inventory)
     // What each planned target runs now is what rollback restores: the inspect that built the

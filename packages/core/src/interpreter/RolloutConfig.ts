@@ -20,11 +20,30 @@ export interface AnalysisConfig {
  * Everything the interpreter needs to run a rollout, as plain JSON, derived from the decoded spec
  * and stored in the journal header so a resumed process needs nothing else.
  */
+/**
+ * The artifact's digest, resolved before the gates (see `interpreter/artifactDigest.ts`): the
+ * spec's pinned digest, or the registry's manifest digest through the adapter. Stored in the
+ * journal header with the config, so a resumed run deploys and judges the same bytes.
+ */
+export interface ArtifactDigest {
+  /** `sha256:<64 hex>`: the manifest digest the rollout deploys by. */
+  readonly digest: string
+  /** The image configuration's digest (a scan report's `ImageID`), when the registry gave it. */
+  readonly configDigest?: string
+  /** `spec`: pinned in the spec; `registry`: the tag resolved through the adapter. */
+  readonly source: "spec" | "registry"
+  /** The reference as the spec wrote it (e.g. with the tag that was resolved). */
+  readonly reference: string
+}
+
 export interface RolloutConfig {
   readonly rolloutId: string
   readonly adapter: string
   readonly selector: unknown
+  /** The artifact; once its digest is resolved, its image names that digest (deployed by digest). */
   readonly artifact: Artifact
+  /** Set by `startRollout` before the gates run; absent when neither the spec nor the adapter gave a digest. */
+  readonly artifactDigest?: ArtifactDigest
   readonly health: {
     readonly progressDeadlineMs: number
     readonly minReadyMs: number

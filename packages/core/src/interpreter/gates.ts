@@ -14,6 +14,7 @@ import {
   type Violation
 } from "../policy/PolicyEngine.js"
 import type { AdapterCall } from "./adapterCall.js"
+import { reportNames } from "./artifactDigest.js"
 import type { Emitter } from "./emitter.js"
 import { sha256Hex } from "../util/hash.js"
 import { forEachPooled } from "./pool.js"
@@ -94,6 +95,47 @@ export const makeGates = (deps: {
       : Effect.succeed(t)
   }
 
+  /**
+   * The scan report, bound to the artifact's digest: a report that does not name the digest the
+   * rollout deploys is not given to the policies, and the scan gate denies naming both digests.
+   * Without a known digest (an adapter that cannot resolve one and no digest in the spec) the report
+   * is matched by name, and the scan gate warns that it is not bound.
+   */
+  const boundReport = Effect.fnUntraced(function* () {
+    const digest = config.artifactDigest
+    const image = digest?.reference ?? config.artifact.image.raw
+    const none = { report: undefined, deny: [] as GateViolation[], warn: [] as GateViolation[] }
+    if (scans === undefined) return none
+    const found = yield* scans.reportFor(image, digest?.digest)
+    if (found === undefined) return none
+    const from = found.source ?? found.image
+    if (digest === undefined) {
+      return {
+        ...none,
+        report: found,
+        warn: [
+          {
+            targetId: "*",
+            rule: "scan/digest-unknown",
+            message: `the scan report ${from} is matched to ${image} by name only: the artifact's digest is unknown (the spec pins none and the ${config.adapter} adapter found none in a registry); pin the image by digest to bind the report to it`
+          }
+        ]
+      }
+    }
+    if (reportNames(found, digest)) return { ...none, report: found }
+    const named = found.digests.length === 0 ? "no digest" : found.digests.join(", ")
+    return {
+      ...none,
+      deny: [
+        {
+          targetId: "*",
+          rule: "scan/digest-mismatch",
+          message: `the scan report ${from} was made for ${named}, not for ${digest.digest}, the digest of ${digest.reference} the rollout deploys (${digest.source === "spec" ? "pinned in the spec" : "resolved from the registry"}): the image under that name is not the one scanned`
+        }
+      ]
+    }
+  })
+
   /** Runs the enabled policy-engine gates over targets; `undefined` wave = the pre-flight gate. */
   const check = Effect.fn("Gates.check")(function* (ids: ReadonlyArray<string>, wave: number | undefined) {
     if (gates.length === 0) return [] as DeniedTarget[]
@@ -106,8 +148,8 @@ export const makeGates = (deps: {
         }
       ]
     }
-    const report =
-      enabled.has("scan") && scans !== undefined ? yield* scans.reportFor(config.artifact.image.raw) : undefined
+    const scan = enabled.has("scan") ? yield* boundReport() : { report: undefined, deny: [], warn: [] }
+    const report = scan.report
     const inspected = yield* forEachPooled(
       ids,
       (id) =>
@@ -126,6 +168,11 @@ export const makeGates = (deps: {
     const byGate = new Map<PolicyGate, { violations: GateViolation[]; warnings: GateViolation[] }>(
       gates.map((g) => [g, { violations: [], warnings: [] }])
     )
+    const scanGate = byGate.get("scan")
+    if (scanGate !== undefined) {
+      scanGate.violations.push(...scan.deny)
+      scanGate.warnings.push(...scan.warn)
+    }
     for (const { id, workload } of inspected) {
       const decision = yield* decide(id, workload, policy, report)
       for (const v of decision.deny) byGate.get(v.gate)?.violations.push(gateViolation(v, id))

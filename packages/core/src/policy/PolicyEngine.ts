@@ -39,6 +39,14 @@ export interface ScanFinding {
 }
 export interface ScanReport {
   readonly image: string
+  /**
+   * The image digests the report says it was made for (`sha256:<64 hex>`): Trivy's
+   * `Metadata.RepoDigests` (the part after `@`) and `Metadata.ImageID`, or the file's own `digest`.
+   * The scan gate accepts a report only when it names the artifact's digest.
+   */
+  readonly digests: ReadonlyArray<string>
+  /** Where the report came from (a file path), for the gate's messages. */
+  readonly source?: string
   readonly findings: ReadonlyArray<ScanFinding>
   /** The raw report, for policies that want more. */
   readonly raw?: unknown
@@ -71,8 +79,11 @@ export class PolicyEngine extends Context.Service<PolicyEngine, PolicyEngineShap
 ) {}
 
 export interface ScanReportSourceShape {
-  /** `undefined` when no report exists for the image (the scan gate decides what that means). */
-  readonly reportFor: (image: string) => Effect.Effect<ScanReport | undefined>
+  /**
+   * The report for `image` (the reference as the spec wrote it), preferring one that names
+   * `digest` when it is given; `undefined` when none exists (the scan gate decides what that means).
+   */
+  readonly reportFor: (image: string, digest?: string) => Effect.Effect<ScanReport | undefined>
 }
 
 export class ScanReportSource extends Context.Service<ScanReportSource, ScanReportSourceShape>()(

@@ -174,6 +174,11 @@ export function isSameImage(desired: ImageRef, running: string): boolean {
   return canonicalImage(parsed.success) === canonicalImage(desired)
 }
 
+/** The reference as written, pinned to `digest` (`name:tag@digest`); a reference that has a digest is returned as is. */
+export function formatDigested(ref: ImageRef, digest: string): string {
+  return ref.digest !== undefined ? ref.raw : `${ref.raw}@${digest}`
+}
+
 /**
  * The name as written, without tag and digest: what a runtime's pull takes as the image to fetch
  * (`localhost:5000/sluice/agent`; `agent` stays `agent`).

@@ -26,9 +26,13 @@ export const TrivyResult = Schema.Struct({
   Vulnerabilities: opt(Schema.Array(TrivyVulnerability))
 })
 
+const Sha256 = Schema.String.check(Schema.isPattern(/^sha256:[a-f0-9]{64}$/))
+
 export const TrivyReport = Schema.Struct({
   SchemaVersion: Schema.Literal(2),
   ArtifactName: Schema.String,
+  /** The report's own record of the image digest it was made for (optional; Sluice's, not Trivy's). */
+  digest: Schema.optional(Sha256),
   ArtifactType: opt(Schema.String),
   Metadata: opt(
     Schema.Struct({
@@ -73,7 +77,29 @@ export const parseTrivyReport = (json: unknown, file?: string): Result.Result<Sc
       })
     }
   }
-  return Result.succeed({ image: report.ArtifactName, findings, raw: json })
+  return Result.succeed({
+    image: report.ArtifactName,
+    digests: reportDigests(report),
+    ...(file !== undefined ? { source: file } : {}),
+    findings,
+    raw: json
+  })
+}
+
+/**
+ * The image digests a report names: each `Metadata.RepoDigests` entry's digest (`repo@sha256:…`),
+ * `Metadata.ImageID` (the image configuration's digest) and the report's own `digest`; anything
+ * that is not a sha256 digest is left out.
+ */
+export const reportDigests = (report: TrivyReport): ReadonlyArray<string> => {
+  const out = new Set<string>()
+  const add = (d: string | null | undefined) => {
+    if (d != null && /^sha256:[a-f0-9]{64}$/.test(d)) out.add(d)
+  }
+  for (const rd of report.Metadata?.RepoDigests ?? []) add(rd.slice(rd.lastIndexOf("@") + 1))
+  add(report.Metadata?.ImageID)
+  add(report.digest)
+  return [...out]
 }
 
 /** Parses Trivy JSON text. */
@@ -103,6 +129,9 @@ export const invalidReport = (image: string, error: TrivyReportError): ScanRepor
   const reason = `${error.file !== undefined ? `${error.file}: ` : ""}${error.message}`
   return {
     image,
+    // It names no digest: the scan gate denies it for that too.
+    digests: [],
+    ...(error.file !== undefined ? { source: error.file } : {}),
     findings: [{ id: INVALID_REPORT_ID, pkg: "sluice", installedVersion: "", severity: "CRITICAL" }],
     raw: {
       SchemaVersion: 2,
@@ -134,6 +163,9 @@ const matches = (report: ScanReport, image: string): boolean => {
   return inList(md?.RepoTags) || inList(md?.RepoDigests)
 }
 
+const namesDigest = (report: ScanReport, digest: string | undefined) =>
+  digest !== undefined && report.digests.includes(digest)
+
 const readText = (file: string) =>
   Effect.tryPromise({
     try: () => readFile(file, "utf8"),
@@ -143,22 +175,29 @@ const readText = (file: string) =>
 const isMissing = (e: TrivyReportError) => /ENOENT/.test(e.message)
 
 /**
- * Looks up the Trivy report for `image` in `dir`: first `<image with / : @ replaced by _>.json`,
- * else any `*.json` whose `ArtifactName` (or `Metadata.RepoTags` / `RepoDigests`) is the image.
- * Files are read on every call, so reports written during a rollout are seen.
+ * Looks up the Trivy report for `image` in `dir`: `<image with / : @ replaced by _>.json`, or any
+ * `*.json` whose `ArtifactName` (or `Metadata.RepoTags` / `RepoDigests`) is the image. With a
+ * `digest`, a report that names it (see {@link reportDigests}) wins over one that only has the
+ * image's name, wherever it is in the directory; a report found by name alone is returned as is
+ * (the scan gate then refuses it, naming both digests). Files are read on every call, so reports
+ * written during a rollout are seen.
  */
 export const findTrivyReport = Effect.fnUntraced(function* (
   dir: string,
-  image: string
+  image: string,
+  digest?: string
 ): Effect.fn.Return<ScanReport | undefined, TrivyReportError> {
   const direct = join(dir, trivyReportFileName(image))
   const directText = yield* readText(direct).pipe(
     Effect.map((t): string | undefined => t),
     Effect.catchIf(isMissing, () => Effect.succeed(undefined))
   )
+  let byName: ScanReport | undefined
   if (directText !== undefined) {
     const parsed = parseTrivyReportText(directText, direct)
-    return Result.isSuccess(parsed) ? parsed.success : yield* parsed.failure
+    if (Result.isFailure(parsed)) return yield* parsed.failure
+    if (digest === undefined || namesDigest(parsed.success, digest)) return parsed.success
+    byName = parsed.success
   }
   const entries = yield* Effect.tryPromise({
     try: () => readdir(dir),
@@ -166,20 +205,26 @@ export const findTrivyReport = Effect.fnUntraced(function* (
   })
   for (const entry of entries.filter((e) => e.endsWith(".json")).sort()) {
     const file = join(dir, entry)
+    if (file === direct) continue
     const text = yield* readText(file)
     const parsed = parseTrivyReportText(text, file)
     // Unrelated or foreign JSON files in the directory are skipped.
-    if (Result.isSuccess(parsed) && matches(parsed.success, image)) return parsed.success
+    if (Result.isFailure(parsed)) continue
+    if (namesDigest(parsed.success, digest)) return parsed.success
+    if (matches(parsed.success, image)) {
+      if (digest === undefined) return parsed.success
+      byName ??= parsed.success
+    }
   }
-  return undefined
+  return byName
 })
 
 /** `ScanReportSource` over a directory of Trivy JSON reports (see {@link findTrivyReport}). */
 export const TrivyReportDirectory = {
   make: (dir: string): ScanReportSource["Service"] =>
     ScanReportSource.of({
-      reportFor: (image) =>
-        findTrivyReport(dir, image).pipe(
+      reportFor: (image, digest) =>
+        findTrivyReport(dir, image, digest).pipe(
           Effect.catch((error) =>
             Effect.logWarning(
               `scan report for ${image} is unreadable; failing the scan gate closed`,

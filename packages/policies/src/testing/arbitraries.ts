@@ -527,6 +527,7 @@ export const trivyReport = (image: fc.Arbitrary<string> = imageRef): fc.Arbitrar
 
 const toScanReport = (raw: Record<string, unknown>): ScanReport => ({
   image: String(raw.ArtifactName),
+  digests: [],
   findings: [],
   raw
 })

@@ -74,7 +74,7 @@ const kinds = fc.constantFrom("Deployment", "StatefulSet", "DaemonSet", "Pod")
 
 const toInput = (workload: WorkloadSource, scan: unknown, now: number): PolicyInput => {
   const r = buildPolicyInput(
-    { workload, scan: scan === undefined ? undefined : { image: "", findings: [], raw: scan } },
+    { workload, scan: scan === undefined ? undefined : { image: "", digests: [], findings: [], raw: scan } },
     now
   )
   if (Result.isFailure(r)) throw new Error(r.failure.message)

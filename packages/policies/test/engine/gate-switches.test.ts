@@ -27,10 +27,14 @@ const V1 =
 const V2 =
   "registry.sluice.dev/agents/node-agent:2.0.0@sha256:2222222222222222222222222222222222222222222222222222222222222222"
 
-const report = (image: string, critical: boolean) => ({
+const V2_DIGEST = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+const OTHER_DIGEST = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+
+const report = (image: string, critical: boolean, digest = V2_DIGEST) => ({
   SchemaVersion: 2,
   ArtifactName: image,
   ArtifactType: "container_image",
+  Metadata: { RepoDigests: [`registry.sluice.dev/agents/node-agent@${digest}`] },
   Results: [
     {
       Target: `${image} (debian 12.8)`,
@@ -43,14 +47,18 @@ const report = (image: string, critical: boolean) => ({
   ]
 })
 
-const rollout = async (gates: { policy: boolean; scan: boolean }, options: { critical: boolean }) => {
+const rollout = async (
+  gates: { policy: boolean; scan: boolean },
+  options: { critical: boolean; reportDigest?: string; image?: string }
+) => {
+  const image = options.image ?? V2
   const text = `
 apiVersion: sluice.dev/v1alpha1
 kind: Rollout
 metadata: { name: node-agent }
 spec:
   target: { adapter: simulated, selector: {} }
-  artifact: { image: "${V2}" }
+  artifact: { image: "${image}" }
   strategy: { rolling: { batchSize: 2 } }
   gates: { policy: { enabled: ${gates.policy} }, scan: { enabled: ${gates.scan} } }
 `
@@ -58,9 +66,12 @@ spec:
   if (Result.isFailure(parsed)) throw new Error(parsed.failure.message)
   const spec = parsed.success
   const dir = mkdtempSync(join(tmpdir(), "sluice-gate-switches-"))
-  writeFileSync(join(dir, trivyReportFileName(V2)), JSON.stringify(report(V2, options.critical)))
+  writeFileSync(
+    join(dir, trivyReportFileName(image)),
+    JSON.stringify(report(image, options.critical, options.reportDigest))
+  )
   // v2 runs as root: the built-in non-root policy denies it.
-  const fleet = makeSimulatedFleet({ size: 4, image: V1, seed: 3, versions: { [V2]: { runsAsRoot: true } } })
+  const fleet = makeSimulatedFleet({ size: 4, image: V1, seed: 3, versions: { [image]: { runsAsRoot: true } } })
   const events: RolloutEvent[] = []
   const result = await Effect.runPromise(
     startRollout({
@@ -83,6 +94,27 @@ spec:
   const touched = [...fleet.targets.values()].filter((t) => t.history.length > 0).length
   return { result, gateEvents, touched }
 }
+
+describe("the scan report is bound to the artifact's digest", () => {
+  it("a report for other bytes under the same name denies, naming both digests; nothing is touched", async () => {
+    const r = await rollout({ policy: false, scan: true }, { critical: false, reportDigest: OTHER_DIGEST })
+    expect(r.result.outcome).toBe("blocked")
+    expect(r.touched).toBe(0)
+    const scan = r.gateEvents.find((e) => e.gate === "scan")
+    expect(scan?.allow).toBe(false)
+    const v = scan?.violations.find((x) => x.rule === "scan/digest-mismatch")
+    expect(v?.message).toContain(OTHER_DIGEST)
+    expect(v?.message).toContain(V2_DIGEST)
+  })
+
+  it("an image whose digest nobody knows is matched by name, and the scan gate warns that it is not bound", async () => {
+    const unpinned = "registry.sluice.dev/agents/node-agent:2.0.0"
+    const r = await rollout({ policy: false, scan: true }, { critical: false, image: unpinned })
+    expect(r.result.outcome).toBe("completed")
+    const scan = r.gateEvents.find((e) => e.gate === "scan")
+    expect(scan?.warnings.map((w) => w.rule)).toContain("scan/digest-unknown")
+  })
+})
 
 describe("gate switches with the built-in bundle", () => {
   it.effect("every violation of the built-in bundle names its gate; the engine decides only the gates asked", () =>

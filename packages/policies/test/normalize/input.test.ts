@@ -9,7 +9,7 @@ describe("buildPolicyInput", () => {
   it("carries the raw Kubernetes object, the raw scan report and now (RFC 3339, seconds)", () => {
     const object = loadFixture("kubernetes/deployment-log-shipper.yaml")
     const raw = loadFixture("trivy/clean-image.json")
-    const scan: ScanReport = { image: "x", findings: [], raw }
+    const scan: ScanReport = { image: "x", digests: [], findings: [], raw }
     const input = getOrThrow(buildPolicyInput({ workload: { source: "kubernetes", object }, scan }, NOW))
     expect(Object.keys(input)).toEqual(["workload", "kubernetes", "scan", "now"])
     expect(input.kubernetes?.object).toBe(object)
@@ -33,6 +33,7 @@ describe("buildPolicyInput", () => {
   it("writes a Trivy SchemaVersion 2 document when a scan report has findings but no raw report", () => {
     const scan: ScanReport = {
       image: "a:1",
+      digests: [],
       findings: [{ id: "CVE-1", pkg: "openssl", installedVersion: "1", fixedVersion: "2", severity: "HIGH" }]
     }
     const input = getOrThrow(

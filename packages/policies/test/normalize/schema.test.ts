@@ -25,6 +25,7 @@ const expectValid = (input: PolicyInput) => {
 const NOW = Date.parse("2026-11-21T00:00:00Z")
 const scan: ScanReport = {
   image: "x",
+  digests: [],
   findings: [],
   raw: loadFixture("trivy/registry.sluice.dev_agents_fleet-agent_4.2.0.json")
 }

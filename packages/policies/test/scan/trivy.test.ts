@@ -125,3 +125,41 @@ describe("TrivyReportDirectory", () => {
     })
   )
 })
+
+describe("the digests a report names (issue 12)", () => {
+  const D1 = `sha256:${"1".repeat(64)}`
+  const D2 = `sha256:${"2".repeat(64)}`
+  const D3 = `sha256:${"3".repeat(64)}`
+  const doc = (name: string, extra: Record<string, unknown>) => ({ SchemaVersion: 2, ArtifactName: name, ...extra })
+
+  it("reads RepoDigests (after the @), ImageID and the report's own digest; nothing else", () => {
+    const r = getOrThrow(
+      parseTrivyReport(
+        doc(AGENT, {
+          digest: D3,
+          Metadata: { RepoDigests: [`registry.sluice.dev/agents/fleet-agent@${D1}`, "junk"], ImageID: D2 }
+        }),
+        "scans/a.json"
+      )
+    )
+    expect(r.digests).toEqual([D1, D2, D3])
+    expect(r.source).toBe("scans/a.json")
+    expect(getOrThrow(parseTrivyReport(doc(AGENT, {}))).digests).toEqual([])
+  })
+
+  it("refuses a report whose own digest is not a sha256 digest", () => {
+    expect(getFailure(parseTrivyReport(doc(AGENT, { digest: "sha256:xyz" }))).message).toMatch(/digest/)
+  })
+
+  it.effect("given a digest, a report that names it wins over the one with the image's file name", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "sluice-trivy-digest-"))
+      writeFileSync(join(dir, trivyReportFileName(AGENT)), JSON.stringify(doc(AGENT, { Metadata: { ImageID: D1 } })))
+      writeFileSync(join(dir, "z-rescan.json"), JSON.stringify(doc("elsewhere", { Metadata: { ImageID: D2 } })))
+      expect((yield* findTrivyReport(dir, AGENT, D2))?.source).toBe(join(dir, "z-rescan.json"))
+      // Named by neither: the report found by name comes back (the scan gate then refuses it).
+      expect((yield* findTrivyReport(dir, AGENT, D3))?.digests).toEqual([D1])
+      expect((yield* findTrivyReport(dir, AGENT))?.digests).toEqual([D1])
+    })
+  )
+})
