@@ -48,3 +48,37 @@ describe("--faults rollback-fails=<t>: rehearsing a rollback that fails (exit 4)
     expect(r.stderr).toContain('--faults item "rollback-fails=node-99" names node-99')
   })
 })
+
+describe("a rollback's progress in plain output", () => {
+  it("plain output shows a rollback's progress, a line per tenth of the targets to restore", async () => {
+    const r = await sluice([
+      "apply",
+      "-f",
+      fixture("rolling.yaml"),
+      "--plain",
+      "--store",
+      tmpStore(),
+      "--fleet-size",
+      "100",
+      "--set",
+      "spec.health.progressDeadline=1s",
+      "--set",
+      "spec.strategy.rolling.batchSize=50%",
+      "--set",
+      "spec.strategy.rolling.maxUnavailable=50",
+      "--faults",
+      "never-healthy=:2.0.0#node-075",
+      ...FAST
+    ])
+    expect(r.code, r.stderr).toBe(3)
+    const total = Number(/rolling back (\d+) targets/.exec(r.stdout)?.[1])
+    expect(total).toBeGreaterThanOrEqual(10)
+    const step = Math.ceil(total / 10)
+    const milestones = [...r.stdout.matchAll(/rolled back (\d+)\/(\d+)$/gm)].map((m) => Number(m[1]))
+    const expected = Array.from({ length: Math.ceil(total / step) - 1 }, (_, i) => (i + 1) * step).filter(
+      (n) => n < total
+    )
+    expect(milestones).toEqual(expected)
+    expect(r.stdout).toContain(`rollback finished: ${total}/${total} restored`)
+  })
+})

@@ -86,7 +86,7 @@ export const describeEvent = (e: RolloutEvent, model: ProgressModel, style: Styl
       return e.ok
         ? verbose
           ? `  ${e.targetId} rolled back to ${versionOf(e.to)}`
-          : undefined
+          : rollbackMilestone(model)
         : `${style.red("✗")} ${e.targetId} could not be rolled back to ${versionOf(e.to)}: ${e.reason ?? "unknown"}`
     case "retrying":
       return verbose
@@ -110,6 +110,18 @@ export const describeEvent = (e: RolloutEvent, model: ProgressModel, style: Styl
     default:
       return undefined
   }
+}
+
+/**
+ * A rollback's progress without -v: a line at each tenth of the targets to restore (for 10 or
+ * more), so a long rollback is not silent between "rolling back" and "rollback finished".
+ */
+const rollbackMilestone = (model: ProgressModel) => {
+  const total = model.rollbackTotal
+  const done = model.rolledBack.size
+  if (total < 10 || done >= total) return undefined
+  const step = Math.ceil(total / 10)
+  return done % step === 0 ? `  rolled back ${done}/${total}` : undefined
 }
 
 /** `[rule] message (×500)`, the two most frequent. */
