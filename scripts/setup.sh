@@ -42,7 +42,7 @@ need_apt() {
   fi
 }
 
-step "base tools (jq, openssl, prometheus)" need_apt jq openssl prometheus
+step "base tools (jq, openssl, prometheus, chromium)" need_apt jq openssl prometheus chromium
 step "opa" bash scripts/opa/build-opa.sh
 step "kubernetes control plane binaries" bash scripts/kube/build-tools.sh
 step "docker engine" bash scripts/docker/provision.sh

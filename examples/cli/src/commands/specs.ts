@@ -359,3 +359,25 @@ export const policyEvalCommand: CommandSpec = {
 Exit codes: 0 allowed, 2 denied (fail closed: a bundle that cannot load denies), 64 unusable
 input or argument, 1 internal error.`
 }
+
+export const reportCommand: CommandSpec = {
+  name: "report",
+  summary: "Write a rollout's report: one self-contained HTML page (timeline, waves per zone, gates, rollback).",
+  positionals: [{ name: "id", required: false, description: "the rollout id (default: the newest rollout)" }],
+  options: [
+    {
+      name: "html",
+      kind: "string",
+      value: "<file>",
+      description: "write the page to this file (default: print it on stdout)"
+    },
+    o.store,
+    o.help
+  ],
+  details: `The page is read from the store (the journal), so it can be written for a running, a
+crashed or a finished rollout, from any shell: the rollout's outcome and reason, its waves per
+topology value (each cell: targets updated of those planned, and ↩ rolled back), the waves on a
+timeline with the rollback marked, every gate decision with its reason, the targets that failed
+and why, the rollback, and the operator controls. It loads nothing from the network and runs no
+script.`
+}

@@ -1,0 +1,211 @@
+import type { JournalEntry, RolloutHeader, RolloutProgress, RolloutResult } from "@sluice/core"
+
+/** What the report is built from: one rollout as `inspectRollout` reads it from the store. */
+export interface ReportInput {
+  readonly header: RolloutHeader
+  readonly entries: ReadonlyArray<JournalEntry>
+  readonly progress: RolloutProgress
+  readonly result: RolloutResult | undefined
+  readonly state: string
+}
+
+const escape = (text: unknown) =>
+  String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
+
+const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`)
+
+interface WaveSpan {
+  readonly index: number
+  readonly start: number
+  end: number | undefined
+  readonly outcome: "healthy" | "failed" | "running"
+}
+
+type Gate = { readonly at: number; readonly what: string; readonly allow: boolean; readonly detail: string }
+
+/** The journal's story: wave spans, gate decisions, failures and the rollback, in time order. */
+const storyOf = (entries: ReadonlyArray<JournalEntry>) => {
+  const waves: WaveSpan[] = []
+  const gates: Gate[] = []
+  const failures: Array<{ readonly at: number; readonly target: string; readonly reason: string }> = []
+  const controls: Array<{ readonly at: number; readonly signal: string; readonly ignored?: string }> = []
+  let rollbackAt: number | undefined
+  let first: number | undefined
+  let last: number | undefined
+  for (const entry of entries) {
+    first ??= entry.at
+    last = entry.at
+    if (entry.kind === "control") {
+      controls.push({
+        at: entry.at,
+        signal: entry.request.signal,
+        ...(entry.ignored ? { ignored: entry.ignored } : {})
+      })
+      continue
+    }
+    if (entry.kind === "intent" && entry.command.kind === "rollbackTargets") rollbackAt ??= entry.at
+    if (entry.kind !== "event") continue
+    const e = entry.event as { type: string } & Record<string, unknown>
+    const current = waves[waves.length - 1]
+    switch (e.type) {
+      case "GATES_PASSED":
+        gates.push({ at: entry.at, what: "policy and scan gates (pre-flight)", allow: true, detail: "passed" })
+        break
+      case "GATES_DENIED":
+        gates.push({ at: entry.at, what: "policy and scan gates (pre-flight)", allow: false, detail: String(e.reason) })
+        break
+      case "WAVE_CHECKED":
+        gates.push({ at: entry.at, what: `wave ${Number(e.wave) + 1} gates`, allow: true, detail: "passed" })
+        if (current !== undefined && current.end === undefined) current.end = entry.at
+        waves.push({ index: Number(e.wave), start: entry.at, end: undefined, outcome: "running" })
+        break
+      case "WAVE_DENIED":
+        gates.push({ at: entry.at, what: `wave ${Number(e.wave) + 1} gates`, allow: false, detail: String(e.reason) })
+        break
+      case "ANALYSIS_PASSED":
+        gates.push({ at: entry.at, what: `wave ${Number(e.wave) + 1} analysis`, allow: true, detail: "passed" })
+        break
+      case "ANALYSIS_FAILED":
+        gates.push({
+          at: entry.at,
+          what: `wave ${Number(e.wave) + 1} analysis`,
+          allow: false,
+          detail: String(e.reason)
+        })
+        break
+      case "TARGET_FAILED":
+        failures.push({ at: entry.at, target: String(e.targetId), reason: String(e.reason) })
+        break
+    }
+  }
+  // A wave ended when the next began, or when the rollback or the run did.
+  for (const [i, w] of waves.entries()) {
+    const failed = rollbackAt !== undefined && i === waves.length - 1
+    ;(w as { outcome: WaveSpan["outcome"] }).outcome = failed
+      ? "failed"
+      : w.end !== undefined || i < waves.length - 1
+        ? "healthy"
+        : "running"
+    w.end ??= failed ? rollbackAt : last
+  }
+  return { waves, gates, failures, controls, rollbackAt, first: first ?? 0, last: last ?? 0 }
+}
+
+/** Targets per topology value and wave, each cell coloured by what became of its targets. */
+const zoneGrid = (input: ReportInput) => {
+  const { header, progress } = input
+  const key = header.plan.topologyKey
+  const zoneOf = new Map(header.plan.targets.map((t) => [t.id, key === undefined ? "all" : (t.labels[key] ?? "-")]))
+  const state = new Map<string, string>()
+  for (const id of progress.touched) state.set(id, "touched")
+  for (const id of progress.updated) state.set(id, "updated")
+  for (const id of progress.rolledBack) state.set(id, "rolledBack")
+  for (const id of progress.rollbackFailed) state.set(id, "rollbackFailed")
+  const zones = [...new Set(zoneOf.values())].sort()
+  const rows = zones.map((zone) => {
+    const cells = header.plan.waves.map((wave) => {
+      const ids = wave.targets.filter((id) => zoneOf.get(id) === zone)
+      const count = (s: string) => ids.filter((id) => state.get(id) === s).length
+      const updated = count("updated")
+      const rolledBack = count("rolledBack") + count("rollbackFailed")
+      const cls =
+        ids.length === 0
+          ? "empty"
+          : rolledBack > 0
+            ? "rolledback"
+            : updated === ids.length
+              ? "updated"
+              : updated + count("touched") > 0
+                ? "partial"
+                : "untouched"
+      const label = ids.length === 0 ? "" : `${updated}/${ids.length}${rolledBack > 0 ? ` ↩${rolledBack}` : ""}`
+      return `<td class="cell ${cls}" title="${escape(`${zone}, wave ${wave.index + 1}: ${ids.length} target(s)`)}">${escape(label)}</td>`
+    })
+    return `<tr><th scope="row">${escape(zone)}</th>${cells.join("")}</tr>`
+  })
+  const head = header.plan.waves.map(
+    (w) => `<th scope="col">wave ${w.index + 1}<br><small>${escape(w.kind)}</small></th>`
+  )
+  return `<table class="grid" data-testid="zones"><thead><tr><th>${escape(key ?? "targets")}</th>${head.join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`
+}
+
+/** Wave bars over time (SVG), with the rollback marked. */
+const timeline = (story: ReturnType<typeof storyOf>) => {
+  const span = Math.max(1, story.last - story.first)
+  const width = 760
+  const row = 26
+  const x = (at: number) => 110 + ((at - story.first) / span) * (width - 130)
+  const bars = story.waves.map((w, i) => {
+    const y = 22 + i * row
+    const x1 = x(w.start)
+    const x2 = Math.max(x1 + 2, x(w.end ?? story.last))
+    return `<g class="wave ${w.outcome}" data-testid="wave-bar"><text x="8" y="${y + 15}">wave ${w.index + 1}</text><rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="18" rx="3"><title>${escape(`wave ${w.index + 1}: ${w.outcome}, ${seconds((w.end ?? story.last) - w.start)}`)}</title></rect></g>`
+  })
+  const height = 32 + Math.max(1, story.waves.length) * row
+  const rollback =
+    story.rollbackAt === undefined
+      ? ""
+      : `<line class="rollback" x1="${x(story.rollbackAt).toFixed(1)}" x2="${x(story.rollbackAt).toFixed(1)}" y1="16" y2="${height - 16}"/><text class="rollback" text-anchor="middle" x="${x(story.rollbackAt).toFixed(1)}" y="12">rollback</text>`
+  return `<svg class="timeline" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="waves over time">${bars.join("")}${rollback}<text x="110" y="${height - 4}" class="axis">0 s</text><text x="${width - 60}" y="${height - 4}" class="axis">${escape(seconds(span))}</text></svg>`
+}
+
+/** One self-contained HTML page: no script, no external resource; every journal text escaped. */
+export const renderReport = (input: ReportInput): string => {
+  const { header, result, progress } = input
+  const story = storyOf(input.entries)
+  const outcome = result?.outcome ?? `running (${input.state})`
+  const outcomeClass = result === undefined ? "running" : result.outcome === "completed" ? "ok" : "bad"
+  const planned =
+    header.machineInput.mode === "rollback"
+      ? (header.machineInput.rollbackTargets?.length ?? 0)
+      : header.plan.waves.reduce((n, w) => n + w.targets.length, 0)
+  const list = <A>(items: ReadonlyArray<A>, empty: string, f: (a: A) => string) =>
+    items.length === 0
+      ? `<p class="none">${escape(empty)}</p>`
+      : `<ul>${items.map((i) => `<li>${f(i)}</li>`).join("")}</ul>`
+  const at = (t: number) => `<span class="at">+${escape(seconds(t - story.first))}</span>`
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Sluice rollout ${escape(header.rolloutId)}: ${escape(outcome)}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1000px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #dde}
+.outcome{display:inline-block;padding:2px 8px;border-radius:4px;font-weight:600}
+.outcome.ok{background:#d8f5dd;color:#13612a}.outcome.bad{background:#fde0dc;color:#8a1c12}.outcome.running{background:#e4ecfb;color:#1f4b99}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:12px 0}dt{color:#5a6472}dd{margin:0}
+table.grid{border-collapse:collapse}table.grid th,table.grid td{border:1px solid #d7dce3;padding:4px 8px;text-align:center}
+td.updated{background:#d8f5dd}td.rolledback{background:#fde0dc}td.partial{background:#fff3c4}td.untouched{background:#f1f3f6;color:#7a8490}td.empty{background:#fff}
+svg.timeline text{font-size:12px;fill:#1d232a}svg .wave.healthy rect{fill:#3c9d5a}svg .wave.failed rect{fill:#c8412f}svg .wave.running rect{fill:#3f6fd1}
+svg line.rollback{stroke:#c8412f;stroke-dasharray:4 3}svg text.rollback{fill:#c8412f}svg text.axis{fill:#7a8490}
+.allow{color:#13612a}.deny{color:#8a1c12}.at{color:#7a8490;font-variant-numeric:tabular-nums;margin-right:6px}.none{color:#7a8490}
+</style></head>
+<body>
+<h1>Rollout <code>${escape(header.rolloutId)}</code> <span class="outcome ${outcomeClass}" data-testid="outcome">${escape(outcome)}</span></h1>
+<dl>
+<dt>image</dt><dd>${escape(header.image)}</dd>
+<dt>adapter</dt><dd>${escape(header.adapter)}</dd>
+<dt>started</dt><dd>${escape(new Date(header.createdAt).toISOString())}</dd>
+<dt>duration</dt><dd>${escape(seconds(story.last - story.first))}</dd>
+<dt>targets</dt><dd data-testid="counts">${progress.updated.length}/${planned} updated, ${progress.rolledBack.length} rolled back${progress.rollbackFailed.length > 0 ? `, ${progress.rollbackFailed.length} failed to roll back` : ""}</dd>
+${result?.reason === undefined ? "" : `<dt>reason</dt><dd data-testid="reason">${escape(result.reason)}</dd>`}
+</dl>
+<h2>Waves across ${escape(header.plan.topologyKey ?? "the fleet")}</h2>
+${zoneGrid(input)}
+<h2>Timeline</h2>
+${timeline(story)}
+<h2>Gate decisions</h2>
+${list(story.gates, "no gate decided (the rollout did not get that far)", (g) => `${at(g.at)}<span class="${g.allow ? "allow" : "deny"}">${g.allow ? "✓" : "✗"} ${escape(g.what)}</span>: ${escape(g.detail)}`)}
+<h2>Health</h2>
+${list(story.failures, "no target failed", (f) => `${at(f.at)}<code>${escape(f.target)}</code>: ${escape(f.reason)}`)}
+<h2>Rollback</h2>
+${story.rollbackAt === undefined ? `<p class="none">no rollback</p>` : `<p data-testid="rollback">${at(story.rollbackAt)}rolled back ${progress.rolledBack.length} target(s)${progress.rollbackFailed.length > 0 ? `; ${progress.rollbackFailed.length} could not be rolled back` : ""}.</p>`}
+<h2>Operator controls</h2>
+${list(story.controls, "none", (c) => `${at(c.at)}${escape(c.signal.toLowerCase())}${c.ignored === undefined ? "" : ` (ignored: ${escape(c.ignored)})`}`)}
+${
+  result === undefined || result.violations.length === 0
+    ? ""
+    : `<h2>Violations</h2>${list(result.violations, "", (v) => `<code>${escape(v.targetId)}</code> [${escape(v.rule)}] ${escape(v.message)}`)}`
+}
+</body></html>
+`
+}

@@ -1,0 +1,114 @@
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { chromium } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { FAST, fixture, sluice, tmpStore } from "./helpers.js"
+
+// The report page is checked in a real browser: Debian's chromium, driven by playwright-core.
+const browser = spawnSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], { encoding: "utf8" })
+  .stdout.trim()
+  .split("\n")[0]
+if (!browser) {
+  const message = "chromium is not installed. Provision it with: bash scripts/setup.sh (apt-get install chromium)"
+  if (process.env.CI === "true") throw new Error(`CI=true and ${message}`)
+  console.warn(`\n!!! SKIPPING the report page suite: ${message}\n`)
+}
+/** Where the screenshot is kept: the CI's artifacts directory when it gives one. */
+const artifacts = process.env.SLUICE_ARTIFACTS ?? fs.mkdtempSync(path.join(os.tmpdir(), "sluice-report-"))
+
+describe.skipIf(!browser)("sluice report --html (real Chromium)", () => {
+  it("shows the outcome, the waves per zone, the timeline, the gates and the rollback of a rolled-back rollout", async () => {
+    const store = tmpStore()
+    const run = await sluice([
+      "apply",
+      "-f",
+      fixture("rolling.yaml"),
+      "--id",
+      "rep-1",
+      "--plain",
+      "--store",
+      store,
+      "--fleet-size",
+      "24",
+      ...FAST,
+      "--faults",
+      "never-healthy=:2.0.0"
+    ])
+    expect(run.code, run.stderr).toBe(3)
+    const file = path.join(store, "report.html")
+    const r = await sluice(["report", "rep-1", "--store", store, "--html", file])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain("(rolledBack)")
+
+    const b = await chromium.launch({ executablePath: browser!, args: ["--no-sandbox"] })
+    try {
+      const page = await b.newPage({ viewport: { width: 1100, height: 900 } })
+      const requests: string[] = []
+      const errors: string[] = []
+      page.on("request", (req) => requests.push(req.url()))
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()))
+      page.on("pageerror", (e) => errors.push(e.message))
+      await page.goto(`file://${file}`)
+      expect(await page.title()).toBe("Sluice rollout rep-1: rolledBack")
+      expect(await page.getByTestId("outcome").textContent()).toBe("rolledBack")
+      expect(await page.getByTestId("reason").textContent()).toMatch(/progress deadline|unhealthy/)
+      // Three zones, one column per planned wave; the first wave's cells show rollbacks.
+      const zones = page.getByTestId("zones")
+      expect(await zones.locator("tbody tr").count()).toBe(3)
+      const rolledBackCells = await zones.locator("td.rolledback").count()
+      expect(rolledBackCells).toBeGreaterThan(0)
+      expect(await page.getByTestId("wave-bar").count()).toBeGreaterThan(0)
+      expect(await page.locator("svg .wave.failed").count()).toBe(1)
+      expect(await page.getByTestId("rollback").textContent()).toMatch(/rolled back \d+ target\(s\)/)
+      expect(await page.locator("li", { hasText: "policy and scan gates (pre-flight)" }).count()).toBe(1)
+      expect(await page.getByTestId("counts").textContent()).toMatch(/^0\/24 updated, \d+ rolled back$/)
+      // Self-contained: nothing but the page itself was loaded, and nothing failed in it.
+      expect(requests).toEqual([`file://${file}`])
+      expect(errors).toEqual([])
+      const shot = path.join(artifacts, "report-rolled-back.png")
+      await page.screenshot({ path: shot, fullPage: true })
+      expect(fs.statSync(shot).size).toBeGreaterThan(10_000)
+    } finally {
+      await b.close()
+    }
+  }, 120_000)
+
+  it("escapes what the journal says (a reason is text, never markup)", async () => {
+    const { renderReport } = await import("../src/report/html.js")
+    const html = renderReport({
+      header: {
+        rolloutId: "<script>x</script>",
+        createdAt: 0,
+        spec: {},
+        image: 'agent:"2"',
+        adapter: "simulated",
+        config: {} as never,
+        machineInput: {
+          waves: [],
+          rollback: { onFailure: true, onAbort: true },
+          progressDeadlineMs: 1,
+          rollbackConcurrency: 1
+        },
+        plan: { strategy: "rolling", targets: [], waves: [], upToDate: [], fingerprint: "f" } as never,
+        previous: {}
+      },
+      entries: [{ kind: "event", at: 1, event: { type: "GATES_DENIED", reason: "<img src=x onerror=alert(1)>" } }],
+      progress: {
+        touched: [],
+        updated: [],
+        inFlight: [],
+        rollbackPending: [],
+        rollbackInFlight: [],
+        rolledBack: [],
+        rollbackFailed: []
+      },
+      result: undefined,
+      state: "blocked"
+    })
+    expect(html).not.toContain("<script>x</script>")
+    expect(html).not.toContain("<img src=x")
+    expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;")
+  })
+})
