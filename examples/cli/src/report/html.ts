@@ -9,7 +9,7 @@ export interface ReportInput {
   readonly state: string
 }
 
-const escape = (text: unknown) =>
+const escapeHtml = (text: unknown) =>
   String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
 
 const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`)
@@ -119,14 +119,14 @@ const zoneGrid = (input: ReportInput) => {
                 ? "partial"
                 : "untouched"
       const label = ids.length === 0 ? "" : `${updated}/${ids.length}${rolledBack > 0 ? ` ↩${rolledBack}` : ""}`
-      return `<td class="cell ${cls}" title="${escape(`${zone}, wave ${wave.index + 1}: ${ids.length} target(s)`)}">${escape(label)}</td>`
+      return `<td class="cell ${cls}" title="${escapeHtml(`${zone}, wave ${wave.index + 1}: ${ids.length} target(s)`)}">${escapeHtml(label)}</td>`
     })
-    return `<tr><th scope="row">${escape(zone)}</th>${cells.join("")}</tr>`
+    return `<tr><th scope="row">${escapeHtml(zone)}</th>${cells.join("")}</tr>`
   })
   const head = header.plan.waves.map(
-    (w) => `<th scope="col">wave ${w.index + 1}<br><small>${escape(w.kind)}</small></th>`
+    (w) => `<th scope="col">wave ${w.index + 1}<br><small>${escapeHtml(w.kind)}</small></th>`
   )
-  return `<table class="grid" data-testid="zones"><thead><tr><th>${escape(key ?? "targets")}</th>${head.join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`
+  return `<table class="grid" data-testid="zones"><thead><tr><th>${escapeHtml(key ?? "targets")}</th>${head.join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`
 }
 
 /** Wave bars over time (SVG), with the rollback marked. */
@@ -139,14 +139,14 @@ const timeline = (story: ReturnType<typeof storyOf>) => {
     const y = 22 + i * row
     const x1 = x(w.start)
     const x2 = Math.max(x1 + 2, x(w.end ?? story.last))
-    return `<g class="wave ${w.outcome}" data-testid="wave-bar"><text x="8" y="${y + 15}">wave ${w.index + 1}</text><rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="18" rx="3"><title>${escape(`wave ${w.index + 1}: ${w.outcome}, ${seconds((w.end ?? story.last) - w.start)}`)}</title></rect></g>`
+    return `<g class="wave ${w.outcome}" data-testid="wave-bar"><text x="8" y="${y + 15}">wave ${w.index + 1}</text><rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="18" rx="3"><title>${escapeHtml(`wave ${w.index + 1}: ${w.outcome}, ${seconds((w.end ?? story.last) - w.start)}`)}</title></rect></g>`
   })
   const height = 32 + Math.max(1, story.waves.length) * row
   const rollback =
     story.rollbackAt === undefined
       ? ""
       : `<line class="rollback" x1="${x(story.rollbackAt).toFixed(1)}" x2="${x(story.rollbackAt).toFixed(1)}" y1="16" y2="${height - 16}"/><text class="rollback" text-anchor="middle" x="${x(story.rollbackAt).toFixed(1)}" y="12">rollback</text>`
-  return `<svg class="timeline" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="waves over time">${bars.join("")}${rollback}<text x="110" y="${height - 4}" class="axis">0 s</text><text x="${width - 60}" y="${height - 4}" class="axis">${escape(seconds(span))}</text></svg>`
+  return `<svg class="timeline" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="waves over time">${bars.join("")}${rollback}<text x="110" y="${height - 4}" class="axis">0 s</text><text x="${width - 60}" y="${height - 4}" class="axis">${escapeHtml(seconds(span))}</text></svg>`
 }
 
 /** One self-contained HTML page: no script, no external resource; every journal text escaped. */
@@ -161,12 +161,12 @@ export const renderReport = (input: ReportInput): string => {
       : header.plan.waves.reduce((n, w) => n + w.targets.length, 0)
   const list = <A>(items: ReadonlyArray<A>, empty: string, f: (a: A) => string) =>
     items.length === 0
-      ? `<p class="none">${escape(empty)}</p>`
+      ? `<p class="none">${escapeHtml(empty)}</p>`
       : `<ul>${items.map((i) => `<li>${f(i)}</li>`).join("")}</ul>`
-  const at = (t: number) => `<span class="at">+${escape(seconds(t - story.first))}</span>`
+  const at = (t: number) => `<span class="at">+${escapeHtml(seconds(t - story.first))}</span>`
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Sluice rollout ${escape(header.rolloutId)}: ${escape(outcome)}</title>
+<title>Sluice rollout ${escapeHtml(header.rolloutId)}: ${escapeHtml(outcome)}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d232a;max-width:1000px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #dde}
@@ -180,31 +180,31 @@ svg line.rollback{stroke:#c8412f;stroke-dasharray:4 3}svg text.rollback{fill:#c8
 .allow{color:#13612a}.deny{color:#8a1c12}.at{color:#7a8490;font-variant-numeric:tabular-nums;margin-right:6px}.none{color:#7a8490}
 </style></head>
 <body>
-<h1>Rollout <code>${escape(header.rolloutId)}</code> <span class="outcome ${outcomeClass}" data-testid="outcome">${escape(outcome)}</span></h1>
+<h1>Rollout <code>${escapeHtml(header.rolloutId)}</code> <span class="outcome ${outcomeClass}" data-testid="outcome">${escapeHtml(outcome)}</span></h1>
 <dl>
-<dt>image</dt><dd>${escape(header.image)}</dd>
-<dt>adapter</dt><dd>${escape(header.adapter)}</dd>
-<dt>started</dt><dd>${escape(new Date(header.createdAt).toISOString())}</dd>
-<dt>duration</dt><dd>${escape(seconds(story.last - story.first))}</dd>
+<dt>image</dt><dd>${escapeHtml(header.image)}</dd>
+<dt>adapter</dt><dd>${escapeHtml(header.adapter)}</dd>
+<dt>started</dt><dd>${escapeHtml(new Date(header.createdAt).toISOString())}</dd>
+<dt>duration</dt><dd>${escapeHtml(seconds(story.last - story.first))}</dd>
 <dt>targets</dt><dd data-testid="counts">${progress.updated.length}/${planned} updated, ${progress.rolledBack.length} rolled back${progress.rollbackFailed.length > 0 ? `, ${progress.rollbackFailed.length} failed to roll back` : ""}</dd>
-${result?.reason === undefined ? "" : `<dt>reason</dt><dd data-testid="reason">${escape(result.reason)}</dd>`}
+${result?.reason === undefined ? "" : `<dt>reason</dt><dd data-testid="reason">${escapeHtml(result.reason)}</dd>`}
 </dl>
-<h2>Waves across ${escape(header.plan.topologyKey ?? "the fleet")}</h2>
+<h2>Waves across ${escapeHtml(header.plan.topologyKey ?? "the fleet")}</h2>
 ${zoneGrid(input)}
 <h2>Timeline</h2>
 ${timeline(story)}
 <h2>Gate decisions</h2>
-${list(story.gates, "no gate decided (the rollout did not get that far)", (g) => `${at(g.at)}<span class="${g.allow ? "allow" : "deny"}">${g.allow ? "✓" : "✗"} ${escape(g.what)}</span>: ${escape(g.detail)}`)}
+${list(story.gates, "no gate decided (the rollout did not get that far)", (g) => `${at(g.at)}<span class="${g.allow ? "allow" : "deny"}">${g.allow ? "✓" : "✗"} ${escapeHtml(g.what)}</span>: ${escapeHtml(g.detail)}`)}
 <h2>Health</h2>
-${list(story.failures, "no target failed", (f) => `${at(f.at)}<code>${escape(f.target)}</code>: ${escape(f.reason)}`)}
+${list(story.failures, "no target failed", (f) => `${at(f.at)}<code>${escapeHtml(f.target)}</code>: ${escapeHtml(f.reason)}`)}
 <h2>Rollback</h2>
 ${story.rollbackAt === undefined ? `<p class="none">no rollback</p>` : `<p data-testid="rollback">${at(story.rollbackAt)}rolled back ${progress.rolledBack.length} target(s)${progress.rollbackFailed.length > 0 ? `; ${progress.rollbackFailed.length} could not be rolled back` : ""}.</p>`}
 <h2>Operator controls</h2>
-${list(story.controls, "none", (c) => `${at(c.at)}${escape(c.signal.toLowerCase())}${c.ignored === undefined ? "" : ` (ignored: ${escape(c.ignored)})`}`)}
+${list(story.controls, "none", (c) => `${at(c.at)}${escapeHtml(c.signal.toLowerCase())}${c.ignored === undefined ? "" : ` (ignored: ${escapeHtml(c.ignored)})`}`)}
 ${
   result === undefined || result.violations.length === 0
     ? ""
-    : `<h2>Violations</h2>${list(result.violations, "", (v) => `<code>${escape(v.targetId)}</code> [${escape(v.rule)}] ${escape(v.message)}`)}`
+    : `<h2>Violations</h2>${list(result.violations, "", (v) => `<code>${escapeHtml(v.targetId)}</code> [${escapeHtml(v.rule)}] ${escapeHtml(v.message)}`)}`
 }
 </body></html>
 `
