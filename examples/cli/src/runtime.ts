@@ -511,7 +511,8 @@ export const loggerLayer = (io: Io, options: LogOptions = {}) => {
     Logger.layer([
       Logger.make((o) => {
         const annotations = o.fiber.getRef(References.CurrentLogAnnotations)
-        if (!explicit && "rolloutId" in annotations) return
+        // A store's warning about one of its files (annotated `store`) is not a progress event.
+        if (!explicit && "rolloutId" in annotations && !("store" in annotations)) return
         if (options.format === "json") {
           io.err(`${Logger.formatJson.log(o)}\n`)
           return

@@ -107,6 +107,7 @@ describe("a crashed rollout's store after a partial write or a lease from anothe
     expect(status.code, status.stderr).toBe(0)
     const resumed = await sluice(["resume", "torn", "--json", "--store", store])
     expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr).toContain(`ended in a torn line (${fragment.length} bytes at offset ${size}`)
     // The cut is recorded: the fragment's bytes and where they were.
     expect(fs.readdirSync(path.join(store, "torn", "torn"))).toEqual([`${size}.json`])
     const record = JSON.parse(fs.readFileSync(path.join(store, "torn", "torn", `${size}.json`), "utf8"))

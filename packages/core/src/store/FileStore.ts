@@ -85,6 +85,10 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
         () => Effect.succeed(value)
       )
 
+  /** A warning about a stored file, annotated with it (`store`), so a log filter can tell it apart. */
+  const warn = (file: string, message: string) =>
+    Effect.logWarning(`store: ${message}`).pipe(Effect.annotateLogs({ store: file }))
+
   const fsyncDir = (d: string) => Effect.scoped(Effect.flatMap(fs.open(d, { flag: "r" }), (f) => f.sync))
 
   /** Temp file, fsync, rename, fsync the directory: the file is either old or new, never torn. */
@@ -213,8 +217,9 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
       )
       yield* fs.truncate(file, torn.offset)
       yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r+" }), (f) => f.sync))
-      yield* Effect.logWarning(
-        `store: ${file} ended in a torn line (${torn.bytes.length} bytes at offset ${torn.offset}, from an append that never completed); cut it off before appending, its bytes are kept in ${record}`
+      yield* warn(
+        file,
+        `${file} ended in a torn line (${torn.bytes.length} bytes at offset ${torn.offset}, from an append that never completed); cut it off before appending, its bytes are kept in ${record}`
       )
     }).pipe(io(rolloutId, "append", `cannot repair the torn end of ${fileOf(rolloutId, "journal.ndjson")}`))
 
@@ -270,10 +275,8 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
       yield* fs.makeDirectory(to).pipe(orElse("AlreadyExists", undefined))
       const target = path.join(to, `controls-${path.basename(file)}`)
       yield* fs.rename(file, target).pipe(orElse("NotFound", undefined))
-      yield* Effect.logWarning(`store: ${file} is not a control request (${why}); moved to ${target}, ignored`)
-    }).pipe(
-      Effect.catch((e) => Effect.logWarning(`store: ${file} is not a control request (${why}); cannot move it: ${e}`))
-    )
+      yield* warn(file, `${file} is not a control request (${why}); moved to ${target}, ignored`)
+    }).pipe(Effect.catch((e) => warn(file, `${file} is not a control request (${why}); cannot move it: ${e}`)))
 
   const inbox = (rolloutId: string) =>
     Effect.gen(function* () {
@@ -374,8 +377,9 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
           const decoded = decodeJson(SnapshotFile, snapshotText)
           if (Result.isSuccess(decoded)) snapshot = decoded.success as JournalSnapshot
           else
-            yield* Effect.logWarning(
-              `store: ${snapshotFile} is not a snapshot (${decoded.failure}); ignored: the whole journal is replayed`
+            yield* warn(
+              snapshotFile,
+              `${snapshotFile} is not a snapshot (${decoded.failure}); ignored: the whole journal is replayed`
             )
         }
         return {
