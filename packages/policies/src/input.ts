@@ -69,7 +69,11 @@ export interface NormalizedWorkload {
 
 export interface PolicyInput {
   workload: NormalizedWorkload
-  kubernetes?: { object: unknown }
+  kubernetes?: {
+    object: unknown
+    /** The target namespace and its labels, when the adapter read them (Pod Security levels). */
+    namespace?: { name: string; labels: Readonly<Record<string, string>> }
+  }
   docker?: { container: unknown; image?: unknown }
   /** The raw Trivy (SchemaVersion 2) report; absent when there is no report. */
   scan?: unknown

@@ -7,7 +7,9 @@
  * with a dry-run update of the `ephemeralcontainers` subresource. For every case and level the
  * profile must agree with the apiserver on the verdict, on the violated checks, and on the text:
  * the apiserver's `violates PodSecurity "<level>:latest": <reason> (<detail>), …` must equal the
- * profile's deny messages joined in the apiserver's check order.
+ * profile's deny messages joined in the apiserver's check order. Each pod is evaluated twice: with
+ * the profile selected (spec), and with no profile but its namespace's enforce label in the input
+ * (the namespace-aware pre-flight's path); both must agree.
  *
  * SLUICE_PSA_CASES (default 500) sets the number of pods, SLUICE_PSA_SEED (default 13) the seed,
  * SLUICE_PSA_BUNDLE another bundle directory to hold to the apiserver (default: the built-in one).
@@ -65,12 +67,19 @@ interface Verdict {
   readonly checks: ReadonlyArray<string>
 }
 
-const sluiceVerdict = (policy: PolicyUnderTest, level: Level, pod: unknown): Verdict => {
-  const decision = policy.evaluate(pod)
+/**
+ * The profile's verdict. `prefix`: the text a deny starts with when the level comes from the
+ * namespace's label instead of the spec (`namespace "…" (pod-security.kubernetes.io/enforce=…): `).
+ */
+const sluiceVerdict = (policy: PolicyUnderTest, level: Level, subject: unknown, prefix = ""): Verdict => {
+  const decision = policy.evaluate(subject)
   const order = CHECKS[level]
   const hits = decision.deny
     .filter((v) => v.rule.startsWith("pod-security/"))
-    .map((v) => ({ check: v.rule.slice("pod-security/".length), message: v.message }))
+    .map((v) => ({
+      check: v.rule.slice("pod-security/".length),
+      message: v.message.startsWith(prefix) ? v.message.slice(prefix.length) : `(no ${prefix}) ${v.message}`
+    }))
     .sort((a, b) => order.indexOf(a.check) - order.indexOf(b.check))
   return {
     allowed: hits.length === 0,
@@ -156,10 +165,13 @@ describeWithCluster("pod-security profiles: parity with the apiserver's Pod Secu
   const ns = (kind: "dry" | "eph", level: Level) => `psa-${kind}-${level}-${suffix}`
   const namespaces = LEVELS.flatMap((level) => [ns("dry", level), ns("eph", level)])
   const policies = {} as Record<Level, PolicyUnderTest>
+  /** No profile selected: the level comes from the namespace the workload source names. */
+  let byNamespace: PolicyUnderTest
   const cases: ReadonlyArray<GeneratedPod> = fc.sample(podArbitrary, { seed: SEED, numRuns: CASES })
 
   beforeAll(async () => {
     const { core } = kube()
+    byNamespace = await loadPolicy({ path: BUNDLE, name: "sluice" })
     for (const level of LEVELS) {
       policies[level] = await loadPolicy({
         path: BUNDLE,
@@ -206,7 +218,16 @@ describeWithCluster("pod-security profiles: parity with the apiserver's Pod Secu
     const work = cases.flatMap((c, i) => LEVELS.map((level) => ({ c, i, level })))
     const results = await pool(work, IN_FLIGHT, async ({ c, i, level }) => {
       const subject = { ...c.pod, spec: { ...(c.pod.spec as object), ephemeralContainers: c.ephemeralContainers } }
-      const sluice = sluiceVerdict(policies[level], level, c.ephemeralContainers.length > 0 ? subject : c.pod)
+      const object = c.ephemeralContainers.length > 0 ? subject : c.pod
+      const sluice = sluiceVerdict(policies[level], level, object)
+      // The same pod held to the level its namespace's label names (the pre-flight's input).
+      const namespace = { name: ns("dry", level), labels: { "pod-security.kubernetes.io/enforce": level } }
+      const fromLabel = sluiceVerdict(
+        byNamespace,
+        level,
+        { source: "kubernetes", object, namespace },
+        `namespace "${namespace.name}" (pod-security.kubernetes.io/enforce=${level}): `
+      )
       let apiserver: Outcome
       try {
         if (c.ephemeralContainers.length === 0) {
@@ -226,7 +247,7 @@ describeWithCluster("pod-security profiles: parity with the apiserver's Pod Secu
       } catch (error) {
         apiserver = fromError(level, error)
       }
-      return { i, level, pod: subject, sluice, apiserver }
+      return { i, level, pod: subject, sluice, fromLabel, apiserver }
     })
 
     const invalid = results.flatMap((r) =>
@@ -235,12 +256,9 @@ describeWithCluster("pod-security profiles: parity with the apiserver's Pod Secu
     const compared = results.flatMap((r) =>
       "verdict" in r.apiserver ? [{ ...r, apiserver: r.apiserver.verdict }] : []
     )
-    const disagreements = compared.filter(
-      (r) =>
-        r.sluice.allowed !== r.apiserver.allowed ||
-        r.sluice.detail !== r.apiserver.detail ||
-        r.sluice.checks.join() !== r.apiserver.checks.join()
-    )
+    const same = (a: Verdict, b: Verdict) =>
+      a.allowed === b.allowed && a.detail === b.detail && a.checks.join() === b.checks.join()
+    const disagreements = compared.filter((r) => !same(r.sluice, r.apiserver) || !same(r.fromLabel, r.apiserver))
     const hit = (level: Level) => new Set(compared.filter((r) => r.level === level).flatMap((r) => r.apiserver.checks))
     const summary = LEVELS.map((level) => {
       const mine = compared.filter((r) => r.level === level)
@@ -253,7 +271,9 @@ describeWithCluster("pod-security profiles: parity with the apiserver's Pod Secu
 
     for (const r of invalid.slice(0, 10)) console.log(`invalid case ${r.case} (${r.level}): ${r.error}`)
     for (const r of disagreements.slice(0, 10)) {
-      console.log(`case ${r.i} (${r.level}):\n  sluice:    ${r.sluice.detail}\n  apiserver: ${r.apiserver.detail}`)
+      console.log(
+        `case ${r.i} (${r.level}):\n  sluice:    ${r.sluice.detail}\n  by label:  ${r.fromLabel.detail}\n  apiserver: ${r.apiserver.detail}`
+      )
     }
     // Every generated pod is valid, so each one reaches Pod Security admission.
     expect(invalid.slice(0, 3), `${invalid.length} pods the apiserver refused before Pod Security`).toEqual([])

@@ -35,6 +35,15 @@ export type Revision = typeof Revision.Type
  * into its one normalized `input.workload` shape.
  */
 export type WorkloadSource =
-  | { readonly source: "kubernetes"; readonly object: unknown }
+  | {
+      readonly source: "kubernetes"
+      readonly object: unknown
+      /**
+       * The namespace the pods will run in, as the adapter read it before the rollout: its
+       * `pod-security.kubernetes.io/*` labels make the policy gate evaluate the Pod Security level
+       * the apiserver will enforce there (policies see it as `input.kubernetes.namespace`).
+       */
+      readonly namespace?: { readonly name: string; readonly labels: Readonly<Record<string, string>> }
+    }
   | { readonly source: "docker"; readonly container: unknown; readonly image?: unknown }
   | { readonly source: "normalized"; readonly workload: unknown }

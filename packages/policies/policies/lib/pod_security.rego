@@ -3,7 +3,8 @@
 # admission (k8s.io/pod-security-admission v0.36.3, policy/*.go; Kubernetes v1.36).
 #
 # Level: data.sluice.params.podSecurity.profiles, a list of "pod-security/baseline" and
-# "pod-security/restricted" (absent, null or [] = no profile; the strictest listed wins).
+# "pod-security/restricted" (absent, null or [] = no profile; the strictest listed wins), and the
+# target namespace's pod-security.kubernetes.io/* labels when the input carries them.
 #
 # The pod spec is the Kubernetes object's (input.kubernetes.object): a Pod's spec, a workload's
 # spec.template, a CronJob's spec.jobTemplate.spec.template. It is read as the apiserver will
@@ -35,16 +36,92 @@ _names := "\"pod-security/baseline\", \"pod-security/restricted\""
 
 # 0: no profile, 1: baseline, 2: restricted. A malformed selection counts as restricted (fail
 # closed: it also denies with params/invalid).
-level := 2 if {
+spec_level := 2 if {
 	profiles_invalid
 } else := max(ls) if {
 	ls := [profile_levels[p] | some p in _profiles]
 	count(ls) > 0
 } else := 0
 
+# --- the target namespace's Pod Security labels ------------------------------------------------
+#
+# input.kubernetes.namespace = {"name", "labels"}: the namespace the pods will run in, as the
+# adapter read it before the rollout. Its pod-security.kubernetes.io/enforce level denies like a
+# selected profile (an unknown value counts as restricted, as the apiserver does); its warn and
+# audit levels warn (an unknown value there counts as privileged, as the apiserver does; warn
+# defaults to the enforce level). The checks are v1.36's whatever *-version pins.
+
+_ns_labels := l if {
+	l := input.kubernetes.namespace.labels
+	is_object(l)
+} else := {}
+
+namespace := n if {
+	n := input.kubernetes.namespace.name
+	is_string(n)
+} else := n if {
+	n := input.kubernetes.object.metadata.namespace
+	is_string(n)
+} else := ""
+
+_label_levels := {"privileged": 0, "baseline": 1, "restricted": 2}
+
+_enforce := _ns_labels["pod-security.kubernetes.io/enforce"]
+
+_ns_enforce := object.get(_label_levels, _enforce, 2) if _enforce
+
+else := 0
+
+_ns_level(mode) := object.get(_label_levels, v, 0) if v := _ns_labels[concat("", ["pod-security.kubernetes.io/", mode])]
+
+_ns_warn := l if l := _ns_level("warn")
+
+else := _ns_enforce
+
+_ns_audit := l if l := _ns_level("audit")
+
+else := 0
+
+# The level that denies: the strictest of the profiles selected and the namespace's enforce label.
+level := max([spec_level, _ns_enforce])
+
+# The level that warns (checks it adds to `level`'s).
+warn_level := max([_ns_warn, _ns_audit])
+
+_label(mode, lvl) := concat("", ["namespace ", wl.q(namespace), " (pod-security.kubernetes.io/", mode, "=", lvl, "): "])
+
+# Where a deny comes from: "" for a selected profile, the namespace and its label otherwise.
+deny_source := "" if spec_level >= _ns_enforce
+
+else := _label("enforce", _enforce)
+
+warn_source := _label("warn", _ns_labels["pod-security.kubernetes.io/warn"]) if _ns_warn >= _ns_audit
+
+else := _label("audit", _ns_labels["pod-security.kubernetes.io/audit"]) if _ns_labels["pod-security.kubernetes.io/audit"]
+
+else := _label("enforce", _enforce)
+
 level_name := "restricted" if level == 2
 
 else := "baseline"
+
+baseline_checks := {
+	"hostNamespaces", "privileged", "capabilities_baseline", "hostPathVolumes", "hostPorts",
+	"appArmorProfile", "seLinuxOptions", "procMount", "seccompProfile_baseline", "sysctls",
+	"windowsHostProcess", "hostProbesAndHostLifecycle",
+}
+
+restricted_checks := {
+	"allowPrivilegeEscalation", "capabilities_restricted", "procMount_restricted",
+	"restrictedVolumes", "runAsNonRoot", "runAsUser", "seccompProfile_restricted",
+}
+
+# The checks each level runs: restricted replaces four baseline checks with its own.
+level_checks := {
+	0: set(),
+	1: baseline_checks,
+	2: ((baseline_checks - {"capabilities_baseline", "seccompProfile_baseline", "hostPathVolumes", "procMount"}) | restricted_checks),
+}
 
 # --- the pod spec ----------------------------------------------------------------------------
 
@@ -146,9 +223,13 @@ plural(_, many, n) := many if n != 1
 # "containers \"a\", \"b\"" (pod security's pluralize + joinQuote)
 containers_phrase(names) := concat(" ", [plural("container", "containers", count(names)), join_quote(names)])
 
+# A check's finding: its id and the apiserver's reason and detail.
+result(id, reason, detail) := {"id": id, "reason": reason, "detail": detail}
+
 # A violation as Pod Security admission words it: rule pod-security/<check id>, message
-# "<reason> (<detail>)", the same text the apiserver puts between commas in its error.
-violation(id, reason, detail) := {
+# "<reason> (<detail>)", the same text the apiserver puts between commas in its error, after
+# `source` (which namespace label it comes from, or "" for a selected profile).
+violation(id, reason, detail, source) := {
 	"rule": concat("", ["pod-security/", id]),
-	"message": concat("", [reason, " (", detail, ")"]),
+	"message": concat("", [source, reason, " (", detail, ")"]),
 }

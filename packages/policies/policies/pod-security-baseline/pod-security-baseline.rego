@@ -21,19 +21,21 @@ import future.keywords.not
 
 import data.sluice.lib.pod_security as ps
 import data.sluice.lib.workload as wl
+import data.sluice.policies.pod_security_restricted as restricted
 
-# Checks the restricted level replaces with its own.
-_overridden := {"capabilities_baseline", "seccompProfile_baseline", "hostPathVolumes", "procMount"}
+# Every check's finding, at whatever level (the restricted package adds its own); which of them
+# deny and which warn depends on the levels selected (lib/pod_security.rego).
+_results := results | restricted.results
 
-_on(_) if {
-	ps.level == 1
-	ps.has_pod_spec
+deny contains ps.violation(r.id, r.reason, r.detail, ps.deny_source) if {
+	some r in _results
+	r.id in ps.level_checks[ps.level]
 }
 
-_on(id) if {
-	ps.level == 2
-	ps.has_pod_spec
-	not id in _overridden
+warn contains ps.violation(r.id, r.reason, r.detail, ps.warn_source) if {
+	some r in _results
+	r.id in ps.level_checks[ps.warn_level]
+	not r.id in ps.level_checks[ps.level]
 }
 
 deny contains wl.pod_violation("params/invalid", [ps.profiles_invalid]) if ps.profiles_invalid
@@ -50,8 +52,8 @@ deny contains wl.pod_violation("pod-security/no-pod-spec", [
 
 _host_namespaces := [concat("", [f, "=true"]) | some f in ["hostNetwork", "hostPID", "hostIPC"]; ps.spec[f] == true]
 
-deny contains ps.violation("hostNamespaces", "host namespaces", concat(", ", _host_namespaces)) if {
-	_on("hostNamespaces")
+results contains ps.result("hostNamespaces", "host namespaces", concat(", ", _host_namespaces)) if {
+	ps.has_pod_spec
 	count(_host_namespaces) > 0
 }
 
@@ -59,11 +61,11 @@ deny contains ps.violation("hostNamespaces", "host namespaces", concat(", ", _ho
 
 _privileged := [ps.name(c) | some c in ps.containers; ps.sc(c).privileged == true]
 
-deny contains ps.violation("privileged", "privileged", concat(" ", [
+results contains ps.result("privileged", "privileged", concat(" ", [
 	ps.containers_phrase(_privileged),
 	"must not set securityContext.privileged=true",
 ])) if {
-	_on("privileged")
+	ps.has_pod_spec
 	count(_privileged) > 0
 }
 
@@ -82,13 +84,13 @@ _non_default(c) := [a | some a in _added(c); not a in _default_capabilities]
 
 _cap_containers := [ps.name(c) | some c in ps.containers; count(_non_default(c)) > 0]
 
-deny contains ps.violation("capabilities_baseline", "non-default capabilities", concat(" ", [
+results contains ps.result("capabilities_baseline", "non-default capabilities", concat(" ", [
 	ps.containers_phrase(_cap_containers),
 	"must not include",
 	ps.join_quote(sort({a | some c in ps.containers; some a in _non_default(c)})),
 	"in securityContext.capabilities.add",
 ])) if {
-	_on("capabilities_baseline")
+	ps.has_pod_spec
 	count(_cap_containers) > 0
 }
 
@@ -96,11 +98,11 @@ deny contains ps.violation("capabilities_baseline", "non-default capabilities", 
 
 _host_paths := [ps.name(v) | some v in ps.volumes; ps.has(v, "hostPath")]
 
-deny contains ps.violation("hostPathVolumes", "hostPath volumes", concat(" ", [
+results contains ps.result("hostPathVolumes", "hostPath volumes", concat(" ", [
 	ps.plural("volume", "volumes", count(_host_paths)),
 	ps.join_quote(_host_paths),
 ])) if {
-	_on("hostPathVolumes")
+	ps.has_pod_spec
 	count(_host_paths) > 0
 }
 
@@ -118,13 +120,13 @@ _port_containers := [ps.name(c) | some c in ps.containers; count(_host_ports(c))
 
 _ports := sort({format_int(p, 10) | some c in ps.containers; some p in _host_ports(c)})
 
-deny contains ps.violation("hostPorts", "hostPort", concat(" ", [
+results contains ps.result("hostPorts", "hostPort", concat(" ", [
 	ps.containers_phrase(_port_containers),
 	ps.plural("uses", "use", count(_port_containers)),
 	ps.plural("hostPort", "hostPorts", count(_ports)),
 	concat(", ", _ports),
 ])) if {
-	_on("hostPorts")
+	ps.has_pod_spec
 	count(_port_containers) > 0
 }
 
@@ -174,12 +176,12 @@ _apparmor_setters := array.concat(
 
 _apparmor_values := array.concat(sort(_apparmor_types), _apparmor_annotations)
 
-deny contains ps.violation(
+results contains ps.result(
 	"appArmorProfile",
 	ps.plural("forbidden AppArmor profile", "forbidden AppArmor profiles", count(_apparmor_values)),
 	concat("", [concat(" and ", _apparmor_setters), " must not set AppArmor profile type to ", ps.join_quote(_apparmor_values)]),
 ) if {
-	_on("appArmorProfile")
+	ps.has_pod_spec
 	count(_apparmor_setters) > 0
 }
 
@@ -216,12 +218,12 @@ _selinux_data := array.concat(
 	["role may not be set" | some o in _selinux_all; object.get(o, "role", "") != ""],
 )
 
-deny contains ps.violation("seLinuxOptions", "seLinuxOptions", concat("", [
+results contains ps.result("seLinuxOptions", "seLinuxOptions", concat("", [
 	concat(" and ", _selinux_setters),
 	" set forbidden securityContext.seLinuxOptions: ",
 	concat("; ", _dedupe(_selinux_data)),
 ])) if {
-	_on("seLinuxOptions")
+	ps.has_pod_spec
 	count(_selinux_setters) > 0
 }
 
@@ -252,8 +254,8 @@ proc_mount_detail := concat(" ", [
 	ps.join_quote(sort({m | some c in ps.containers; m := _proc_mount(c)})),
 ]) if count(_proc_mount_containers) > 0
 
-deny contains ps.violation("procMount", "procMount", proc_mount_detail) if {
-	_on("procMount")
+results contains ps.result("procMount", "procMount", proc_mount_detail) if {
+	ps.has_pod_spec
 	not ps.user_namespace
 }
 
@@ -294,8 +296,8 @@ _seccomp_bad_types contains t if {
 	not t in seccomp_ok
 }
 
-deny contains ps.violation("seccompProfile_baseline", "seccompProfile", seccomp_explicit_detail) if {
-	_on("seccompProfile_baseline")
+results contains ps.result("seccompProfile_baseline", "seccompProfile", seccomp_explicit_detail) if {
+	ps.has_pod_spec
 }
 
 # --- sysctls: spec.securityContext.sysctls[*].name ---------------------------------------------
@@ -316,8 +318,8 @@ _sysctls := [n |
 
 else := []
 
-deny contains ps.violation("sysctls", "forbidden sysctls", concat(", ", _sysctls)) if {
-	_on("sysctls")
+results contains ps.result("sysctls", "forbidden sysctls", concat(", ", _sysctls)) if {
+	ps.has_pod_spec
 	count(_sysctls) > 0
 }
 
@@ -330,11 +332,11 @@ _host_process_setters := array.concat(
 	[ps.containers_phrase(_host_process) | count(_host_process) > 0],
 )
 
-deny contains ps.violation("windowsHostProcess", "hostProcess", concat("", [
+results contains ps.result("windowsHostProcess", "hostProcess", concat("", [
 	concat(" and ", _host_process_setters),
 	" must not set securityContext.windowsOptions.hostProcess=true",
 ])) if {
-	_on("windowsHostProcess")
+	ps.has_pod_spec
 	count(_host_process_setters) > 0
 }
 
@@ -357,12 +359,12 @@ _probe_containers := sort({ps.name(c) | some c in ps.containers; count(_hosts(c)
 
 _probe_hosts := sort({h | some c in ps.containers; some h in _hosts(c)})
 
-deny contains ps.violation("hostProbesAndHostLifecycle", "probe or lifecycle host", concat(" ", [
+results contains ps.result("hostProbesAndHostLifecycle", "probe or lifecycle host", concat(" ", [
 	ps.containers_phrase(_probe_containers),
 	ps.plural("uses", "use", count(_probe_containers)),
 	ps.plural("probe or lifecycle host", "probe or lifecycle hosts", count(_probe_hosts)),
 	ps.join_quote(_probe_hosts),
 ])) if {
-	_on("hostProbesAndHostLifecycle")
+	ps.has_pod_spec
 	count(_probe_containers) > 0
 }

@@ -168,3 +168,49 @@ test_workload_templates if {
 	cron := {"kubernetes": {"object": {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"hostIPC": true, "containers": [{"name": "a"}]}}}}}}}}
 	denies(cron, baseline)["pod-security/hostNamespaces"] == "host namespaces (hostIPC=true)"
 }
+
+# --- the target namespace's labels -----------------------------------------------------------------
+
+in_namespace(labels, spec) := {"kubernetes": {
+	"object": {"kind": "DaemonSet", "metadata": {"namespace": "agents"}, "spec": {"template": {"spec": spec}}},
+	"namespace": {"name": "observability", "labels": labels},
+}}
+
+no_root := {"containers": [{"name": "a", "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}]}
+
+warns(inp, params) := {v.rule: v.message | some v in b.warn with input as inp with data.sluice.params as params}
+
+test_namespace_enforce_restricted_denies_naming_the_namespace if {
+	inp := in_namespace({"pod-security.kubernetes.io/enforce": "restricted"}, no_root)
+	denies(inp, {}) == {"pod-security/runAsNonRoot": "namespace \"observability\" (pod-security.kubernetes.io/enforce=restricted): runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)"}
+	warns(inp, {}) == {}
+}
+
+test_namespace_enforce_baseline_lets_it_through if {
+	inp := in_namespace({"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/enforce-version": "latest"}, no_root)
+	denies(inp, {}) == {}
+	warns(inp, {}) == {}
+}
+
+test_namespace_warn_and_audit_levels_warn if {
+	inp := in_namespace({"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted"}, no_root)
+	denies(inp, {}) == {}
+	warns(inp, {}) == {"pod-security/runAsNonRoot": "namespace \"observability\" (pod-security.kubernetes.io/warn=restricted): runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)"}
+	audit := in_namespace({"pod-security.kubernetes.io/audit": "restricted"}, no_root)
+	warns(audit, {}) == {"pod-security/runAsNonRoot": "namespace \"observability\" (pod-security.kubernetes.io/audit=restricted): runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)"}
+	bogus_warn := in_namespace({"pod-security.kubernetes.io/warn": "strict"}, no_root)
+	warns(bogus_warn, {}) == {}
+}
+
+test_namespace_enforce_unknown_level_counts_as_restricted if {
+	inp := {"kubernetes": {
+		"object": {"kind": "Pod", "metadata": {"namespace": "agents"}, "spec": no_root},
+		"namespace": {"labels": {"pod-security.kubernetes.io/enforce": "strict"}},
+	}}
+	denies(inp, {}) == {"pod-security/runAsNonRoot": "namespace \"agents\" (pod-security.kubernetes.io/enforce=strict): runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)"}
+}
+
+test_a_selected_profile_at_least_as_strict_speaks_for_itself if {
+	inp := in_namespace({"pod-security.kubernetes.io/enforce": "baseline"}, no_root)
+	denies(inp, {"podSecurity": {"profiles": ["pod-security/restricted"]}}) == {"pod-security/runAsNonRoot": "runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)"}
+}

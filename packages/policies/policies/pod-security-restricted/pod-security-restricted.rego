@@ -20,10 +20,7 @@ import future.keywords.not
 import data.sluice.lib.pod_security as ps
 import data.sluice.policies.pod_security_baseline as baseline
 
-_on if {
-	ps.level == 2
-	ps.has_pod_spec
-}
+_on if ps.has_pod_spec
 
 # Windows pods are exempt from allowPrivilegeEscalation, capabilities and seccompProfile (v1.25+).
 _linux_on if {
@@ -63,7 +60,7 @@ _volume_type(v) := t if {
 	t := ts[0]
 } else := "unknown"
 
-deny contains ps.violation("restrictedVolumes", "restricted volume types", concat(" ", [
+results contains ps.result("restrictedVolumes", "restricted volume types", concat(" ", [
 	ps.plural("volume", "volumes", count(_bad_volumes)),
 	ps.join_quote([ps.name(v) | some v in _bad_volumes]),
 	ps.plural("uses", "use", count(_bad_volumes)),
@@ -83,7 +80,7 @@ _escalates(c) if not ps.has(ps.sc(c), "allowPrivilegeEscalation")
 
 _escalates(c) if ps.sc(c).allowPrivilegeEscalation != false
 
-deny contains ps.violation("allowPrivilegeEscalation", "allowPrivilegeEscalation != false", concat(" ", [
+results contains ps.result("allowPrivilegeEscalation", "allowPrivilegeEscalation != false", concat(" ", [
 	ps.containers_phrase(_escalation),
 	"must set securityContext.allowPrivilegeEscalation=false",
 ])) if {
@@ -114,7 +111,7 @@ _non_root_detail := concat("", [concat(" and ", _non_root_setters), " must not s
 	count(_non_root_unset) > 0
 }
 
-deny contains ps.violation("runAsNonRoot", "runAsNonRoot != true", _non_root_detail) if _host_users_on
+results contains ps.result("runAsNonRoot", "runAsNonRoot != true", _non_root_detail) if _host_users_on
 
 # --- runAsUser: no runAsUser: 0, pod or container -----------------------------------------------
 
@@ -125,7 +122,7 @@ _root_setters := array.concat(
 	[ps.containers_phrase(_root_users) | count(_root_users) > 0],
 )
 
-deny contains ps.violation("runAsUser", "runAsUser=0", concat("", [concat(" and ", _root_setters), " must not set runAsUser=0"])) if {
+results contains ps.result("runAsUser", "runAsUser=0", concat("", [concat(" and ", _root_setters), " must not set runAsUser=0"])) if {
 	_host_users_on
 	count(_root_setters) > 0
 }
@@ -153,7 +150,7 @@ _seccomp_detail := baseline.seccomp_explicit_detail if {
 	count(_seccomp_unset) > 0
 }
 
-deny contains ps.violation("seccompProfile_restricted", "seccompProfile", _seccomp_detail) if _linux_on
+results contains ps.result("seccompProfile_restricted", "seccompProfile", _seccomp_detail) if _linux_on
 
 # --- capabilities_restricted: drop ALL, add nothing but NET_BIND_SERVICE -----------------------
 
@@ -182,11 +179,11 @@ _capability_details := array.concat(
 	],
 )
 
-deny contains ps.violation("capabilities_restricted", "unrestricted capabilities", concat("; ", _capability_details)) if {
+results contains ps.result("capabilities_restricted", "unrestricted capabilities", concat("; ", _capability_details)) if {
 	_linux_on
 	count(_capability_details) > 0
 }
 
 # --- procMount_restricted: securityContext.procMount, no user-namespace exemption ---------------
 
-deny contains ps.violation("procMount_restricted", "procMount", baseline.proc_mount_detail) if _on
+results contains ps.result("procMount_restricted", "procMount", baseline.proc_mount_detail) if _on

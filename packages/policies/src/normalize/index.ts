@@ -67,7 +67,14 @@ export const buildPolicyInput = (
     // Key order is fixed (workload, kubernetes | docker, scan, now) so input hashes are stable.
     return {
       workload,
-      ...(src.source === "kubernetes" ? { kubernetes: { object: src.object } } : {}),
+      ...(src.source === "kubernetes"
+        ? {
+            kubernetes:
+              src.namespace !== undefined
+                ? { object: src.object, namespace: { name: src.namespace.name, labels: src.namespace.labels } }
+                : { object: src.object }
+          }
+        : {}),
       ...(src.source === "docker"
         ? {
             docker:
