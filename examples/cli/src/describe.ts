@@ -8,6 +8,7 @@ import {
   type StoreError
 } from "@sluice/core"
 import { Effect } from "effect"
+import { replacedImages } from "./render/text.js"
 
 type Inspected = Effect.Success<ReturnType<typeof inspectRollout>>
 type InspectError = Effect.Error<ReturnType<typeof inspectRollout>>
@@ -16,6 +17,8 @@ export interface RolloutStatus {
   readonly rolloutId: string
   readonly mode: "rollout" | "rollback"
   readonly image: string
+  /** The images it replaces, with how many of its targets ran each before it, most common first. */
+  readonly replaces: ReadonlyArray<{ readonly image: string; readonly targets: number }>
   readonly adapter: string
   readonly createdAt: string
   /** The machine state, e.g. `progressing.applying`, `rolledBack`. */
@@ -110,6 +113,10 @@ export const statusOf = (
     rolloutId: header.rolloutId,
     mode: header.machineInput.mode ?? "rollout",
     image: header.image,
+    replaces: replacedImages(
+      Object.values(header.previous).map((r) => r.image),
+      header.image
+    ),
     adapter: header.adapter,
     createdAt: new Date(header.createdAt).toISOString(),
     state,

@@ -190,13 +190,16 @@ export const runList = async (io: Io, parsed: Parsed): Promise<number> => {
   const rows = statuses.map((s) => [
     s.rolloutId,
     s.finished && s.outcome !== undefined ? outcomeLabel[s.outcome] : s.phase,
-    versionOf(s.image),
     s.mode === "rollback"
-      ? `${s.counts.rolledBack}/${s.counts.planned} restored`
-      : `${s.counts.updated}/${s.counts.planned}`,
+      ? `${versionOf(s.image)} → previous`
+      : `${s.replaces.length === 0 ? "" : `${s.replaces.map((r) => versionOf(r.image, s.image)).join("+")} → `}${versionOf(s.image)}`,
+    s.mode === "rollback" ? "-" : `${s.counts.updated}/${s.counts.planned}`,
+    s.counts.rolledBack === 0 && s.counts.rollbackFailed === 0
+      ? "-"
+      : `${s.counts.rolledBack}${s.counts.rollbackFailed > 0 ? ` (${s.counts.rollbackFailed} failed)` : ""}`,
     `${ago(s.createdAt)} ago`
   ])
-  const head = ["ID", "STATE", "VERSION", "UPDATED", "CREATED"]
+  const head = ["ID", "STATE", "VERSION", "UPDATED", "RESTORED", "CREATED"]
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) =>
     cells

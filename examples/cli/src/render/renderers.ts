@@ -3,7 +3,7 @@ import type { Io } from "../io.js"
 import { ProgressModel } from "./model.js"
 import { makeStyle, type Style, stripAnsi, visibleLength } from "./style.js"
 import { summaryLines } from "./summary.js"
-import { formatMs, imageChange, mostCommon, plural, versionOf } from "./text.js"
+import { fleetChange, formatMs, plural, versionOf } from "./text.js"
 
 export type OutputMode = "tty" | "plain" | "json"
 
@@ -38,10 +38,9 @@ export const describeEvent = (e: RolloutEvent, model: ProgressModel, style: Styl
       if (model.rollbackRun) {
         return `${style.bold("rollback")} ${e.rolloutId}: restoring ${plural(model.rollbackTotal, "target")} of ${model.header?.image ?? e.image}${e.resumed ? " (resumed)" : ""}`
       }
-      const from =
-        model.header === undefined ? undefined : mostCommon(Object.values(model.header.previous).map((r) => r.image))
+      const previous = model.header === undefined ? [] : Object.values(model.header.previous).map((r) => r.image)
       const waves = e.waves.map((w) => `${w.kind} ${w.size}`)
-      return `${style.bold(e.resumed ? "resumed" : "rollout")} ${e.rolloutId}: ${imageChange(from, e.image)} on ${plural(e.targets, "target")} (${e.adapter})${e.upToDate > 0 ? `, ${e.upToDate} already up to date` : ""}; ${plural(e.waves.length, "wave")}: ${waves.length > 8 ? `${waves.slice(0, 8).join(", ")}, …` : waves.join(", ")}`
+      return `${style.bold(e.resumed ? "resumed" : "rollout")} ${e.rolloutId}: ${fleetChange(previous, e.image)} on ${plural(e.targets, "target")} (${e.adapter})${e.upToDate > 0 ? `, ${e.upToDate} already up to date` : ""}; ${plural(e.waves.length, "wave")}: ${waves.length > 8 ? `${waves.slice(0, 8).join(", ")}, …` : waves.join(", ")}`
     }
     case "gateDecided": {
       const where = e.wave === undefined ? "" : ` (${waveLabel(model, e.wave)})`
@@ -247,12 +246,12 @@ export const ttyRenderer = (io: Io, verbose: boolean): Renderer => {
     const lines: string[] = []
     const elapsed = formatMs(Date.now() - model.startedAt)
     const header = model.header
-    const from = header === undefined ? undefined : mostCommon(Object.values(header.previous).map((r) => r.image))
+    const previous = header === undefined ? [] : Object.values(header.previous).map((r) => r.image)
     lines.push(
       `${style.bold(model.rollbackRun ? "rollback" : "rollout")} ${header?.rolloutId ?? ""}  ${style.dim(`${model.adapter} · ${elapsed}`)}`
     )
     lines.push(
-      `  ${model.rollbackRun ? `${model.image} → previous` : imageChange(from, model.image || (header?.image ?? ""))}`
+      `  ${model.rollbackRun ? `${model.image} → previous` : fleetChange(previous, model.image || (header?.image ?? ""))}`
     )
     const waveText =
       model.rollbackRun || model.wave < 0

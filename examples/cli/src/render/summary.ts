@@ -1,6 +1,15 @@
 import type { RolloutHeader, RolloutResult } from "@sluice/core"
 import type { Style } from "./style.js"
-import { formatMs, formatViolations, imageChange, mostCommon, outcomeStyled, plural, versionOf } from "./text.js"
+import {
+  fleetChange,
+  formatMs,
+  formatViolations,
+  mostCommon,
+  outcomeStyled,
+  plural,
+  replacedImages,
+  versionOf
+} from "./text.js"
 
 export interface SummaryInput {
   readonly header: RolloutHeader
@@ -47,9 +56,16 @@ export const summaryLines = (input: SummaryInput, style: Style): string[] => {
     )
   } else {
     const to = header.image
-    let image = imageChange(from, to)
+    const previous = Object.values(header.previous).map((r) => r.image)
+    let image = fleetChange(previous, to)
     if (result.outcome === "rolledBack" || (result.rolledBack.length > 0 && result.outcome !== "completed"))
-      image += `, rolled back to ${from === undefined ? "the previous revision" : versionOf(from, to)}`
+      image += `, rolled back to ${
+        from === undefined
+          ? "the previous revision"
+          : replacedImages(previous, to).length > 1
+            ? "each target's previous version"
+            : versionOf(from, to)
+      }`
     lines.push(row(style, "image", image))
     const parts: string[] = []
     if (result.outcome === "completed") {

@@ -39,6 +39,29 @@ export const imageChange = (from: string | undefined, to: string) => {
   return a.repo === b.repo ? `${b.name}: ${a.version} → ${b.version}` : `${from} → ${to}`
 }
 
+/** The images a rollout replaces (not `to` itself), with how many targets ran each, most common first. */
+export const replacedImages = (previous: Iterable<string>, to: string) => {
+  const counts = new Map<string, number>()
+  for (const image of previous) if (image !== to) counts.set(image, (counts.get(image) ?? 0) + 1)
+  return [...counts.entries()]
+    .map(([image, targets]) => ({ image, targets }))
+    .sort((a, b) => b.targets - a.targets || a.image.localeCompare(b.image))
+}
+
+/**
+ * `node-agent: 1.0.0 → 2.0.0`, or on a mixed fleet every version being replaced with its count,
+ * most common first: `node-agent: 2.0.0 ×14, 1.0.0 ×6 → 3.0.0`.
+ */
+export const fleetChange = (previous: Iterable<string>, to: string) => {
+  const replaced = replacedImages(previous, to)
+  if (replaced.length <= 1) return imageChange(replaced[0]?.image, to)
+  const b = splitTag(to)
+  const sameRepo = replaced.every((r) => splitTag(r.image).repo === b.repo)
+  const shown = replaced.slice(0, 3).map((r) => `${sameRepo ? splitTag(r.image).version : r.image} ×${r.targets}`)
+  const list = `${shown.join(", ")}${replaced.length > 3 ? `, +${replaced.length - 3} more` : ""}`
+  return sameRepo ? `${b.name}: ${list} → ${b.version}` : `${list} → ${to}`
+}
+
 /** The most common value (the fleet's "from" version when a few targets differ). */
 export const mostCommon = (values: Iterable<string>): string | undefined => {
   const counts = new Map<string, number>()
