@@ -123,6 +123,20 @@ const rollbackMilestone = (model: ProgressModel) => {
   return done % step === 0 ? `  rolled back ${done}/${total}` : undefined
 }
 
+/**
+ * A line of the live block that fits the terminal: an overlong one is cut at the last space that
+ * fits (never in the middle of a word, unless the word alone is wider) and ends with "…". Styling
+ * is dropped from a cut line rather than cut an escape sequence in half.
+ */
+export const fitLine = (line: string, width: number): string => {
+  if (visibleLength(line) <= width) return line
+  const plain = stripAnsi(line)
+  const room = plain.slice(0, width - 1)
+  const space = room.lastIndexOf(" ")
+  const cut = space > room.length - room.trimStart().length ? room.slice(0, space).trimEnd() : room
+  return `${cut}…`
+}
+
 /** `[rule] message (×500)`, the two most frequent. */
 const groupWarnings = (warnings: ReadonlyArray<{ readonly rule: string; readonly message: string }>) => {
   const counts = new Map<string, number>()
@@ -213,7 +227,11 @@ const bar = (
 export const ttyRenderer = (io: Io, verbose: boolean): Renderer => {
   const model = new ProgressModel()
   const style = makeStyle(io.color)
-  const recent: string[] = []
+  /** The latest target events; an "updating" one leaves the list once its target is updated. */
+  const recent: Array<{ readonly id: string; readonly text: string; readonly updating: boolean }> = []
+  /** When each wave started and how long the healthy ones took: the ETA. */
+  const waveStartedAt = new Map<number, number>()
+  const waveDurations: number[] = []
   let drawn = 0
   let timer: NodeJS.Timeout | undefined
   let stopped = false
@@ -281,14 +299,29 @@ export const ttyRenderer = (io: Io, verbose: boolean): Renderer => {
     lines.push(row("total", total))
     if (model.retries > 0)
       lines.push(style.dim(`  ${plural(model.retries, "transient error")} retried; last: ${model.lastRetry ?? ""}`))
-    for (const r of recent) lines.push(style.dim(`  · ${r}`))
-    return lines.map((l) => (visibleLength(l) > width ? truncate(l, width) : l))
+    const next = nextText()
+    if (next !== undefined) lines.push(style.dim(`  ${next}`))
+    const shown = recent.filter((r) => !(r.updating && model.updated.has(r.id))).slice(-3)
+    for (const r of shown) lines.push(style.dim(`  · ${r.text}`))
+    return lines.map((l) => fitLine(l, width))
   }
 
-  const truncate = (line: string, width: number) => {
-    // Drop styling on overlong lines rather than cut an escape sequence in half.
-    const plain = stripAnsi(line)
-    return `${plain.slice(0, width - 1)}…`
+  /** `next: wave 3 (4/6, batch) · ETA ~12s`: the next wave and the time left at the pace so far. */
+  const nextText = (): string | undefined => {
+    if (model.rollbackRun || model.wave < 0 || model.phase === "rollingBack" || model.phase === "finished")
+      return undefined
+    const total = model.waves.length
+    const next = model.wave + 1
+    if (next >= total) return undefined
+    const parts = [`next: ${waveLabel(model, next)}`]
+    if (waveDurations.length > 0) {
+      const perWave = waveDurations.reduce((a, b) => a + b, 0) / waveDurations.length
+      const pauses = (model.header?.plan.waves ?? [])
+        .slice(model.wave)
+        .reduce((ms, w) => ms + (w.pauseAfter?.kind === "duration" ? w.pauseAfter.ms : 0), 0)
+      parts.push(`ETA ~${formatMs(perWave * (total - model.wave) + pauses)}`)
+    }
+    return parts.join(" · ")
   }
 
   const clear = () => {
@@ -325,15 +358,22 @@ export const ttyRenderer = (io: Io, verbose: boolean): Renderer => {
     model,
     event: (e) => {
       model.apply(e)
+      if (e.type === "waveStarted") waveStartedAt.set(e.wave, Date.now())
+      if (e.type === "waveHealthy") {
+        const started = waveStartedAt.get(e.wave)
+        if (started !== undefined) waveDurations.push(Date.now() - started)
+      }
       if (e.type === "targetUpdating" || e.type === "targetRolledBack" || e.type === "targetFailed") {
-        const what =
+        const text =
           e.type === "targetUpdating"
             ? `${e.targetId} updating${e.topology === undefined ? "" : ` (${e.topology})`}`
             : e.type === "targetFailed"
               ? `${e.targetId} failed`
               : `${e.targetId} ${e.ok ? "rolled back" : "rollback failed"}`
-        recent.push(what)
-        if (recent.length > 3) recent.shift()
+        const i = recent.findIndex((r) => r.id === e.targetId)
+        if (i >= 0) recent.splice(i, 1)
+        recent.push({ id: e.targetId, text, updating: e.type === "targetUpdating" })
+        if (recent.length > 20) recent.shift()
       }
       const line = describeEvent(e, model, style, verbose)
       if (line !== undefined) log(line)
