@@ -1,7 +1,7 @@
 /**
  * Parity of Sluice's built-in `pod-security/baseline` and `pod-security/restricted` profiles with the
  * real apiserver's Pod Security admission (Kubernetes v1.36 of the test control plane): seeded
- * fast-check pods (./podArbitrary.ts) are created with `dryRun=All` in namespaces labelled
+ * fast-check pods (packages/policies/test/pod-security/podArbitrary.ts) are created with `dryRun=All` in namespaces labelled
  * `pod-security.kubernetes.io/enforce=baseline` and `=restricted`; pods with ephemeral containers
  * are created for real in a namespace labelled afterwards, and their ephemeral containers added
  * with a dry-run update of the `ephemeralcontainers` subresource. For every case and level the
@@ -21,7 +21,7 @@ import fc from "fast-check"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithCluster, kube, mergePatch, uniqueSuffix } from "../support/cluster.js"
 import { notYet, waitFor } from "../support/wait.js"
-import { type GeneratedPod, podArbitrary } from "./podArbitrary.js"
+import { type GeneratedPod, podArbitrary } from "../../../policies/test/pod-security/podArbitrary.js"
 
 const CASES = Number(process.env.SLUICE_PSA_CASES ?? 500)
 const SEED = Number(process.env.SLUICE_PSA_SEED ?? 13)
