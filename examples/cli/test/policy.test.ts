@@ -20,6 +20,25 @@ describe("sluice policy test / eval (built-in bundle)", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ passed: 2, failed: 0, total: 2 })
   })
 
+  it("--output junit writes JUnit XML (a failure element per failing case, its reasons in it); a bad --output is a usage error", async () => {
+    const wrong = await sluice(["policy", "test", "builtin", P("wrong-cases.yaml"), "--output", "junit"])
+    expect(wrong.code).toBe(2)
+    expect(
+      wrong.stdout.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="sluice policy test"')
+    ).toBe(true)
+    const cases = [...wrong.stdout.matchAll(/<testcase [^>]*name="([^"]*)"/g)].map((m) => m[1])
+    expect(cases).toEqual(["expects root to be allowed (wrong on purpose)"])
+    expect(wrong.stdout).toMatch(/<failure message="expected allow=true, got allow=false [^"]*">[^<]+<\/failure>/)
+    expect(wrong.stdout).toContain('tests="1" failures="1"')
+    const ok = await sluice(["policy", "test", "builtin", P("cases.yaml"), "--output", "junit"])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toContain('tests="2" failures="0"')
+    expect(ok.stdout).not.toContain("<failure")
+    const bad = await sluice(["policy", "test", "builtin", P("cases.yaml"), "--output", "xml"])
+    expect(bad.code).toBe(64)
+    expect(bad.stderr).toContain('--output "xml" is not text, json or junit')
+  })
+
   it("evaluates one workload: 0 allowed, 2 denied with the rule and container", async () => {
     const allowed = await sluice(["policy", "eval", "builtin", P("agent-ok.yaml"), "--scan", P("scan.json")])
     expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)

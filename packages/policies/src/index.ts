@@ -87,7 +87,7 @@ export {
   runPolicyCases,
   runPolicyCasesEffect
 } from "./harness/cases.js"
-export { formatCaseResults, formatDecision } from "./harness/format.js"
+export { formatCaseResults, formatCaseResultsJUnit, formatDecision } from "./harness/format.js"
 export {
   classifyInput,
   type HarnessInput,

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cause, Effect, Exit } from "effect"
 import { flag, type Parsed, str } from "../args.js"
-import { UserError } from "../errors.js"
+import { UsageError, UserError } from "../errors.js"
 import { ExitCode } from "../exitCodes.js"
 import type { Io } from "../io.js"
 
@@ -58,6 +58,10 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
   const cases = fileArg(io, casesText, "cases")!
   const dataFile = fileArg(io, str(parsed, "data"), "data")
   const nowText = str(parsed, "now")
+  const output = str(parsed, "output") ?? (flag(parsed, "json") ? "json" : "text")
+  if (output !== "text" && output !== "json" && output !== "junit") {
+    throw new UsageError({ message: `--output "${output}" is not text, json or junit`, command: "policy test" })
+  }
   const exit = await Effect.runPromiseExit(
     policies.runPolicyCasesEffect(bundle, cases, {
       ...(dataFile === undefined ? {} : { data: dataFile }),
@@ -66,7 +70,8 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
   )
   if (Exit.isFailure(exit)) return failure(exit.cause, bundle)
   const report = exit.value
-  if (flag(parsed, "json")) io.out(`${JSON.stringify(report, null, 2)}\n`)
+  if (output === "json") io.out(`${JSON.stringify(report, null, 2)}\n`)
+  else if (output === "junit") io.out(policies.formatCaseResultsJUnit(report))
   else io.out(policies.formatCaseResults(report, { verbose: flag(parsed, "verbose") }))
   return report.failed === 0 ? ExitCode.ok : ExitCode.blocked
 }

@@ -316,7 +316,14 @@ export const policyTestCommand: CommandSpec = {
     data,
     now,
     { ...o.verbose, description: "list passing cases too" },
-    { ...o.json, description: "the report as JSON" },
+    { ...o.json, description: "the report as JSON (same as --output json)" },
+    {
+      name: "output",
+      kind: "string",
+      value: "<text|json|junit>",
+      description:
+        "the report's format: text (opa test -v style, the default), json, or junit\n(JUnit XML, for CI systems that read test reports)"
+    },
     o.help
   ],
   details: `${BUNDLE}

@@ -42,3 +42,43 @@ export const formatDecision = (decision: EngineDecision, bundles: ReadonlyArray<
   for (const v of decision.warn) lines.push(`  warn  ${violation(v)}`)
   return `${lines.join("\n")}\n`
 }
+
+/** XML 1.0 text: the five special characters escaped, characters XML cannot carry replaced by U+FFFD. */
+const xml = (text: string): string =>
+  text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "\uFFFD")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&apos;")
+
+const seconds = (ms: number) => (ms / 1000).toFixed(6)
+
+/**
+ * The case results as JUnit XML (`sluice policy test --output junit`), for CI systems that read
+ * test reports: one `testsuite` for the cases file, one `testcase` per case, a `failure` element
+ * with every reason for a failing one; bundles that failed to load are listed in `system-err`.
+ */
+export const formatCaseResultsJUnit = (report: CasesReport): string => {
+  const time = seconds(report.results.reduce((t, r) => t + r.durationMs, 0))
+  const lines = [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<testsuites name="sluice policy test" tests="${report.total}" failures="${report.failed}" errors="0" time="${time}">`,
+    `  <testsuite name="${xml(report.file)}" tests="${report.total}" failures="${report.failed}" errors="0" skipped="0" time="${time}">`
+  ]
+  for (const r of report.results) {
+    const open = `    <testcase classname="${xml(report.file)}" name="${xml(r.name)}" time="${seconds(r.durationMs)}"`
+    if (r.passed) {
+      lines.push(`${open}/>`)
+      continue
+    }
+    lines.push(`${open}>`)
+    lines.push(`      <failure message="${xml(r.failures[0] ?? "failed")}">${xml(r.failures.join("\n"))}</failure>`)
+    lines.push("    </testcase>")
+  }
+  const broken = bundleWarnings(report.bundles)
+  if (broken.length > 0) lines.push(`    <system-err>${xml(broken.join("\n"))}</system-err>`)
+  lines.push("  </testsuite>", "</testsuites>")
+  return `${lines.join("\n")}\n`
+}

@@ -15,7 +15,7 @@ export {
   runPolicyCases,
   runPolicyCasesEffect
 } from "./cases.js"
-export { formatCaseResults, formatDecision } from "./format.js"
+export { formatCaseResults, formatCaseResultsJUnit, formatDecision } from "./format.js"
 export {
   classifyInput,
   type HarnessInput,

@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { evalPolicy, formatCaseResults, formatDecision, runPolicyCases } from "../../src/index.js"
+import {
+  evalPolicy,
+  formatCaseResults,
+  formatCaseResultsJUnit,
+  formatDecision,
+  runPolicyCases
+} from "../../src/index.js"
 import { bundle, fixture } from "../helpers.js"
 
 describe("runPolicyCases", () => {
@@ -136,5 +142,35 @@ describe("evalPolicy", () => {
       _tag: "HarnessInputError",
       message: expect.stringMatching(/cannot tell what this is/)
     })
+  })
+})
+
+describe("formatCaseResultsJUnit", () => {
+  const report = (name: string, failures: ReadonlyArray<string>) => ({
+    file: "cases & <more>.yaml",
+    bundles: [{ name: "b", revision: "r", location: "b", status: "broken" as const, error: "bad \u0001 wasm" }],
+    results: [
+      { name: "ok", passed: true, durationMs: 1.5, failures: [], decision: undefined },
+      { name, passed: false, durationMs: 2, failures, decision: undefined }
+    ],
+    passed: 1,
+    failed: 1,
+    total: 2
+  })
+
+  it("escapes names, reasons and the file; characters XML cannot carry are replaced", () => {
+    const out = formatCaseResultsJUnit(
+      report(`"quoted" <b> & 'apos' \u0000`, ["expected <deny> & got \u001b[31mallow"])
+    )
+    expect(out).toContain('<testsuite name="cases &amp; &lt;more&gt;.yaml" tests="2" failures="1"')
+    expect(out).toContain('name="&quot;quoted&quot; &lt;b&gt; &amp; &apos;apos&apos; \uFFFD"')
+    expect(out).toContain("expected &lt;deny&gt; &amp; got \uFFFD[31mallow</failure>")
+    expect(out).toContain("<system-err>ERROR: bundle b failed to load: bad \uFFFD wasm</system-err>")
+    // Well formed as far as a regular check goes: no raw '&' that is not an entity, tags balanced.
+    expect(out.replace(/&(amp|lt|gt|quot|apos);/g, "")).not.toMatch(/&/)
+    expect(out.match(/<testcase /g)).toHaveLength(2)
+    expect(out.match(/<\/testcase>/g)).toHaveLength(1)
+    expect(out.match(/<testcase [^>]*\/>/g)).toHaveLength(1)
+    expect(out.trimEnd().endsWith("</testsuites>")).toBe(true)
   })
 })
