@@ -7,6 +7,7 @@ import {
   listCommand,
   pauseCommand,
   planCommand,
+  policyBuildCommand,
   policyEvalCommand,
   policyTestCommand,
   promoteCommand,
@@ -46,6 +47,7 @@ const commands: ReadonlyArray<Command> = [
   { spec: retryCommand, run: async (io, p) => (await import("./commands/retry.js")).runRetry(io, p) },
   { spec: undoCommand, run: async (io, p) => (await import("./commands/undo.js")).runUndo(io, p) },
   { spec: policyTestCommand, run: async (io, p) => (await import("./commands/policy.js")).runPolicyTest(io, p) },
+  { spec: policyBuildCommand, run: async (io, p) => (await import("./commands/policy.js")).runPolicyBuild(io, p) },
   { spec: policyEvalCommand, run: async (io, p) => (await import("./commands/policy.js")).runPolicyEval(io, p) }
 ]
 
@@ -71,7 +73,8 @@ Control a rollout (from any shell; continues it here if its process died):
   undo <id>               roll out an earlier revision again (--to-revision N, --history)
 
 Policies:
-  policy test <bundle> <cases>   run policy cases against an OPA Wasm bundle
+  policy build <dir>             compile a folder of Rego into an OPA Wasm bundle
+  policy test <bundle> <cases>   run policy cases against an OPA Wasm bundle (or a Rego folder)
   policy eval <bundle> <input>   evaluate one workload
 
 Rollouts live in the store: --store <dir>, else $SLUICE_STORE, else .sluice/rollouts.

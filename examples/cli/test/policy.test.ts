@@ -70,7 +70,11 @@ describe("sluice policy test / eval (built-in bundle)", () => {
       cases,
       `cases:\n  - name: root is denied\n    inputFile: ${P("agent-root.yaml")}\n    expect: { allow: false, deny: [non-root] }\n`
     )
-    for (const bundle of [REGO_SOURCES, P("agent-root.yaml")]) {
+    // A folder that is neither a bundle nor Rego sources (a folder of Rego is compiled: see below).
+    const notABundle = path.join(dir, "not-a-bundle")
+    fs.mkdirSync(notABundle)
+    fs.writeFileSync(path.join(notABundle, "README.md"), "policies go here\n")
+    for (const bundle of [notABundle, P("agent-root.yaml")]) {
       for (const extra of [[], ["--json"]]) {
         const r = await sluice(["policy", "test", bundle, cases, ...extra])
         expect(r.code, r.stdout + r.stderr).toBe(64)
@@ -79,8 +83,73 @@ describe("sluice policy test / eval (built-in bundle)", () => {
         expect(r.stderr).toMatch(/^error: policy bundle \S+ cannot be loaded: /)
       }
     }
-    const sources = await sluice(["policy", "test", REGO_SOURCES, cases])
-    expect(sources.stderr).toContain("no policy.wasm")
-    expect(sources.stderr).toContain("opa build -t wasm")
+    const empty = await sluice(["policy", "test", notABundle, cases])
+    expect(empty.stderr).toContain("no policy.wasm")
+  })
+})
+
+/** The opa `npm run setup` builds; the policy-build tests need it (and fail under CI without it). */
+const OPA = fileURLToPath(new URL("../../../.tools/bin/opa", import.meta.url))
+const haveOpa = fs.existsSync(OPA)
+if (!haveOpa && process.env["CI"] === "true") throw new Error(`policy build tests: no opa at ${OPA} (npm run setup)`)
+if (!haveOpa) console.warn(`NOTICE: skipping the policy build tests: no opa at ${OPA} (npm run setup builds it)`)
+
+describe.skipIf(!haveOpa)("sluice policy build, and policy test/eval of a Rego folder", () => {
+  const NO_LATEST = `package sluice.policies.no_latest
+
+deny contains {"rule": "no-latest", "message": sprintf("container %s uses a :latest image", [c.name]), "container": c.name} if {
+\tsome c in input.workload.containers
+\tendswith(c.image, ":latest")
+}
+`
+  const latestAgent = (dir: string) => {
+    const file = path.join(dir, "agent-latest.yaml")
+    fs.writeFileSync(file, fs.readFileSync(P("agent-ok.yaml"), "utf8").replace("node-agent:2.0.0", "node-agent:latest"))
+    return file
+  }
+
+  it("compiles a folder of package sluice.policies.* files, with the decision entrypoint added, into a bundle that denies", async () => {
+    const dir = tmpStore()
+    fs.mkdirSync(path.join(dir, "mine"))
+    fs.writeFileSync(path.join(dir, "mine", "no_latest.rego"), NO_LATEST)
+    const out = path.join(dir, "mine.tar.gz")
+    const built = await sluice(["policy", "build", path.join(dir, "mine"), "-o", out])
+    expect(built.code, built.stderr).toBe(0)
+    expect(built.stdout).toContain(
+      "1 .rego file, entrypoint sluice/decision (the built-in decision.rego and lib added)"
+    )
+    const denied = await sluice(["policy", "eval", out, latestAgent(dir), "--json"])
+    expect(denied.code, denied.stderr).toBe(2)
+    const decision = JSON.parse(denied.stdout).decision as { deny: Array<{ rule: string; container?: string }> }
+    expect(decision.deny).toEqual([expect.objectContaining({ rule: "no-latest", container: "agent" })])
+    const allowed = await sluice(["policy", "eval", out, P("agent-ok.yaml")])
+    expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)
+  })
+
+  it("policy test and eval take the folder directly; a compile error is one line, exit 64", async () => {
+    const dir = tmpStore()
+    fs.mkdirSync(path.join(dir, "mine"))
+    fs.writeFileSync(path.join(dir, "mine", "no_latest.rego"), NO_LATEST)
+    const cases = path.join(dir, "cases.yaml")
+    fs.writeFileSync(
+      cases,
+      `cases:\n  - name: latest is denied\n    inputFile: ${latestAgent(dir)}\n    expect: { allow: false, deny: [no-latest] }\n  - name: a pinned tag passes\n    inputFile: ${P("agent-ok.yaml")}\n    expect: { allow: true }\n`
+    )
+    const tested = await sluice(["policy", "test", path.join(dir, "mine"), cases])
+    expect(tested.code, tested.stdout + tested.stderr).toBe(0)
+    expect(tested.stdout).toContain("PASS: 2/2")
+    expect(tested.stderr).toContain("compiled")
+    // The built-in non-root policy's sources compile the same way and deny root.
+    const root = await sluice(["policy", "eval", REGO_SOURCES, P("agent-root.yaml"), "--json"])
+    expect(root.code, root.stderr).toBe(2)
+    expect(JSON.parse(root.stdout).decision.deny.some((d: { rule: string }) => d.rule === "non-root")).toBe(true)
+
+    fs.writeFileSync(path.join(dir, "mine", "broken.rego"), "package sluice.policies.broken\n\ndeny contains x if {\n")
+    const broken = await sluice(["policy", "build", path.join(dir, "mine"), "-o", path.join(dir, "b.tar.gz")])
+    expect(broken.code).toBe(64)
+    expect(broken.stdout).toBe("")
+    expect(broken.stderr.trimEnd().split("\n")).toHaveLength(1)
+    expect(broken.stderr).toMatch(/^error: cannot build \S+: .*broken\.rego/)
+    expect(fs.existsSync(path.join(dir, "b.tar.gz"))).toBe(false)
   })
 })

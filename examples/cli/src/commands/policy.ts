@@ -1,16 +1,41 @@
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { Cause, Effect, Exit } from "effect"
 import { flag, type Parsed, str } from "../args.js"
 import { UsageError, UserError } from "../errors.js"
 import { ExitCode } from "../exitCodes.js"
 import type { Io } from "../io.js"
+import { buildRegoBundle, isRegoFolder } from "../policyBuild.js"
 
 const bundlePath = async (io: Io, text: string) => {
   if (text === "builtin") return (await import("@sluice/policies")).builtinBundleDir
   const p = path.resolve(io.cwd, text)
   if (!fs.existsSync(p)) throw new UserError({ message: `no bundle at ${text}` })
-  return p
+  if (!isRegoFolder(p)) return p
+  // A folder of Rego sources: compiled first (into a temporary bundle), like `policy build`.
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sluice-policy-")), "bundle.tar.gz")
+  await buildRegoBundle(p, out, io.env)
+  io.err(`note: compiled ${text} with opa (sluice policy build ${text} -o <file> keeps the bundle)\n`)
+  return out
+}
+
+/** `sluice policy build <dir> [-o <file>]`: a folder of Rego → an OPA Wasm bundle Sluice loads. */
+export const runPolicyBuild = async (io: Io, parsed: Parsed): Promise<number> => {
+  const [dirText] = parsed.positionals as [string]
+  const dir = path.resolve(io.cwd, dirText)
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new UserError({ message: `no directory ${dirText}` })
+  const out = path.resolve(io.cwd, str(parsed, "output-file") ?? "bundle.tar.gz")
+  const built = await buildRegoBundle(dir, out, io.env)
+  // Loaded once, as `apply --policy` would: a bundle that does not load is not reported as built.
+  const policies = await import("@sluice/policies")
+  const loaded = await Effect.runPromiseExit(policies.loadBundle(out))
+  if (Exit.isFailure(loaded)) return failure(loaded.cause, out)
+  io.out(
+    `built ${path.relative(io.cwd, out) || out}: ${built.files} .rego file${built.files === 1 ? "" : "s"}, entrypoint sluice/decision${built.addedDecision ? " (the built-in decision.rego and lib added)" : ""}\n`
+  )
+  return ExitCode.ok
 }
 
 const fileArg = (io: Io, text: string | undefined, what: string) => {

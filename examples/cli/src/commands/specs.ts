@@ -305,6 +305,33 @@ Exit codes: 0 every target restored, 4 some could not be restored, 64 nothing to
 1 internal error.`
 }
 
+export const policyBuildCommand: CommandSpec = {
+  name: "policy build",
+  summary: "Compile a folder of Rego policies into an OPA Wasm bundle (with Sluice's decision entrypoint).",
+  positionals: [
+    { name: "dir", required: true, description: "a folder of .rego files (tests *_test.rego are left out)" }
+  ],
+  options: [
+    {
+      name: "output-file",
+      short: "o",
+      kind: "string",
+      value: "<file>",
+      description: "where to write the bundle (default bundle.tar.gz)"
+    },
+    o.help
+  ],
+  details: `Policies are Rego v1 packages under sluice.policies (\`package sluice.policies.my_rule\`) with
+\`deny\` and \`warn\` sets; the entrypoint sluice/decision, which collects them, and the built-in
+helper library (data.sluice.lib) are added unless the folder has its own \`package sluice\`.
+It runs the opa that \`npm run setup\` builds (.tools/bin/opa), else $SLUICE_OPA, else opa on
+PATH, then loads the bundle once as \`apply --policy\` would. \`policy test\` and \`policy eval\`
+take such a folder directly and compile it the same way.
+
+Exit codes: 0 built, 64 no folder, no .rego file, a compile error (opa's first message, one
+line) or a bundle that does not load.`
+}
+
 export const policyTestCommand: CommandSpec = {
   name: "policy test",
   summary: "Run a YAML file of policy cases (input + expected decision) against a bundle.",
