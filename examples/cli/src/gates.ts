@@ -14,20 +14,26 @@ export const gateLayer = async (
   const { policy, scan } = spec.spec.gates
   if (!policy.enabled && !scan.enabled) return Layer.empty
   const policies = await import("@sluice/policies")
+  // spec.gates.policy.data (with --policy-data) is merged over every bundle's data, as
+  // `policy eval --data` does; the spec's scan settings and policy profiles then override the
+  // built-in bundle's parameters (the schema keeps them out of the data).
+  const data = policy.data ?? {}
   const builtin = {
     path: policies.builtinBundleDir,
     name: "sluice",
-    // The spec's scan settings and policy profiles override the bundle's defaults.
-    data: {
+    data: policies.mergeData(data, {
       sluice: {
         params: {
           scan: { waiveMissingReport: scan.waiveMissingReport },
           ...(policy.profiles === undefined ? {} : { podSecurity: { profiles: policy.profiles } })
         }
       }
-    }
+    })
   }
-  const sources = [builtin, ...(policy.bundles ?? []).map((p) => ({ path: p }))]
+  const sources = [
+    builtin,
+    ...(policy.bundles ?? []).map((p) => (policy.data === undefined ? { path: p } : { path: p, data }))
+  ]
   const engine = policies.PolicyEngineLive.layerFromBundles(sources)
   const reports =
     scan.enabled && scan.reportsDir !== undefined ? policies.TrivyReportDirectory.layer(scan.reportsDir) : Layer.empty

@@ -50,6 +50,13 @@ export const policy: OptionSpec = {
   description:
     "an OPA Wasm bundle (.tar.gz or directory) that gates the rollout beside the\nbuilt-in one; turns the policy gate on (repeatable)"
 }
+export const policyData: OptionSpec = {
+  name: "policy-data",
+  kind: "string",
+  value: "<file>",
+  description:
+    "policy data (YAML/JSON) deep-merged over spec.gates.policy.data, as policy eval --data;\nthe built-in parameters (sluice.params) are decoded strictly"
+}
 export const adapter: OptionSpec = {
   name: "adapter",
   kind: "string",

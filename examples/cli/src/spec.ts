@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import {
   decodeRolloutSpec,
+  deepMerge,
   encodeRolloutSpec,
   formatSpecProblem,
   issueToProblems,
@@ -11,6 +12,7 @@ import {
   type SpecProblem
 } from "@sluice/core"
 import { Result, Schema } from "effect"
+import { parse as parseYaml } from "yaml"
 import { type Parsed, list, str } from "./args.js"
 import { UsageError, UserError } from "./errors.js"
 import { absolutePaths } from "./gates.js"
@@ -93,9 +95,44 @@ export const loadSpec = async (io: Io, parsed: Parsed, command: string): Promise
     if (!fs.existsSync(bundle))
       throw new UsageError({ message: `--policy ${bundle}: no such file or directory`, command })
   }
+  const withData = await withPolicyData(io, parsed, spec, source)
+  const encoded = encodeRolloutSpec(withData)
+  if (Result.isFailure(encoded)) throw new SpecInvalid(encoded.failure.problems, source)
+  return { spec: withData, document: encoded.success, source }
+}
+
+/**
+ * `--policy-data <file>` (YAML or JSON): deep-merged over `spec.gates.policy.data` (as `policy
+ * eval --data` merges data), then decoded with the spec, strictly: a problem is named with its
+ * path under spec.gates.policy.data and the file. Kept in the stored spec, so a resume has it.
+ */
+const withPolicyData = async (io: Io, parsed: Parsed, spec: RolloutSpec, source: string): Promise<RolloutSpec> => {
+  const file = str(parsed, "policy-data")
+  if (file === undefined) return spec
+  const text = await readText(io, file, "policy data file")
+  let value: unknown
+  try {
+    value = parseYaml(text)
+  } catch (e) {
+    throw new UsageError({ message: `--policy-data ${file}: not YAML or JSON: ${(e as Error).message}` })
+  }
   const encoded = encodeRolloutSpec(spec)
   if (Result.isFailure(encoded)) throw new SpecInvalid(encoded.failure.problems, source)
-  return { spec, document: encoded.success, source }
+  const document = encoded.success
+  const policy = document.spec.gates?.policy ?? {}
+  const merged = {
+    ...document,
+    spec: {
+      ...document.spec,
+      gates: {
+        ...document.spec.gates,
+        policy: { ...policy, data: deepMerge(policy.data ?? {}, value, { nullDeletes: false }) }
+      }
+    }
+  }
+  const decoded = decodeRolloutSpec(merged)
+  if (Result.isFailure(decoded)) throw new SpecInvalid(decoded.failure.problems, `${source} with --policy-data ${file}`)
+  return decoded.success
 }
 
 /** Checks `spec.target.selector` against the adapter's own selector schema. */

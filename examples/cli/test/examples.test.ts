@@ -70,6 +70,28 @@ describe("the README's specs", () => {
   })
 })
 
+describe("the README's policy data", () => {
+  it("lets an image from docker.io through the policy gate as shown (--policy-data)", async () => {
+    const blocks = yamlBlocks(README).filter((b) => b.startsWith("sluice:\n"))
+    expect(blocks).toHaveLength(1)
+    const store = tmpStore()
+    const data = path.join(store, "data.yaml")
+    fs.writeFileSync(data, blocks[0]!)
+    const args = ["apply", "-f", path.join(SPECS, "recreate.yaml"), "--json", ...run(store)]
+    const image = [
+      "--set",
+      "spec.artifact.image=docker.io/library/nginx:1.27",
+      "--set",
+      "spec.gates.scan.enabled=false"
+    ]
+    const without = await sluice([...args, ...image])
+    expect(without.code).toBe(2)
+    const r = await sluice([...args, ...image, "--policy-data", data])
+    expect(r.code, r.stderr).toBe(0)
+    expect(new Set(imagesOf(store))).toEqual(new Set(["docker.io/library/nginx:1.27"]))
+  })
+})
+
 describe("examples/specs: one working example per strategy, manual approval, probes and analysis", () => {
   it("has one for each strategy and feature", () => {
     expect(exampleFiles).toEqual([

@@ -485,11 +485,72 @@ export const PolicyProfile = expecting(
 )
 export type PolicyProfile = typeof PolicyProfile.Type
 
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+/**
+ * The built-in bundle's parameters (`data.sluice.params`), decoded strictly: an unknown or misspelt
+ * parameter is an error with its path rather than a default silently kept. The scan gate's
+ * `waiveMissingReport` and the Pod Security profiles have their own spec fields
+ * (`gates.scan.waiveMissingReport`, `gates.policy.profiles`).
+ */
+export const BuiltinPolicyParams = Schema.Struct({
+  limits: Schema.optionalKey(
+    Schema.Struct({
+      maxCpu: Schema.optionalKey(expecting(NonEmpty, 'a CPU quantity like "2" or "500m"')),
+      maxMemory: Schema.optionalKey(expecting(NonEmpty, 'a memory quantity like "2Gi"'))
+    })
+  ),
+  privileges: Schema.optionalKey(
+    Schema.Struct({
+      allowedCapabilities: Schema.optionalKey(Schema.Array(NonEmpty)),
+      allowedHostPaths: Schema.optionalKey(
+        Schema.Array(Schema.Struct({ path: NonEmpty, readOnly: Schema.optionalKey(Schema.Boolean) }))
+      )
+    })
+  ),
+  provenance: Schema.optionalKey(
+    Schema.Struct({
+      allowedRegistries: Schema.optionalKey(
+        expecting(Schema.Array(NonEmpty), 'a list of registry prefixes like "registry.example.com/"')
+      ),
+      requireDigest: Schema.optionalKey(Schema.Literals(["deny", "warn", "off"]))
+    })
+  ),
+  scan: Schema.optionalKey(
+    Schema.Struct({
+      severityThreshold: Schema.optionalKey(Schema.Literals(["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"])),
+      ignoreUnfixed: Schema.optionalKey(Schema.Boolean),
+      exceptions: Schema.optionalKey(
+        Schema.Array(
+          Schema.Struct({
+            id: NonEmpty,
+            expires: expecting(Schema.String.check(Schema.isPattern(DATE)), "a date YYYY-MM-DD")
+          })
+        )
+      )
+    })
+  )
+})
+export type BuiltinPolicyParams = typeof BuiltinPolicyParams.Type
+
+/**
+ * Policy data deep-merged over every bundle's data, as `sluice policy eval --data` does: the
+ * built-in bundle's parameters under `sluice.params` (strict), your bundles' data under their own
+ * top-level keys (free JSON).
+ */
+export const PolicyData = Schema.StructWithRest(
+  Schema.Struct({
+    sluice: Schema.optionalKey(Schema.Struct({ params: Schema.optionalKey(BuiltinPolicyParams) }))
+  }),
+  [Schema.Record(Schema.String, Schema.Unknown)]
+)
+export type PolicyData = typeof PolicyData.Type
+
 export const Gates = Schema.Struct({
   policy: Schema.Struct({
     enabled: Schema.Boolean.pipe(withDefault(true)),
     bundles: Schema.optionalKey(Schema.Array(NonEmpty)),
-    profiles: Schema.optionalKey(Schema.Array(PolicyProfile))
+    profiles: Schema.optionalKey(Schema.Array(PolicyProfile)),
+    data: Schema.optionalKey(PolicyData)
   }).pipe(withStructDefault),
   scan: Schema.Struct({
     enabled: Schema.Boolean.pipe(withDefault(true)),

@@ -91,6 +91,33 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.gates.policy.bundles": "Your OPA Wasm bundles, beside the built-in one (relative to the spec file).",
   "spec.gates.policy.profiles":
     "Built-in profiles the policy gate adds to Sluice's own rules: the Pod Security levels pod-security/baseline and pod-security/restricted (Kubernetes targets).",
+  "spec.gates.policy.data":
+    "Policy data deep-merged over every bundle's data, as `sluice policy eval --data` merges it (`--policy-data <file>` adds to it).",
+  "spec.gates.policy.data.sluice": "The built-in bundle's data.",
+  "spec.gates.policy.data.sluice.params": "The built-in policies' parameters, decoded strictly.",
+  "spec.gates.policy.data.sluice.params.limits": "resource-limits: the largest limits a container may ask for.",
+  "spec.gates.policy.data.sluice.params.limits.maxCpu": 'The largest CPU limit (default "2").',
+  "spec.gates.policy.data.sluice.params.limits.maxMemory": 'The largest memory limit (default "2Gi").',
+  "spec.gates.policy.data.sluice.params.privileges": "privileges: what an agent may still ask for.",
+  "spec.gates.policy.data.sluice.params.privileges.allowedCapabilities":
+    'Capabilities a container may add (default ["NET_BIND_SERVICE"]).',
+  "spec.gates.policy.data.sluice.params.privileges.allowedHostPaths":
+    "Host paths a pod may mount (default /var/log and /proc, read-only).",
+  "spec.gates.policy.data.sluice.params.privileges.allowedHostPaths[].path": "The host path (and what lies under it).",
+  "spec.gates.policy.data.sluice.params.privileges.allowedHostPaths[].readOnly": "Only read-only mounts of it.",
+  "spec.gates.policy.data.sluice.params.provenance": "image-provenance: where images may come from.",
+  "spec.gates.policy.data.sluice.params.provenance.allowedRegistries":
+    "Registry prefixes images may come from (default registry.sluice.dev/, localhost:5000/, 127.0.0.1:5000/).",
+  "spec.gates.policy.data.sluice.params.provenance.requireDigest":
+    "An image without a digest: deny, warn (default) or off.",
+  "spec.gates.policy.data.sluice.params.scan": "scan-gate: what a scan report may contain.",
+  "spec.gates.policy.data.sluice.params.scan.severityThreshold":
+    "Findings at this severity or above deny (default HIGH).",
+  "spec.gates.policy.data.sluice.params.scan.ignoreUnfixed": "Findings without a fixed version do not count.",
+  "spec.gates.policy.data.sluice.params.scan.exceptions": "Findings accepted until a date.",
+  "spec.gates.policy.data.sluice.params.scan.exceptions[].id": "The finding (a CVE id).",
+  "spec.gates.policy.data.sluice.params.scan.exceptions[].expires": "The last day it is accepted.",
+  "spec.gates.policy.data.<key>": "Data for your own bundles, under their own top-level keys.",
   "spec.gates.scan": "The image scan gate (Trivy JSON reports).",
   "spec.gates.scan.enabled": "Require a scan report within the policy's severity threshold.",
   "spec.gates.scan.reportsDir": "Where the reports are (relative to the spec file).",
