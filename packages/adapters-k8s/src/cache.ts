@@ -14,6 +14,23 @@ export interface WatchCacheOptions<T> {
 }
 
 /**
+ * Waits on several caches at once (`changedSince` with the same race), ended together by `end()`
+ * once one of them answered, so no timer is left running. (An AbortController per wait cost the
+ * 1,000-node benchmark a quarter of a second of CPU in DOMException objects alone.)
+ */
+export class WaitRace {
+  over = false
+  private readonly ends: Array<() => void> = []
+  enter(end: () => void) {
+    this.ends.push(end)
+  }
+  end() {
+    this.over = true
+    for (const end of this.ends.splice(0)) end()
+  }
+}
+
+/**
  * A watch-fed cache of one kind of object (list, then watch; relists after `410 Gone`), so health
  * checks read memory instead of sending a GET per target per poll. Built on client-node's ListWatch;
  * this adds what a long rollout needs: restart after the watch ends in an error (an apiserver
@@ -99,8 +116,8 @@ export class WatchCache<T extends KubernetesObject> {
    * read earlier), or after `timeoutMs`: a health check answers as soon as the pod on its node turns
    * Ready instead of at the next poll, and is not woken by the other pods of the wave.
    */
-  changedSince(key: string, since: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.keyVersion(key) !== since || signal?.aborted === true) return Promise.resolve()
+  changedSince(key: string, since: number, timeoutMs: number, race?: WaitRace): Promise<void> {
+    if (this.keyVersion(key) !== since || race?.over === true) return Promise.resolve()
     return new Promise((resolve) => {
       let waiters = this.waiters.get(key)
       if (waiters === undefined) {
@@ -113,8 +130,7 @@ export class WatchCache<T extends KubernetesObject> {
         resolve()
       }
       const timer = setTimeout(done, timeoutMs)
-      // Whoever also waits elsewhere (another cache) stops this wait once that one answered.
-      signal?.addEventListener("abort", done, { once: true })
+      race?.enter(done)
       waiters.add(done)
     })
   }

@@ -12,11 +12,12 @@ import type { V1ControllerRevision, V1DaemonSet, V1Pod } from "@kubernetes/clien
 import type { AdapterError, HealthReport, Revision, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
+import { WaitRace } from "./cache.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
-import { kubeCall, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
-import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
-import { makeRevisioned, mergePatch, podHealth, revisionsOf, waitObserved } from "./revisioned.js"
+import { type Operation, permanent, transient } from "./errors.js"
+import { isTerminating, type Kube, ownedBy } from "./kube.js"
+import { makeRevisioned, objectCalls, podHealth, revisionsOf, waitObserved } from "./revisioned.js"
 import { CONFIG_HASH_ANNOTATION } from "./template.js"
 import { deletePod, findWorkloads, renderPolicyView, targetState, type WorkloadApi } from "./workloads.js"
 import { type TargetData, targetId } from "./targets.js"
@@ -51,37 +52,16 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
   /** Per DaemonSet uid + generation: its current ControllerRevision hash. */
   const revisionMemo = new Map<string, string>()
 
-  const dsRequest = (d: TargetData, verb: "get" | "patch" | "list") =>
-    ({ verb, resource: "daemonsets", namespace: d.namespace, name: d.name }) as const
-
-  const readDaemonSet = (op: Operation, target: string | undefined, d: TargetData) =>
-    kubeCallOptional(op, target, dsRequest(d, "get"), () =>
-      apps.readNamespacedDaemonSet({ name: d.name, namespace: d.namespace })
-    )
-
-  const patchDaemonSet = (
-    op: Operation,
-    target: string | undefined,
-    d: TargetData,
-    body: object,
-    options: typeof mergePatch = mergePatch
-  ) =>
-    kubeCall(op, target, dsRequest(d, "patch"), () =>
-      apps.patchNamespacedDaemonSet(
-        { name: d.name, namespace: d.namespace, fieldManager: kube.fieldManager, body },
-        options
-      )
-    )
-
-  const podsCache = (op: Operation, target: string | undefined, ds: V1DaemonSet) =>
-    kube.synced(op, target, kube.pods(ds.metadata?.namespace ?? "", selectorString(ds.spec?.selector)))
-
-  /** The DaemonSet from the watch cache (the first call lists and watches its namespace). */
-  const cachedDaemonSet = (op: Operation, target: string | undefined, d: TargetData) =>
-    Effect.gen(function* () {
-      const cache = yield* kube.synced(op, target, kube.daemonSets(d.namespace))
-      return cache.get(d.name, d.namespace)
-    })
+  const {
+    read: readDaemonSet,
+    patch: patchDaemonSet,
+    cached: cachedDaemonSet,
+    pods: podsCache
+  } = objectCalls(kube, "daemonsets", {
+    cache: (namespace) => kube.daemonSets(namespace),
+    read: (name, namespace) => apps.readNamespacedDaemonSet({ name, namespace }),
+    patch: (args, options) => apps.patchNamespacedDaemonSet(args, options)
+  })
 
   /** Waits until the DaemonSet controller has seen `generation` (read from the cache: no requests). */
   const observed = (op: Operation, target: string | undefined, d: TargetData, generation: number) =>
@@ -240,12 +220,12 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
         const left = until - Date.now()
         if (report.status !== "progressing" || pods === undefined || left <= 0) return report
         yield* Effect.promise(async () => {
-          const stop = new AbortController()
+          const race = new WaitRace()
           await Promise.race([
-            pods.changedSince(node, seenPod, left, stop.signal),
-            nodes.changedSince(node, seenNode, left, stop.signal)
+            pods.changedSince(node, seenPod, left, race),
+            nodes.changedSince(node, seenNode, left, race)
           ])
-          stop.abort()
+          race.end()
         })
       }
     })

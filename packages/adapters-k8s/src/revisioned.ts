@@ -16,7 +16,8 @@ import {
 import type { Artifact, HealthReport, Revision, Target } from "@sluice/core"
 import { Effect } from "effect"
 import { ANNOTATION } from "./annotations.js"
-import { kubeCall, kubeCallAllowing, type Operation, permanent, transient } from "./errors.js"
+import { kubeCall, kubeCallAllowing, kubeCallOptional, type Operation, permanent, transient } from "./errors.js"
+import type { WatchCache } from "./cache.js"
 import { type Kube, ownedBy, selectorString } from "./kube.js"
 import { type TargetData, type WorkloadKind, workloadKey } from "./targets.js"
 import { configMapFor, isRendered, renderTemplate } from "./template.js"
@@ -117,6 +118,41 @@ export interface RevisionedObject {
     annotations?: Record<string, string>
   }
   spec?: { template: V1PodTemplateSpec; selector: { matchLabels?: Record<string, string> }; updateStrategy?: object }
+}
+
+/**
+ * The GET and PATCH of one DaemonSet or StatefulSet as Effects whose failures name the verb and the
+ * resource (a 404 on GET is `undefined`).
+ */
+export const objectCalls = <T extends RevisionedObject>(
+  kube: Kube,
+  resource: "daemonsets" | "statefulsets",
+  api: {
+    readonly read: (name: string, namespace: string) => Promise<T>
+    readonly patch: (
+      args: { name: string; namespace: string; fieldManager: string; body: object },
+      options: typeof mergePatch
+    ) => Promise<T>
+    /** The watch cache of this kind in a namespace. */
+    readonly cache: (namespace: string) => WatchCache<T & { metadata?: object }>
+  }
+) => {
+  const request = (d: TargetData, verb: "get" | "patch") =>
+    ({ verb, resource, namespace: d.namespace, name: d.name }) as const
+  return {
+    /** The object from the watch cache (the first call lists and watches its namespace): no request. */
+    cached: (op: Operation, target: string | undefined, d: TargetData) =>
+      Effect.map(kube.synced(op, target, api.cache(d.namespace)), (cache) => cache.get(d.name, d.namespace)),
+    /** The cache of the object's pods (its selector), indexed by node. */
+    pods: (op: Operation, target: string | undefined, obj: T) =>
+      kube.synced(op, target, kube.pods(obj.metadata?.namespace ?? "", selectorString(obj.spec?.selector))),
+    read: (op: Operation, target: string | undefined, d: TargetData) =>
+      kubeCallOptional(op, target, request(d, "get"), () => api.read(d.name, d.namespace)),
+    patch: (op: Operation, target: string | undefined, d: TargetData, body: object, options = mergePatch) =>
+      kubeCall(op, target, request(d, "patch"), () =>
+        api.patch({ name: d.name, namespace: d.namespace, fieldManager: kube.fieldManager, body }, options)
+      )
+  }
 }
 
 /** The ControllerRevisions the controller made for this object. */

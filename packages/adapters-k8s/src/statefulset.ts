@@ -22,9 +22,9 @@ import { Effect } from "effect"
 import { ANNOTATION, REVISION_HASH_LABEL } from "./annotations.js"
 import type { KubernetesSelector } from "./config.js"
 import type { Driver } from "./driver.js"
-import { kubeCall, kubeCallOptional, type Operation, permanent } from "./errors.js"
-import { isTerminating, type Kube, ownedBy, selectorString } from "./kube.js"
-import { isReady, makeRevisioned, mergePatch, podHealth, waitObserved } from "./revisioned.js"
+import { type Operation, permanent } from "./errors.js"
+import { isTerminating, type Kube, ownedBy } from "./kube.js"
+import { isReady, makeRevisioned, objectCalls, podHealth, waitObserved } from "./revisioned.js"
 import { CONFIG_HASH_ANNOTATION } from "./template.js"
 import { deletePod, findWorkloads, renderPolicyView, targetState, type WorkloadApi } from "./workloads.js"
 import { type TargetData, targetId, workloadKey } from "./targets.js"
@@ -117,37 +117,16 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
     list: (namespace, labelSelector) => apps.listNamespacedStatefulSet({ namespace, labelSelector }),
     listAll: (labelSelector) => apps.listStatefulSetForAllNamespaces({ labelSelector })
   }
-  const stsRequest = (d: TargetData, verb: "get" | "patch" | "list") =>
-    ({ verb, resource: "statefulsets", namespace: d.namespace, name: d.name }) as const
-
-  const readStatefulSet = (op: Operation, target: string | undefined, d: TargetData) =>
-    kubeCallOptional(op, target, stsRequest(d, "get"), () =>
-      apps.readNamespacedStatefulSet({ name: d.name, namespace: d.namespace })
-    )
-
-  const patchStatefulSet = (
-    op: Operation,
-    target: string | undefined,
-    d: TargetData,
-    body: object,
-    options: typeof mergePatch = mergePatch
-  ) =>
-    kubeCall(op, target, stsRequest(d, "patch"), () =>
-      apps.patchNamespacedStatefulSet(
-        { name: d.name, namespace: d.namespace, fieldManager: kube.fieldManager, body },
-        options
-      )
-    )
-
-  const podsCache = (op: Operation, target: string | undefined, sts: V1StatefulSet) =>
-    kube.synced(op, target, kube.pods(sts.metadata?.namespace ?? "", selectorString(sts.spec?.selector)))
-
-  /** The StatefulSet from the watch cache (the first call lists and watches its namespace). */
-  const cachedStatefulSet = (op: Operation, target: string | undefined, d: TargetData) =>
-    Effect.gen(function* () {
-      const cache = yield* kube.synced(op, target, kube.statefulSets(d.namespace))
-      return cache.get(d.name, d.namespace)
-    })
+  const {
+    read: readStatefulSet,
+    patch: patchStatefulSet,
+    cached: cachedStatefulSet,
+    pods: podsCache
+  } = objectCalls(kube, "statefulsets", {
+    cache: (namespace) => kube.statefulSets(namespace),
+    read: (name, namespace) => apps.readNamespacedStatefulSet({ name, namespace }),
+    patch: (args, options) => apps.patchNamespacedStatefulSet(args, options)
+  })
 
   /** Waits until the StatefulSet controller has seen `generation` (read from the cache: no requests). */
   const observed = (op: Operation, target: string | undefined, d: TargetData, generation: number) =>
