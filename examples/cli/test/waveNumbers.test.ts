@@ -1,3 +1,5 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { FAST, fixture, sluice, tmpStore } from "./helpers.js"
 
@@ -31,6 +33,15 @@ describe("waves are numbered from 0 everywhere", () => {
     expect(r.stdout).not.toContain(`wave ${k + 1} (${k + 2}/${total}, batch) started`)
     const status = await sluice(["status", "num", "--json", "--store", store])
     expect(JSON.parse(status.stdout).wave).toMatchObject({ index: k, total })
+    // The report page's columns and timeline count the same way.
+    const html = path.join(store, "report.html")
+    const report = await sluice(["report", "num", "--html", html, "--store", store])
+    expect(report.code, report.stderr).toBe(0)
+    const page = fs.readFileSync(html, "utf8")
+    expect(page).toContain(">wave 0<br>")
+    expect(page).toContain(`>wave ${total - 1}<br>`)
+    expect(page).not.toContain(`>wave ${total}<br>`)
+    expect(page).toContain(`wave ${k}: failed`)
 
     // manualApproval.before counts the same way: before [k] marks the plan's wave k.
     const gatedPlan = JSON.parse(

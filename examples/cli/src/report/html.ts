@@ -55,20 +55,20 @@ const storyOf = (entries: ReadonlyArray<JournalEntry>) => {
         gates.push({ at: entry.at, what: "policy and scan gates (pre-flight)", allow: false, detail: String(e.reason) })
         break
       case "WAVE_CHECKED":
-        gates.push({ at: entry.at, what: `wave ${Number(e.wave) + 1} gates`, allow: true, detail: "passed" })
+        gates.push({ at: entry.at, what: `wave ${Number(e.wave)} gates`, allow: true, detail: "passed" })
         if (current !== undefined && current.end === undefined) current.end = entry.at
         waves.push({ index: Number(e.wave), start: entry.at, end: undefined, outcome: "running" })
         break
       case "WAVE_DENIED":
-        gates.push({ at: entry.at, what: `wave ${Number(e.wave) + 1} gates`, allow: false, detail: String(e.reason) })
+        gates.push({ at: entry.at, what: `wave ${Number(e.wave)} gates`, allow: false, detail: String(e.reason) })
         break
       case "ANALYSIS_PASSED":
-        gates.push({ at: entry.at, what: `wave ${Number(e.wave) + 1} analysis`, allow: true, detail: "passed" })
+        gates.push({ at: entry.at, what: `wave ${Number(e.wave)} analysis`, allow: true, detail: "passed" })
         break
       case "ANALYSIS_FAILED":
         gates.push({
           at: entry.at,
-          what: `wave ${Number(e.wave) + 1} analysis`,
+          what: `wave ${Number(e.wave)} analysis`,
           allow: false,
           detail: String(e.reason)
         })
@@ -119,12 +119,12 @@ const zoneGrid = (input: ReportInput) => {
                 ? "partial"
                 : "untouched"
       const label = ids.length === 0 ? "" : `${updated}/${ids.length}${rolledBack > 0 ? ` ↩${rolledBack}` : ""}`
-      return `<td class="cell ${cls}" title="${escapeHtml(`${zone}, wave ${wave.index + 1}: ${ids.length} target(s)`)}">${escapeHtml(label)}</td>`
+      return `<td class="cell ${cls}" title="${escapeHtml(`${zone}, wave ${wave.index}: ${ids.length} target(s)`)}">${escapeHtml(label)}</td>`
     })
     return `<tr><th scope="row">${escapeHtml(zone)}</th>${cells.join("")}</tr>`
   })
   const head = header.plan.waves.map(
-    (w) => `<th scope="col">wave ${w.index + 1}<br><small>${escapeHtml(w.kind)}</small></th>`
+    (w) => `<th scope="col">wave ${w.index}<br><small>${escapeHtml(w.kind)}</small></th>`
   )
   return `<table class="grid" data-testid="zones"><thead><tr><th>${escapeHtml(key ?? "targets")}</th>${head.join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`
 }
@@ -139,7 +139,7 @@ const timeline = (story: ReturnType<typeof storyOf>) => {
     const y = 22 + i * row
     const x1 = x(w.start)
     const x2 = Math.max(x1 + 2, x(w.end ?? story.last))
-    return `<g class="wave ${w.outcome}" data-testid="wave-bar"><text x="8" y="${y + 15}">wave ${w.index + 1}</text><rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="18" rx="3"><title>${escapeHtml(`wave ${w.index + 1}: ${w.outcome}, ${seconds((w.end ?? story.last) - w.start)}`)}</title></rect></g>`
+    return `<g class="wave ${w.outcome}" data-testid="wave-bar"><text x="8" y="${y + 15}">wave ${w.index}</text><rect x="${x1.toFixed(1)}" y="${y}" width="${(x2 - x1).toFixed(1)}" height="18" rx="3"><title>${escapeHtml(`wave ${w.index}: ${w.outcome}, ${seconds((w.end ?? story.last) - w.start)}`)}</title></rect></g>`
   })
   const height = 32 + Math.max(1, story.waves.length) * row
   const rollback =
