@@ -48,4 +48,5 @@ step "kubernetes control plane binaries" bash scripts/kube/build-tools.sh
 step "docker engine" bash scripts/docker/provision.sh
 step "docker test images" bash scripts/docker/build-test-images.sh
 step "docker registry" bash scripts/docker/registry.sh
+step "trivy (the digest-binding test scans with it)" bash scripts/docker/build-trivy.sh
 record 0 "setup (scripts/setup.sh)" "$(since "$setup_t0")" 0
