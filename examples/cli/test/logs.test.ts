@@ -36,9 +36,9 @@ describe("structured logs (--log-format json, --log-level)", () => {
       expect(line.annotations.rolloutId).toBe("logs-1")
       expect(["DEBUG", "INFO", "WARN", "ERROR"]).toContain(line.level)
     }
-    const waves = lines.filter((l) => /^wave \d+\/\d+ (started|healthy)/.test(l.message))
+    const waves = lines.filter((l) => /^wave \d+ \(\d+\/\d+\) (started|healthy)/.test(l.message))
     expect(waves.length).toBeGreaterThan(0)
-    for (const w of waves) expect(w.message).toContain(`wave ${String(w.annotations.wave)}/`)
+    for (const w of waves) expect(w.message).toContain(`wave ${String(w.annotations.wave)} (`)
     expect(lines.some((l) => l.message.startsWith("finished: completed"))).toBe(true)
   })
 

@@ -9,9 +9,7 @@ import type { Verdict } from "./health.js"
 import type { Journal } from "./journal.js"
 
 const logFailure = (wave: number, targetId: string, reason: string) =>
-  Effect.logWarning(`target ${targetId} failed: ${reason}`).pipe(
-    Effect.annotateLogs({ wave: wave + 1, target: targetId })
-  )
+  Effect.logWarning(`target ${targetId} failed: ${reason}`).pipe(Effect.annotateLogs({ wave, target: targetId }))
 
 /**
  * What the run does to targets: updates (apply, then verify health) and rollbacks, each reported

@@ -1,4 +1,5 @@
 import { enqueueActions, setup } from "xstate"
+import { formatDuration } from "../spec/Duration.js"
 import {
   beginRollback,
   beginWave,
@@ -209,7 +210,7 @@ export const rolloutMachine = setup({
               guard: ({ context, event }) => event.timerId === context.deadlineTimer,
               target: "#rollout.failing",
               actions: failWith((ctx) => ({
-                reason: `progress deadline of ${ctx.progressDeadlineMs}ms exceeded in wave ${ctx.waveIndex} (${ctx.inFlight} target(s) not healthy)`
+                reason: `progress deadline of ${formatDuration(ctx.progressDeadlineMs)} exceeded in wave ${ctx.waveIndex} (${ctx.inFlight} target(s) not healthy)`
               }))
             }
           }
