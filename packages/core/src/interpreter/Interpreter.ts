@@ -60,12 +60,21 @@ export class RolloutError extends Schema.TaggedError<RolloutError>()("RolloutErr
 
 export type InterpreterError = RolloutError | AdapterError | StoreError | RolloutNotFound | RolloutLocked
 
-/** Discovers the targets and inspects each: the inventory the planner works from. */
+/**
+ * Discovers the targets and inspects each: the inventory the planner works from, and each target's
+ * revision (what a rollback restores). The inspected workloads are dropped as each inspect returns:
+ * at 100,000 targets they are most of the memory discovery would otherwise hold (the gates inspect
+ * again when they run).
+ */
 export const discoverInventory = (config: RolloutConfig) =>
   Effect.gen(function* () {
     const adapter = yield* TargetAdapter
     const targets = yield* adapter.discover(config.selector)
-    const states = yield* forEachPooled(targets, (t) => adapter.inspect(t), config.operations.concurrency)
+    const states = yield* forEachPooled(
+      targets,
+      (t) => Effect.map(adapter.inspect(t), (s) => ({ target: s.target, revision: s.revision })),
+      config.operations.concurrency
+    )
     const inventory: Inventory = states.map((s) => ({
       target: s.target,
       image: s.revision.image,
@@ -115,11 +124,17 @@ export const startRollout = (options: StartOptions) =>
     const config = yield* resolveArtifactDigest(options.config, yield* TargetAdapter).pipe(
       Effect.mapError((p) => new RolloutError({ rolloutId: options.config.rolloutId, message: p.message }))
     )
-    const { inventory, states } = yield* discoverInventory(config)
+    // Only the revisions outlive discovery: the inspected workloads (the largest part of a
+    // target's state) are garbage as soon as the inventory is built, not for the whole rollout.
+    const { inventory, revisions } = yield* discoverInventory(config).pipe(
+      Effect.map(({ inventory, states }) => ({
+        inventory,
+        revisions: new Map(states.map((s) => [s.target.id, s.revision]))
+      }))
+    )
     const plan = options.plan(inventory)
     // What each planned target runs now is what rollback restores: the inspect that built the
     // inventory already read it.
-    const revisions = new Map(states.map((s) => [s.target.id, s.revision]))
     const previous: Record<string, Revision> = {}
     for (const id of plan.waves.flatMap((w) => w.targets)) {
       const revision = revisions.get(id)
