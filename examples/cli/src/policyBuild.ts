@@ -15,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 
 /** `$SLUICE_OPA`, else the opa `npm run setup` builds into the clone's .tools/bin, else `opa` on PATH. */
 export const opaBinary = (env: NodeJS.ProcessEnv): string => {
-  if (env["SLUICE_OPA"] !== undefined && env["SLUICE_OPA"] !== "") return env["SLUICE_OPA"]
+  if (env.SLUICE_OPA !== undefined && env.SLUICE_OPA !== "") return env.SLUICE_OPA
   const tools = path.resolve(here, "..", "..", "..", ".tools", "bin", "opa")
   return fs.existsSync(tools) ? tools : "opa"
 }

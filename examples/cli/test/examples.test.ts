@@ -126,7 +126,7 @@ describe("examples/specs: one working example per strategy, manual approval, pro
       expect(r.code, r.stderr).toBe(0)
       const evs = events(r.stdout)
       const gates = evs.filter((e) => e.type === "gateDecided")
-      expect(gates.map((g) => [g["gate"], g["allow"]])).toEqual(
+      expect(gates.map((g) => [g.gate, g.allow])).toEqual(
         expect.arrayContaining([
           ["policy", true],
           ["scan", true]
@@ -142,8 +142,8 @@ describe("examples/specs: one working example per strategy, manual approval, pro
     const r = await sluice(["apply", "-f", path.join(SPECS, "partition.yaml"), "--json", ...run(store)])
     expect(r.code, r.stderr).toBe(0)
     const firstWave = events(r.stdout)
-      .filter((e) => e.type === "targetUpdating" && e["wave"] === 0)
-      .map((e) => e["targetId"])
+      .filter((e) => e.type === "targetUpdating" && e.wave === 0)
+      .map((e) => e.targetId)
       .sort()
     expect(firstWave).toEqual(["node-27", "node-28", "node-29"])
   })

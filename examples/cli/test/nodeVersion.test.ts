@@ -26,7 +26,7 @@ const run = (command: string, args: ReadonlyArray<string>, options: { cwd?: stri
 /** A user's shell: no node_modules/.bin on PATH (so `node` is whatever the machine has). */
 const userEnv = (): NodeJS.ProcessEnv => {
   const { SLUICE_STORE: _s, npm_config_prefix: _p, ...rest } = process.env
-  const PATH = (process.env["PATH"] ?? "")
+  const PATH = (process.env.PATH ?? "")
     .split(path.delimiter)
     .filter((p) => !p.includes("node_modules"))
     .join(path.delimiter)

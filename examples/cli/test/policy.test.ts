@@ -91,7 +91,7 @@ describe("sluice policy test / eval (built-in bundle)", () => {
 /** The opa `npm run setup` builds; the policy-build tests need it (and fail under CI without it). */
 const OPA = fileURLToPath(new URL("../../../.tools/bin/opa", import.meta.url))
 const haveOpa = fs.existsSync(OPA)
-if (!haveOpa && process.env["CI"] === "true") throw new Error(`policy build tests: no opa at ${OPA} (npm run setup)`)
+if (!haveOpa && process.env.CI === "true") throw new Error(`policy build tests: no opa at ${OPA} (npm run setup)`)
 if (!haveOpa) console.warn(`NOTICE: skipping the policy build tests: no opa at ${OPA} (npm run setup builds it)`)
 
 describe.skipIf(!haveOpa)("sluice policy build, and policy test/eval of a Rego folder", () => {

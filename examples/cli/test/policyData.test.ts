@@ -19,7 +19,7 @@ describe("policy data: spec.gates.policy.data and --policy-data", () => {
     const common = ["-f", fixture("rolling.yaml"), "--store", store, "--fleet-size", "10", ...FAST, ...policyOn]
     const blocked = await sluice(["apply", ...common, "--json"])
     expect(blocked.code).toBe(2)
-    const gate = events(blocked.stdout).find((e) => e.type === "gateDecided" && e["gate"] === "policy")
+    const gate = events(blocked.stdout).find((e) => e.type === "gateDecided" && e.gate === "policy")
     expect(JSON.stringify(gate)).toContain("image-provenance/registry")
 
     const typo = await sluice([

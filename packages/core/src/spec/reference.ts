@@ -153,10 +153,10 @@ const lastLink = (ast: AST.AST): AST.AST | undefined =>
   ast.encoding === undefined ? undefined : ast.encoding[ast.encoding.length - 1]!.to
 
 const expectedOf = (ast: AST.AST): string | undefined => {
-  const own = ast.annotations?.["expected"]
+  const own = ast.annotations?.expected
   if (typeof own === "string") return own
   const fromChecks = (ast.checks ?? [])
-    .map((c) => c.annotations?.["expected"])
+    .map((c) => c.annotations?.expected)
     .filter((e): e is string => typeof e === "string")
   return fromChecks.at(-1)
 }

@@ -132,8 +132,11 @@ export const makeRolloutMetrics = (): RolloutMetricsShape => {
         Metric.update(latency({ operation }), s)
       ),
     journalAppend: (entries, s) =>
-      Effect.all([Metric.update(journalAppends, 1), Metric.update(journalEntries, entries), Metric.update(journalLatency, s)], {
-        discard: true
-      })
+      Effect.all(
+        [Metric.update(journalAppends, 1), Metric.update(journalEntries, entries), Metric.update(journalLatency, s)],
+        {
+          discard: true
+        }
+      )
   }
 }

@@ -30,7 +30,10 @@ describe("forEachPooled", () => {
     const exit = await Effect.runPromiseExit(
       forEachPooled(
         Array.from({ length: 50 }, (_, i) => i),
-        (i) => (seen.push(i), i === 3 ? Effect.fail(`bad ${i}`) : Effect.succeed(i)),
+        (i) => {
+          seen.push(i)
+          return i === 3 ? Effect.fail(`bad ${i}`) : Effect.succeed(i)
+        },
         1
       )
     )
