@@ -15,24 +15,13 @@ export const gateLayer = async (
   if (!policy.enabled && !scan.enabled) return Layer.empty
   const policies = await import("@sluice/policies")
   // spec.gates.policy.data (with --policy-data) is merged over every bundle's data, as
-  // `policy eval --data` does; the spec's scan settings and policy profiles then override the
-  // built-in bundle's parameters (the schema keeps them out of the data).
-  const data = policy.data ?? {}
-  const builtin = {
-    path: policies.builtinBundleDir,
-    name: "sluice",
-    data: policies.mergeData(data, {
-      sluice: {
-        params: {
-          scan: { waiveMissingReport: scan.waiveMissingReport },
-          ...(policy.profiles === undefined ? {} : { podSecurity: { profiles: policy.profiles } })
-        }
-      }
-    })
-  }
+  // `policy eval --data` does. The spec's scan waiver and Pod Security profiles are not data: the
+  // engine hands them to the policies with every evaluation (RolloutConfig.gates.params), so an
+  // embedder gets them too.
+  const data = policy.data === undefined ? {} : { data: policy.data }
   const sources = [
-    builtin,
-    ...(policy.bundles ?? []).map((p) => (policy.data === undefined ? { path: p } : { path: p, data }))
+    { path: policies.builtinBundleDir, name: "sluice", ...data },
+    ...(policy.bundles ?? []).map((p) => ({ path: p, ...data }))
   ]
   const engine = policies.PolicyEngineLive.layerFromBundles(sources)
   const reports =

@@ -88,6 +88,7 @@ export {
   PolicyEngine,
   type PolicyEngineShape,
   PolicyGate,
+  type PolicyParams,
   type PolicyRequest,
   policyGates,
   type ScanFinding,

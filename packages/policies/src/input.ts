@@ -77,6 +77,11 @@ export interface PolicyInput {
   docker?: { container: unknown; image?: unknown }
   /** The raw Trivy (SchemaVersion 2) report; absent when there is no report. */
   scan?: unknown
+  /**
+   * The rollout spec's settings for the policies (`PolicyParams`): they override
+   * `data.sluice.params` key by key, so the spec decides whatever data the bundle carries.
+   */
+  params?: { podSecurity?: { profiles: ReadonlyArray<string> }; scan?: { waiveMissingReport: boolean } }
   /** RFC 3339 evaluation time, e.g. `2026-11-21T00:00:00Z`. */
   now: string
 }

@@ -1,5 +1,6 @@
 import type { Artifact, ProbeSpec } from "../adapter/TargetAdapter.js"
 import type { SuccessCondition } from "../spec/SuccessCondition.js"
+import type { PolicyParams } from "../policy/PolicyEngine.js"
 
 /** One analysis gate: a query whose value must satisfy the condition. */
 export interface AnalysisConfig {
@@ -56,6 +57,8 @@ export interface RolloutConfig {
     readonly policy: boolean
     readonly scan: boolean
     readonly analysis: ReadonlyArray<AnalysisConfig>
+    /** The spec's settings handed to the policy engine with every evaluation (profiles, waivers). */
+    readonly params?: PolicyParams
   }
   readonly operations: {
     /** Per adapter call. */

@@ -73,7 +73,15 @@ export const makeGates = (deps: {
     const key = sha256({ workload, scan: report === undefined ? null : report.image })
     const cached = evaluated.get(key)
     if (cached !== undefined) return cached
-    const raw = yield* engine.evaluate({ targetId, image: config.artifact.image.raw, workload, scan: report, gates })
+    const params = config.gates.params
+    const raw = yield* engine.evaluate({
+      targetId,
+      image: config.artifact.image.raw,
+      workload,
+      scan: report,
+      gates,
+      ...(params === undefined ? {} : { params })
+    })
     // The decision recorded is the one that gates the rollout, so the audit stream agrees with
     // the gate events: without the violations of a disabled gate.
     const decision = forGates(raw, enabled)

@@ -52,6 +52,20 @@ export interface ScanReport {
   readonly raw?: unknown
 }
 
+/**
+ * The rollout spec's settings for the policies, handed to every evaluation so that the spec decides
+ * them whatever bundle data the embedder loaded (the policies see them as `input.params`: they
+ * override the bundle's `data.sluice.params` key by key, except Pod Security profiles, which add up
+ * with the data's, the strictest winning). Without this, a spec selecting a Pod Security profile
+ * would be ignored by an engine whose data does not repeat it: fail open.
+ */
+export interface PolicyParams {
+  /** `spec.gates.policy.profiles`: the built-in profiles to add (e.g. `pod-security/restricted`). */
+  readonly podSecurity?: { readonly profiles: ReadonlyArray<string> }
+  /** `spec.gates.scan.waiveMissingReport`. */
+  readonly scan?: { readonly waiveMissingReport: boolean }
+}
+
 export interface PolicyRequest {
   readonly targetId: string
   readonly image: string
@@ -62,6 +76,8 @@ export interface PolicyRequest {
    * missing bundle, a trap, a malformed result) denies each of them, so none fails open.
    */
   readonly gates?: ReadonlyArray<PolicyGate>
+  /** The spec's settings for the policies (absent: the bundle data alone decides). */
+  readonly params?: PolicyParams
 }
 
 export interface PolicyEngineShape {

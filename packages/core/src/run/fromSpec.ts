@@ -60,7 +60,11 @@ export const configFromSpec = (
     gates: {
       policy: body.gates.policy.enabled,
       scan: body.gates.scan.enabled,
-      analysis
+      analysis,
+      params: {
+        ...(body.gates.policy.profiles === undefined ? {} : { podSecurity: { profiles: body.gates.policy.profiles } }),
+        scan: { waiveMissingReport: body.gates.scan.waiveMissingReport }
+      }
     },
     operations: { ...defaultOperations, ...options.operations },
     ...(maxInFlight === undefined ? {} : { maxInFlight })

@@ -2,8 +2,9 @@
 # selected, the pod spec the checks read, and the message helpers of Kubernetes' Pod Security
 # admission (k8s.io/pod-security-admission v0.36.3, policy/*.go; Kubernetes v1.36).
 #
-# Level: data.sluice.params.podSecurity.profiles, a list of "pod-security/baseline" and
-# "pod-security/restricted" (absent, null or [] = no profile; the strictest listed wins), and the
+# Level: input.params.podSecurity.profiles (the spec's) and data.sluice.params.podSecurity.profiles,
+# lists of "pod-security/baseline" and "pod-security/restricted" (absent, null or [] = no profile;
+# the strictest listed in either wins), and the
 # target namespace's pod-security.kubernetes.io/* labels when the input carries them.
 #
 # The pod spec is the Kubernetes object's (input.kubernetes.object): a Pod's spec, a workload's
@@ -22,13 +23,18 @@ import data.sluice.lib.workload as wl
 
 profile_levels := {"pod-security/baseline": 1, "pod-security/restricted": 2}
 
-_profiles := wl.param(["podSecurity", "profiles"], [])
+# The spec's selection (input.params) and the policy data's add up: the strictest level either
+# names wins, so a spec cannot weaken a profile the operator's data requires.
+_selections := [wl.input_param(["podSecurity", "profiles"], []), wl.data_param(["podSecurity", "profiles"], [])]
 
 # A malformed selection (reported by the baseline package as params/invalid).
-profiles_invalid := concat("", ["podSecurity.profiles must be a list of ", _names, ", got ", wl.show(_profiles)]) if {
-	not is_array(_profiles)
+profiles_invalid := concat("", ["podSecurity.profiles must be a list of ", _names, ", got ", wl.show(ps)]) if {
+	some ps in _selections
+	not is_array(ps)
 } else := concat("", ["podSecurity.profiles: unknown profile ", wl.show(p), " (known: ", _names, ")"]) if {
-	some p in _profiles
+	some ps in _selections
+	is_array(ps)
+	some p in ps
 	not profile_levels[p]
 }
 
@@ -39,7 +45,7 @@ _names := "\"pod-security/baseline\", \"pod-security/restricted\""
 spec_level := 2 if {
 	profiles_invalid
 } else := max(ls) if {
-	ls := [profile_levels[p] | some p in _profiles]
+	ls := [profile_levels[p] | some ps in _selections; is_array(ps); some p in ps]
 	count(ls) > 0
 } else := 0
 

@@ -71,12 +71,29 @@ pod_violation(rule, parts) := {
 	"message": concat("", parts),
 }
 
-# param(path, fallback) reads data.sluice.params at path (an array of keys), or fallback when
-# the parameter (or data.sluice.params) is absent or null.
+# param(path, fallback) reads the parameter at path (an array of keys): input.params (the rollout
+# spec's settings, which the engine passes with every evaluation so that the spec decides them
+# whatever data the embedder loaded), else data.sluice.params, else fallback when both are absent
+# or null. input_param and data_param read one source each (for parameters that combine both).
 param(path, fallback) := v if {
+	v := input_param(path, null)
+	v != null
+} else := data_param(path, fallback)
+
+input_param(path, fallback) := v if {
+	v := object.get(_input_params, path, null)
+	v != null
+} else := fallback
+
+data_param(path, fallback) := v if {
 	v := object.get(_params, path, null)
 	v != null
 } else := fallback
+
+_input_params := p if {
+	p := input.params
+	is_object(p)
+} else := {}
 
 _params := p if {
 	p := data.sluice.params

@@ -214,3 +214,27 @@ test_a_selected_profile_at_least_as_strict_speaks_for_itself if {
 	inp := in_namespace({"pod-security.kubernetes.io/enforce": "baseline"}, no_root)
 	denies(inp, {"podSecurity": {"profiles": ["pod-security/restricted"]}}) == {"pod-security/runAsNonRoot": "runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)"}
 }
+
+# The spec's profiles arrive as input.params with every evaluation of a rollout: they apply with
+# no data at all, and override data.sluice.params key by key.
+test_spec_profiles_in_input_params_apply_without_data if {
+	inp := object.union(pod({"containers": [{"name": "a", "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}]}), {"params": restricted})
+	denies(inp, {})["pod-security/runAsNonRoot"]
+}
+
+test_spec_and_data_profiles_add_up_strictest_wins if {
+	host := pod({"hostNetwork": true, "containers": [{"name": "a"}]})
+
+	# an empty selection in the spec does not drop the data's baseline, nor the reverse
+	denies(object.union(host, {"params": {"podSecurity": {"profiles": []}}}), baseline)["pod-security/hostNamespaces"]
+	denies(object.union(host, {"params": baseline}), {"podSecurity": {"profiles": []}})["pod-security/hostNamespaces"]
+
+	# the spec's baseline does not weaken the data's restricted
+	d := denies(object.union(one({}), {"params": baseline}), restricted)
+	d["pod-security/runAsNonRoot"]
+}
+
+test_malformed_spec_selection_is_invalid if {
+	d := denies(object.union(pod({"containers": [{"name": "a"}]}), {"params": {"podSecurity": {"profiles": "pod-security/baseline"}}}), {})
+	startswith(d["params/invalid"], "podSecurity.profiles must be a list of ")
+}

@@ -158,6 +158,15 @@ test_waived_missing_report_warns if {
 	fx.rules(sg.warn) == {"scan-gate/missing-report"} with input as inp with data.sluice.params as p
 }
 
+# The spec's waiver arrives as input.params.scan and wins over the data's, either way.
+test_spec_waiver_in_input_params_overrides_data if {
+	inp := json.patch(fx.k8s, [{"op": "remove", "path": "/scan"}, {"op": "add", "path": "/params", "value": {"scan": {"waiveMissingReport": true}}}])
+	count(sg.deny) == 0 with input as inp with data.sluice.params as params
+	fx.rules(sg.warn) == {"scan-gate/missing-report"} with input as inp with data.sluice.params as params
+	strict := json.patch(inp, [{"op": "replace", "path": "/params/scan/waiveMissingReport", "value": false}])
+	fx.rules(sg.deny) == {"scan-gate/missing-report"} with input as strict with data.sluice.params as with_params({"waiveMissingReport": true})
+}
+
 test_missing_report_denies_with_default_data if {
 	inp := json.patch(fx.k8s, [{"op": "remove", "path": "/scan"}])
 	fx.rules(sg.deny) == {"scan-gate/missing-report"} with input as inp

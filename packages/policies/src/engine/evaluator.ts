@@ -194,7 +194,7 @@ export interface PolicyEvaluator {
   readonly evaluateJson: (json: string, gates?: ReadonlyArray<PolicyGate>) => EngineDecision
   /** Normalizes the request's workload, builds the input at `epochMillis`, evaluates it. */
   readonly evaluateRequest: (
-    request: Pick<PolicyRequest, "workload" | "scan" | "gates">,
+    request: Pick<PolicyRequest, "workload" | "scan" | "gates" | "params">,
     epochMillis: number
   ) => RequestEvaluation
   /** Diagnostics: Wasm linear memory in use and instances created so far, summed over bundles. */
@@ -246,7 +246,7 @@ export const makeEvaluator = (loaded: ReadonlyArray<LoadedBundle | BundleLoadErr
   }
 
   const evaluateRequest = (
-    request: Pick<PolicyRequest, "workload" | "scan" | "gates">,
+    request: Pick<PolicyRequest, "workload" | "scan" | "gates" | "params">,
     epochMillis: number
   ): RequestEvaluation => {
     const gates = gatesOf(request.gates)

@@ -59,12 +59,12 @@ export const formatRfc3339 = (epochMillis: number): string =>
 
 /** Builds the full policy `input` for a request evaluated at `epochMillis`. */
 export const buildPolicyInput = (
-  request: Pick<PolicyRequest, "workload" | "scan">,
+  request: Pick<PolicyRequest, "workload" | "scan" | "params">,
   epochMillis: number
 ): Result.Result<PolicyInput, NormalizeError> =>
   Result.map(normalizeWorkload(request.workload), (workload): PolicyInput => {
     const src = request.workload
-    // Key order is fixed (workload, kubernetes | docker, scan, now) so input hashes are stable.
+    // Key order is fixed (workload, kubernetes | docker, scan, params, now) so input hashes are stable.
     return {
       workload,
       ...(src.source === "kubernetes"
@@ -82,6 +82,7 @@ export const buildPolicyInput = (
           }
         : {}),
       ...(request.scan !== undefined ? { scan: request.scan.raw ?? trivyDocumentFromFindings(request.scan) } : {}),
+      ...(request.params !== undefined ? { params: request.params } : {}),
       now: formatRfc3339(epochMillis)
     }
   })
