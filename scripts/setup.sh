@@ -3,7 +3,9 @@
 #   - opa (built from the Go module proxy into .tools/bin),
 #   - the Kubernetes test control plane binaries (etcd, kube-apiserver, kube-controller-manager,
 #     kube-scheduler, kwok, kwokctl; built from Go modules into .tools/bin),
-#   - a Docker Engine (Debian docker.io, dockerd with vfs) with the test images and a local registry.
+#   - a Docker Engine (Debian docker.io, dockerd with vfs) with the test images and a local registry,
+#   - trivy and cosign (built from Go modules into .tools/bin) for the digest-binding and
+#     signature-gate tests.
 # Safe to run again; every step reuses what it finds. Prints how long each step took (and appends
 # it to $SLUICE_TIMINGS when set: .ci/run's summary table).
 set -euo pipefail
@@ -49,4 +51,5 @@ step "docker engine" bash scripts/docker/provision.sh
 step "docker test images" bash scripts/docker/build-test-images.sh
 step "docker registry" bash scripts/docker/registry.sh
 step "trivy (the digest-binding test scans with it)" bash scripts/docker/build-trivy.sh
+step "cosign (the signature-gate test signs with it)" bash scripts/docker/build-cosign.sh
 record 0 "setup (scripts/setup.sh)" "$(since "$setup_t0")" 0
