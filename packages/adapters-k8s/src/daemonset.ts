@@ -182,7 +182,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
       })
     })
 
-  const render = renderPolicyView("DaemonSet")
+  const render = renderPolicyView("DaemonSet", kube)
 
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     Effect.gen(function* () {

@@ -492,7 +492,7 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       })
     })
 
-  const render = renderPolicyView("Deployment")
+  const render = renderPolicyView("Deployment", kube)
 
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     lockOf(workloadKey(d)).withPermit(

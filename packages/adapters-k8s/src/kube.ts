@@ -7,10 +7,11 @@ import type {
   V1Pod,
   V1StatefulSet
 } from "@kubernetes/client-node"
-import { Effect } from "effect"
+import { AdapterError } from "@sluice/core"
+import { Effect, Exit } from "effect"
 import { type ObjectList, WatchCache } from "./cache.js"
 import type { KubeClients } from "./client.js"
-import { type Operation, type Request, statusCode, toAdapterError, transient } from "./errors.js"
+import { type Operation, permanent, type Request, statusCode, toAdapterError, transient } from "./errors.js"
 
 /** `/apis/apps/v1/namespaces/x/daemonsets` → list daemonsets in namespace x (for RBAC messages). */
 const requestOf = (path: string): Request => {
@@ -54,6 +55,24 @@ export const ownedBy = <T extends { metadata?: { ownerReferences?: Array<{ uid: 
   uid: string
 ) => items.filter((i) => isOwnedBy(i, uid))
 
+/** A namespace as the policies see it (`WorkloadSource.namespace`, `input.kubernetes.namespace`). */
+export interface NamespaceView {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+}
+
+/**
+ * How long one read of a namespace serves the policy view. The gate renders every target of a wave
+ * (a DaemonSet over 1,000 nodes is 1,000 renders in one namespace) in one burst, from the watch-fed
+ * workload caches, so a few seconds covers a whole gate evaluation with one GET per namespace; the
+ * next wave's gate, seconds or minutes later, reads the labels again, so a namespace relabelled
+ * during a rollout holds the following waves to its new level. Not a watch-fed cache like the
+ * others: watching namespaces takes `list` + `watch` on every namespace of the cluster (their names
+ * and labels, which a rollout confined to a few namespaces has no business reading), where a GET
+ * needs only `get` on the namespaces the rollout targets (a RoleBinding in each one grants it).
+ */
+const NAMESPACE_TTL_MS = 5_000
+
 export const isTerminating = (pod: V1Pod) => pod.metadata?.deletionTimestamp !== undefined
 
 /**
@@ -63,6 +82,9 @@ export const isTerminating = (pod: V1Pod) => pod.metadata?.deletionTimestamp !==
  */
 export class Kube {
   private readonly caches = new Map<string, WatchCache<never>>()
+  private readonly namespaceReads = new Map<string, Effect.Effect<NamespaceView, AdapterError>>()
+  /** GET requests sent for namespaces (tests count them: one per namespace per gate evaluation). */
+  namespaceGets = 0
 
   constructor(
     readonly clients: KubeClients,
@@ -128,6 +150,61 @@ export class Kube {
       `/apis/apps/v1/namespaces/${namespace}/controllerrevisions`,
       () => this.clients.apps.listNamespacedControllerRevision({ namespace, labelSelector }),
       { labelSelector }
+    )
+  }
+
+  /**
+   * The namespace the pods of a target run in, with its labels, for the policy gate (its
+   * `pod-security.kubernetes.io/*` labels are the Pod Security level the apiserver will enforce on
+   * the new pods). Concurrent callers share one GET, and its answer serves for {@link
+   * NAMESPACE_TTL_MS}; a failure is not kept (the next call asks again), and a caller that is
+   * interrupted (a timeout) does not cancel the read the others wait on. Fails closed: a namespace
+   * that cannot be read is a permanent error, never a view without labels, so the gate cannot pass
+   * a version the namespace's level would refuse because the adapter could not see the level.
+   */
+  namespace(target: string | undefined, name: string): Effect.Effect<NamespaceView, AdapterError> {
+    let read = this.namespaceReads.get(name)
+    if (read === undefined) {
+      read = Effect.runSync(
+        Effect.cachedWithTTL(this.readNamespace(name), (exit) => (Exit.isSuccess(exit) ? NAMESPACE_TTL_MS : 0))
+      )
+      this.namespaceReads.set(name, read)
+    }
+    // The shared read's error names no target (it is the namespace's); each caller's names its own.
+    return Effect.mapError(read, (e) =>
+      target === undefined || e.target !== undefined
+        ? e
+        : new AdapterError({ operation: e.operation, target, message: e.message, transient: e.transient })
+    )
+  }
+
+  /** One GET of a namespace; its errors are `inspect`'s (the gate reads it while rendering). */
+  private readNamespace(name: string) {
+    const operation = "inspect" as const
+    const request: Request = { verb: "get", resource: "namespaces", name }
+    return Effect.suspend(() => {
+      this.namespaceGets++
+      return Effect.tryPromise({ try: () => this.clients.core.readNamespace({ name }), catch: (cause) => cause })
+    }).pipe(
+      Effect.mapError((cause) => {
+        const code = statusCode(cause)
+        if (code === 403) {
+          const refused = toAdapterError(operation, undefined, request, cause)
+          return permanent(
+            operation,
+            undefined,
+            `${refused.message}. The adapter reads the namespace of every workload it rolls (its pod-security.kubernetes.io labels are the Pod Security level the policy gate holds the new version to) and does not pass a workload whose namespace it cannot read: grant "get" on "namespaces" (examples/k8s/rbac.yaml)`
+          )
+        }
+        if (code === 404)
+          return permanent(
+            operation,
+            undefined,
+            `namespace ${name} not found (HTTP 404): the policy gate cannot read the Pod Security level of the namespace the workload's pods run in`
+          )
+        return toAdapterError(operation, undefined, request, cause)
+      }),
+      Effect.map((ns): NamespaceView => ({ name, labels: { ...ns.metadata?.labels } }))
     )
   }
 

@@ -292,7 +292,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
       })
     })
 
-  const render = renderPolicyView("StatefulSet")
+  const render = renderPolicyView("StatefulSet", kube)
 
   const apply: Driver["apply"] = (target, d, artifact, ctx) =>
     Effect.gen(function* () {

@@ -59,9 +59,15 @@ export const policyView = <T extends WorkloadObject>(kind: WorkloadKind, obj: T)
   spec: obj.spec
 })
 
-/** The driver's `render`: the policy view with the new template. */
+/**
+ * The driver's `render`: the policy view with the new template, and the namespace its pods will run
+ * in with its labels (read through the adapter's short-lived memo, once per namespace per gate
+ * evaluation), so the gate holds the new version to the Pod Security level the namespace enforces.
+ * Only `render` reads it: the gate evaluates what render returns, and `inspect` (also used outside
+ * the gate, e.g. to tell what a target runs before a rollback) stays on the watch-fed caches.
+ */
 export const renderPolicyView =
-  (kind: WorkloadKind): Driver["render"] =>
+  (kind: WorkloadKind, kube: Kube): Driver["render"] =>
   (state, artifact, d) =>
     Effect.gen(function* () {
       const object = (state.workload as { object: ReturnType<typeof policyView> }).object
@@ -69,9 +75,11 @@ export const renderPolicyView =
       if (template === undefined) return yield* permanent("inspect", state.target.id, `the ${kind} has no pod template`)
       const rendered = renderTemplate(template, artifact, d)
       if (rendered.missing !== undefined) return yield* permanent("inspect", state.target.id, rendered.missing)
+      const namespace = yield* kube.namespace(state.target.id, d.namespace)
       return {
         source: "kubernetes" as const,
-        object: { ...object, spec: { ...object.spec, template: rendered.template } }
+        object: { ...object, spec: { ...object.spec, template: rendered.template } },
+        namespace
       }
     })
 

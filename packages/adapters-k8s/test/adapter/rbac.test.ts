@@ -2,7 +2,10 @@
  * examples/k8s/rbac.yaml is enough, and a missing rule says which: a whole DaemonSet rollout through
  * the `sluice` CLI (examples/cli, built) with a kubeconfig holding a token of a ServiceAccount bound
  * to exactly the file's ClusterRole (TokenRequest API), then a rollout as a ServiceAccount whose role
- * lacks `delete` on pods, whose error names the verb and the resource instead of a stack trace.
+ * lacks `delete` on pods, whose error names the verb and the resource instead of a stack trace; a
+ * role without `get` on namespaces (the policy gate reads the namespace's Pod Security labels) is
+ * blocked before anything is touched, naming the rule; and the file's "confine to some namespaces"
+ * advice (a RoleBinding in the namespace, the `nodes` rule cluster-wide) rolls the DaemonSet too.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -77,21 +80,43 @@ describeWithCluster("RBAC: examples/k8s/rbac.yaml (kubernetes adapter through th
    * A ServiceAccount bound (ClusterRoleBinding) to a ClusterRole with `rules` and nothing else, and
    * a kubeconfig (context `sa`) holding a token for it minted with the TokenRequest API.
    */
-  const serviceAccount = async (name: string, rules: ReadonlyArray<V1PolicyRule>) => {
+  const serviceAccount = async (
+    name: string,
+    rules: ReadonlyArray<V1PolicyRule>,
+    /**
+     * `namespace`: bound with a RoleBinding in the test namespace only, plus a ClusterRoleBinding to
+     * a role with just the file's `nodes` rule (the file's "confine to some namespaces" advice).
+     */
+    binding: "cluster" | "namespace" = "cluster"
+  ) => {
     const ns = namespace()
     const cluster = `${name}-${suffix}`
     const { core } = kube()
+    const subjects = [{ kind: "ServiceAccount", name, namespace: ns }]
+    const roleRef = (role: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role })
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } })
     await rbac().createClusterRole({ body: { metadata: { name: cluster }, rules: [...rules] } })
     created.push(() => rbac().deleteClusterRole({ name: cluster }))
-    await rbac().createClusterRoleBinding({
-      body: {
-        metadata: { name: cluster },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: cluster },
-        subjects: [{ kind: "ServiceAccount", name, namespace: ns }]
-      }
-    })
-    created.push(() => rbac().deleteClusterRoleBinding({ name: cluster }))
+    if (binding === "cluster") {
+      await rbac().createClusterRoleBinding({
+        body: { metadata: { name: cluster }, roleRef: roleRef(cluster), subjects }
+      })
+      created.push(() => rbac().deleteClusterRoleBinding({ name: cluster }))
+    } else {
+      await rbac().createNamespacedRoleBinding({
+        namespace: ns,
+        body: { metadata: { name: cluster }, roleRef: roleRef(cluster), subjects }
+      })
+      const nodesOnly = `${cluster}-nodes`
+      await rbac().createClusterRole({
+        body: { metadata: { name: nodesOnly }, rules: rules.filter((r) => r.resources?.includes("nodes")) }
+      })
+      created.push(() => rbac().deleteClusterRole({ name: nodesOnly }))
+      await rbac().createClusterRoleBinding({
+        body: { metadata: { name: nodesOnly }, roleRef: roleRef(nodesOnly), subjects }
+      })
+      created.push(() => rbac().deleteClusterRoleBinding({ name: nodesOnly }))
+    }
     const minted = await core.createNamespacedServiceAccountToken({
       name,
       namespace: ns,
@@ -263,5 +288,66 @@ spec:
     expect(plan.code).not.toBe(0)
     const after = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
     expect(after.metadata?.generation).toBe(before.metadata?.generation)
+  }, 180_000)
+
+  it("a role without `get` on namespaces: blocked by the fail-closed gate, naming the rule, nothing touched", async () => {
+    const rules = fileRules().filter((r) => !r.resources?.includes("namespaces"))
+    expect(rules).toHaveLength(fileRules().length - 1)
+    const kubeconfig = await serviceAccount("sluice-no-namespaces", rules)
+    fs.writeFileSync(path.join(work, "v4.yaml"), spec(IMAGE("4.0.0")))
+    const before = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
+    const apply = await sluice(
+      [
+        "apply",
+        "-f",
+        "v4.yaml",
+        "--kubeconfig",
+        kubeconfig,
+        "--id",
+        "rbac-no-namespaces",
+        "--store",
+        path.join(work, "store"),
+        "--plain"
+      ],
+      work
+    )
+    const output = `${apply.stdout}\n${apply.stderr}`
+    expect(output).toContain(`forbidden: cannot get namespaces ${namespace()}`)
+    expect(output).toContain('the role needs "get" on "namespaces"')
+    expect(output).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m)
+    expect(output).not.toContain("internal error")
+    // Blocked at the pre-flight gate (exit 2): the DaemonSet and its pods are as they were.
+    expect(apply.code).toBe(2)
+    const after = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    const running = await pods()
+    expect(running).toHaveLength(NODES)
+    expect(running.every((p) => p.image === IMAGE("2.0.0") && p.ready)).toBe(true)
+  }, 180_000)
+
+  it("confined to the namespace (RoleBinding to the file's role, `nodes` cluster-wide): the rollout reads its namespace and completes", async () => {
+    const kubeconfig = await serviceAccount("sluice-confined", fileRules(), "namespace")
+    fs.writeFileSync(path.join(work, "v5.yaml"), spec(IMAGE("5.0.0")))
+    const apply = await sluice(
+      [
+        "apply",
+        "-f",
+        "v5.yaml",
+        "--kubeconfig",
+        kubeconfig,
+        "--id",
+        "rbac-confined",
+        "--store",
+        path.join(work, "store"),
+        "--plain"
+      ],
+      work
+    )
+    expect(apply.stderr).not.toMatch(/error|warning/i)
+    expect(apply.code).toBe(0)
+    expect(apply.stdout).toContain("✓ completed")
+    const after = await pods()
+    expect(after).toHaveLength(NODES)
+    expect(after.every((p) => p.image === IMAGE("5.0.0") && p.ready)).toBe(true)
   }, 180_000)
 })

@@ -1,20 +1,28 @@
 /**
  * The Pod Security profiles as the pre-flight gate of a real DaemonSet rollout (issue 13): an agent
- * that meets `restricted` runs in a namespace enforcing `restricted` and in one enforcing `baseline`;
- * its next version drops `runAsNonRoot`. With the spec's `gates.policy.profiles` naming each
- * namespace's level (the engine gets them as policy data, as the CLI passes them), the rollout in the
- * restricted namespace is blocked before anything is patched (same resourceVersion, no pod deleted),
- * and the same version in the baseline namespace rolls out. The apiserver agrees: the restricted
- * namespace refuses a pod of the new template (dry run).
+ * that meets `restricted` runs in namespaces enforcing `restricted` and `baseline`; its next version
+ * drops `runAsNonRoot`.
+ *
+ * - With the spec's `gates.policy.profiles` naming each namespace's level (the engine gets them as
+ *   policy data, as the CLI passes them), the rollout in the restricted namespace is blocked before
+ *   anything is patched (same resourceVersion, no pod deleted), and the same version in the baseline
+ *   namespace rolls out. The apiserver agrees: the restricted namespace refuses a pod of the new
+ *   template (dry run).
+ * - With NO profile in the spec, the adapter reads the namespace's own
+ *   `pod-security.kubernetes.io/*` labels (`WorkloadSource.namespace`): `enforce=restricted` blocks
+ *   with the check and the namespace named, `enforce=baseline` lets it roll, and `warn=restricted`
+ *   rolls it with the check as a warning of the pre-flight gate.
  */
 import { ApiException, type V1DaemonSet } from "@kubernetes/client-node"
 import {
   configFromSpec,
   EventSink,
+  type GateViolation,
   MemoryStoreLayer,
   makeMemoryStore,
   parseRolloutSpec,
   planWaves,
+  type RolloutEvent,
   startRollout
 } from "@sluice/core"
 import { PolicyEngineLive } from "@sluice/policies"
@@ -28,7 +36,8 @@ import { IMAGE, podImages, watchPods } from "../adapter/support/daemonset.js"
 
 const NODES = 3
 
-const spec = (namespace: string, level: string) => `
+/** The rollout of v2; `level` selects that Pod Security profile in the spec, none without it. */
+const spec = (namespace: string, level?: string) => `
 apiVersion: sluice.dev/v1alpha1
 kind: Rollout
 metadata: { name: agent }
@@ -39,12 +48,15 @@ spec:
   artifact: { image: "${IMAGE("2.0.0")}" }
   strategy: { rolling: { batchSize: 1, maxUnavailable: 1 } }
   health: { progressDeadline: 60s, minReadySeconds: 0 }
-  gates: { policy: { enabled: true, profiles: [pod-security/${level}] }, scan: { enabled: false } }
+  gates: { policy: { enabled: true${level === undefined ? "" : `, profiles: [pod-security/${level}]`} }, scan: { enabled: false } }
   rollback: { onFailure: true, onAbort: true }
 `
 
-/** Plans and runs a rollout with the spec's profiles handed to the built-in bundle as its data. */
-const run = async (yaml: string, rolloutId: string) => {
+/**
+ * Plans and runs a rollout with the spec's profiles handed to the built-in bundle as its data;
+ * `events` collects what the rollout emitted.
+ */
+const run = async (yaml: string, rolloutId: string, events: Array<RolloutEvent> = []) => {
   const parsed = parseRolloutSpec(yaml, { source: "test" })
   if (Result.isFailure(parsed)) throw new Error(parsed.failure.message)
   const spec = parsed.success
@@ -54,7 +66,9 @@ const run = async (yaml: string, rolloutId: string) => {
     KubernetesAdapter.layer({ kubeconfig: clusterInfo().kubeconfig ?? "" }),
     PolicyEngineLive.layerBuiltin({ data: { sluice: { params: { podSecurity: { profiles } } } } }),
     MemoryStoreLayer(makeMemoryStore()),
-    EventSink.fromCallback(() => {})
+    EventSink.fromCallback((e) => {
+      events.push(e)
+    })
   )
   return Effect.runPromise(
     startRollout({ config, spec: yaml, plan: (inventory) => planWaves(spec, inventory) }).pipe(Effect.provide(layer))
@@ -87,10 +101,31 @@ const template = (pool: string, runAsNonRoot: boolean) => ({
   }
 })
 
+/** The pre-flight (wave-less) decision of the policy gate. */
+const preflightPolicy = (events: ReadonlyArray<RolloutEvent>) => {
+  const decided = events.filter(
+    (e): e is Extract<RolloutEvent, { type: "gateDecided" }> =>
+      e.type === "gateDecided" && e.gate === "policy" && e.wave === undefined
+  )
+  expect(decided).toHaveLength(1)
+  return decided[0] as Extract<RolloutEvent, { type: "gateDecided" }>
+}
+
+const texts = (vs: ReadonlyArray<GateViolation>) => vs.map((v) => `${v.rule}: ${v.message}`)
+
+const RUN_AS_NON_ROOT = 'runAsNonRoot != true (pod or container "agent" must set securityContext.runAsNonRoot=true)'
+
 describeWithCluster("pod-security profiles as the pre-flight gate of a DaemonSet rollout", () => {
   const nodes = useKwokNodes(NODES)
   const suffix = uniqueSuffix()
   const ns = (level: string) => `psa-pre-${level}-${suffix}`
+  /** Namespaces whose own labels give the level; the spec selects no profile. */
+  const labelled = {
+    restricted: { "pod-security.kubernetes.io/enforce": "restricted" },
+    baseline: { "pod-security.kubernetes.io/enforce": "baseline" },
+    warn: { "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted" }
+  } as const
+  const nsl = (which: keyof typeof labelled) => `psa-nsl-${which}-${suffix}`
 
   /**
    * Creates the agent (v1, runs everywhere), then changes its template the way a chart upgrade to
@@ -137,18 +172,23 @@ describeWithCluster("pod-security profiles as the pre-flight gate of a DaemonSet
     )
   }
 
+  const namespaces = () => [
+    ...["restricted", "baseline"].map((level) => ({
+      name: ns(level),
+      labels: { "pod-security.kubernetes.io/enforce": level }
+    })),
+    ...(["restricted", "baseline", "warn"] as const).map((which) => ({ name: nsl(which), labels: labelled[which] }))
+  ]
+
   beforeAll(async () => {
-    for (const level of ["restricted", "baseline"]) {
-      await kube().core.createNamespace({
-        body: { metadata: { name: ns(level), labels: { "pod-security.kubernetes.io/enforce": level } } }
-      })
-    }
+    for (const { name, labels } of namespaces())
+      await kube().core.createNamespace({ body: { metadata: { name, labels } } })
   })
 
   afterAll(async () => {
-    for (const level of ["restricted", "baseline"])
+    for (const { name } of namespaces())
       await kube()
-        .core.deleteNamespace({ name: ns(level) })
+        .core.deleteNamespace({ name })
         .catch(() => undefined)
   })
 
@@ -188,6 +228,61 @@ describeWithCluster("pod-security profiles as the pre-flight gate of a DaemonSet
     await agentWithV2Template(namespace)
     const result = await run(spec(namespace, "baseline"), "psa-baseline")
     expect(result.outcome, JSON.stringify(result.violations)).toBe("completed")
+    const pods = await podImages(namespace, "agent")
+    expect(pods).toHaveLength(NODES)
+    expect(pods.every((p) => p.image === IMAGE("2.0.0"))).toBe(true)
+  }, 300_000)
+
+  it("no profile in the spec, namespace enforcing restricted: v2 without runAsNonRoot is blocked by the namespace's label, nothing patched", async () => {
+    const namespace = nsl("restricted")
+    const frozen = await agentWithV2Template(namespace)
+    const watch = await watchPods(namespace, "agent", nodes().names)
+    const events: Array<RolloutEvent> = []
+    try {
+      const result = await run(spec(namespace), "psa-ns-restricted", events)
+      expect(result.outcome).toBe("blocked")
+      // The check, and the namespace and label it comes from.
+      const expected = `pod-security/runAsNonRoot: namespace "${namespace}" (pod-security.kubernetes.io/enforce=restricted): ${RUN_AS_NON_ROOT}`
+      expect(result.violations.map((v) => `${v.rule}: ${v.message}`)).toContain(expected)
+      const gate = preflightPolicy(events)
+      expect(gate.allow).toBe(false)
+      expect(texts(gate.violations)).toContain(expected)
+      const after = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace })
+      expect(after.metadata?.resourceVersion).toBe(frozen.metadata?.resourceVersion)
+      expect(watch.deletions()).toHaveLength(0)
+      expect((await podImages(namespace, "agent")).every((p) => p.image === IMAGE("1.0.0"))).toBe(true)
+    } finally {
+      watch.stop()
+    }
+  }, 300_000)
+
+  it("no profile in the spec, namespace enforcing baseline: the same v2 rolls out on every node, without Pod Security warnings", async () => {
+    const namespace = nsl("baseline")
+    await agentWithV2Template(namespace)
+    const events: Array<RolloutEvent> = []
+    const result = await run(spec(namespace), "psa-ns-baseline", events)
+    expect(result.outcome, JSON.stringify(result.violations)).toBe("completed")
+    const gate = preflightPolicy(events)
+    expect(gate.allow).toBe(true)
+    // warn defaults to the enforce level: baseline, which v2 meets.
+    expect(texts(gate.warnings).filter((w) => w.startsWith("pod-security/"))).toEqual([])
+    const pods = await podImages(namespace, "agent")
+    expect(pods).toHaveLength(NODES)
+    expect(pods.every((p) => p.image === IMAGE("2.0.0"))).toBe(true)
+  }, 300_000)
+
+  it("no profile in the spec, namespace enforcing baseline and warning restricted: v2 rolls out, the gate event carries the warning", async () => {
+    const namespace = nsl("warn")
+    await agentWithV2Template(namespace)
+    const events: Array<RolloutEvent> = []
+    const result = await run(spec(namespace), "psa-ns-warn", events)
+    expect(result.outcome, JSON.stringify(result.violations)).toBe("completed")
+    const gate = preflightPolicy(events)
+    expect(gate.allow).toBe(true)
+    expect(texts(gate.violations)).toEqual([])
+    expect(texts(gate.warnings)).toContain(
+      `pod-security/runAsNonRoot: namespace "${namespace}" (pod-security.kubernetes.io/warn=restricted): ${RUN_AS_NON_ROOT}`
+    )
     const pods = await podImages(namespace, "agent")
     expect(pods).toHaveLength(NODES)
     expect(pods.every((p) => p.image === IMAGE("2.0.0"))).toBe(true)
