@@ -1,5 +1,5 @@
 import { Effect, Schedule } from "effect"
-import type { AdapterError, HealthStatus, TargetAdapter } from "../adapter/TargetAdapter.js"
+import type { AdapterError, HealthReport, HealthStatus, TargetAdapter } from "../adapter/TargetAdapter.js"
 import type { Target } from "../domain/Target.js"
 import type { AdapterCall } from "./adapterCall.js"
 import type { Emitter } from "./emitter.js"
@@ -10,7 +10,10 @@ export type Verdict = { readonly healthy: true } | { readonly healthy: false; re
 /**
  * Health verification: probes a target on the poll schedule until it has been healthy for
  * `minReadyMs` (healthy) or reports unhealthy. Progressing targets are probed again; the progress
- * deadline, not this, decides when waiting is over.
+ * deadline, not this, decides when waiting is over. A probe that errors transiently (after the
+ * call's own retries) is no answer at all, not an unhealthy one: the target is probed again at the
+ * next interval, and only the deadline ends the wait (a flaky probe endpoint must not fail, and
+ * roll back, a healthy wave).
  */
 export const makeHealthCheck = (deps: {
   readonly adapter: TargetAdapter["Service"]
@@ -25,7 +28,7 @@ export const makeHealthCheck = (deps: {
   return (wave: number, target: Target): Effect.Effect<Verdict, AdapterError> => {
     let healthySince: number | undefined
     let last: HealthStatus | undefined
-    const probe = Effect.flatMap(deps.call("health", target.id, deps.adapter.health(target, options)), (report) =>
+    const answered = (report: HealthReport): Effect.Effect<Verdict | undefined> =>
       Effect.clockWith((clock) => {
         const now = clock.currentTimeMillisUnsafe()
         let verdict: Verdict | undefined
@@ -51,6 +54,11 @@ export const makeHealthCheck = (deps: {
           }),
           verdict
         )
+      })
+    const probe = deps.call("health", target.id, deps.adapter.health(target, options)).pipe(
+      Effect.matchEffect({
+        onSuccess: answered,
+        onFailure: (e) => (e.transient ? Effect.succeed(undefined) : Effect.fail(e))
       })
     )
     return Effect.flatMap(probe, (first) =>

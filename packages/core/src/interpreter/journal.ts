@@ -62,11 +62,18 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
     }
   }
   const timerDue = new Map<string, number>()
+  const deadlineTimers = new Set<string>()
+  // When a process last wrote (it was alive then), and when a target last became healthy: the
+  // progress deadline is "no progress for that long", and a resumed run does not count the time
+  // no process ran the rollout (see Interpreter's resume).
+  let lastAliveAt: number | undefined
+  let lastProgressAt: number | undefined
   const applied = new Map<string, Revision>()
   const controls = new Map<string, ControlRequest>()
   const seenControls = new Set<string>()
   const violations: DeniedTarget[] = []
   entries.forEach((entry, index) => {
+    if (entry.kind !== "control" && (lastAliveAt === undefined || entry.at > lastAliveAt)) lastAliveAt = entry.at
     if (entry.kind === "control") {
       if (entry.ignored === undefined) controls.set(entry.request.id, entry.request)
       seenControls.add(entry.request.id)
@@ -76,13 +83,19 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
       if (controlId !== undefined) controls.delete(controlId)
       if ((event.type === "GATES_DENIED" || event.type === "WAVE_DENIED") && event.violations !== undefined)
         violations.push(...event.violations)
+      if (event.type === "TARGETS_HEALTHY") lastProgressAt = entry.at
       if (index >= start) {
         const [next, commands] = stepper.step(snapshot, event)
         snapshot = next
         outstanding = track(outstanding, event, commands)
       }
     } else if (entry.kind === "intent" && entry.command.kind === "startTimer" && entry.dueAt !== undefined) {
-      if (!timerDue.has(entry.command.timerId)) timerDue.set(entry.command.timerId, entry.dueAt)
+      // A pause keeps its first due time (wall-clock); a deadline takes its latest, which a
+      // resumed run moved by the time no process ran the rollout.
+      if (entry.command.purpose === "deadline") {
+        deadlineTimers.add(entry.command.timerId)
+        timerDue.set(entry.command.timerId, entry.dueAt)
+      } else if (!timerDue.has(entry.command.timerId)) timerDue.set(entry.command.timerId, entry.dueAt)
     } else if (entry.kind === "applied") {
       applied.set(entry.targetId, entry.revision)
     }
@@ -95,6 +108,9 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
     outstanding,
     initialCommands,
     timerDue,
+    deadlineTimers,
+    lastAliveAt,
+    lastProgressAt,
     applied,
     pendingControls,
     seenControls,

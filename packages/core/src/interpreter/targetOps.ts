@@ -8,6 +8,10 @@ import type { Emitter } from "./emitter.js"
 import type { Verdict } from "./health.js"
 import type { Journal } from "./journal.js"
 
+/** Whether a target runs `previous`: the same image and, when the revision has one, the same configuration. */
+const sameRevision = (running: Revision, previous: Revision) =>
+  running.image === previous.image && running.configHash === previous.configHash
+
 const logFailure = (wave: number, targetId: string, reason: string) =>
   Effect.logWarning(`target ${targetId} failed: ${reason}`).pipe(Effect.annotateLogs({ wave, target: targetId }))
 
@@ -91,6 +95,36 @@ export const makeTargetOps = (deps: {
     )
   }
 
+  /**
+   * The rollback call, persistent: a rollback is the fleet's safety net, so transient failures are
+   * retried (past the call's own retries, a pause of a few backoffs between rounds) until the
+   * progress deadline has passed since the first try. When it still fails, the target is inspected:
+   * one that already runs its previous revision (an apply that failed before it changed anything,
+   * a rollback whose answer was lost) is restored, and "could not be rolled back" is reserved for
+   * a target that really is not.
+   */
+  const restore = (target: Target, previous: Revision, rollback: () => Effect.Effect<void, AdapterError>) =>
+    Effect.clockWith((clock) => {
+      const giveUpAt = clock.currentTimeMillisUnsafe() + config.health.progressDeadlineMs
+      const pause = Math.max(1, Math.min(2_000, config.operations.retryBaseMs * 8))
+      const attempt: Effect.Effect<void, AdapterError> = Effect.catch(rollback(), (e: AdapterError) =>
+        e.transient && clock.currentTimeMillisUnsafe() + pause < giveUpAt
+          ? Effect.andThen(
+              Effect.sleep(pause),
+              Effect.suspend(() => attempt)
+            )
+          : Effect.fail(e)
+      )
+      return Effect.catch(attempt, (e: AdapterError) =>
+        call("inspect", target.id, adapter.inspect(target)).pipe(
+          Effect.matchEffect({
+            onSuccess: (state) => (sameRevision(state.revision, previous) ? Effect.void : Effect.fail(e)),
+            onFailure: () => Effect.fail(e)
+          })
+        )
+      )
+    })
+
   const rollbackOne = (targetId: string) =>
     Effect.gen(function* () {
       const target = targets.get(targetId)
@@ -107,15 +141,8 @@ export const makeTargetOps = (deps: {
         )
       }
       const appliedRevision = applied.get(targetId)
-      yield* call(
-        "rollback",
-        targetId,
-        adapter.rollback(
-          target,
-          previous,
-          appliedRevision === undefined ? { rolloutId } : { rolloutId, applied: appliedRevision }
-        )
-      )
+      const ctx = appliedRevision === undefined ? { rolloutId } : { rolloutId, applied: appliedRevision }
+      yield* restore(target, previous, () => call("rollback", targetId, adapter.rollback(target, previous, ctx)))
       const verdict = yield* verify(-1, target).pipe(Effect.timeoutOption(config.health.progressDeadlineMs))
       const ok = Option.isSome(verdict) && verdict.value.healthy
       const reason = Option.isNone(verdict)

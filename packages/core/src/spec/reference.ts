@@ -70,7 +70,8 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.topology.order": "`spread`: every wave takes a share of every value; `sequential`: one value after another.",
   "spec.topology.values": "With `order: sequential`: these values first, in this order.",
   "spec.health": "When a target counts as healthy, and how long a wave may take.",
-  "spec.health.progressDeadline": "A wave not healthy within this time fails (and rolls back).",
+  "spec.health.progressDeadline":
+    "A wave that makes no progress (no target becoming healthy) for this long fails (and rolls back), as in Kubernetes and Argo Rollouts; time with no process running the rollout does not count.",
   "spec.health.minReadySeconds": "A target counts as healthy once ready this many seconds.",
   "spec.health.probe": "A probe run by the adapter, beside the target's own readiness.",
   "spec.health.probe.http": "An HTTP GET; 2xx and 3xx are healthy.",
