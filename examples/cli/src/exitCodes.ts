@@ -8,6 +8,8 @@ import type { Outcome } from "@sluice/core"
  *   3  did not complete, and the fleet is consistent: rolled back, aborted, or failed with
  *      rollback disabled (targets left where they were, as configured)
  *   4  rollback failed: some targets could not be restored — needs attention
+ *   5  policy test: every case passed, but coverage or the mutation score is below the
+ *      --coverage-min / --mutate-min asked (the cases are too weak, not wrong)
  *   64 usage or spec error (every spec problem listed with its path); or the rollout (or the
  *      simulated fleet) is held by another live process, named in the message
  *   130 interrupted (Ctrl-C): the rollout stays in the store; `sluice resume <id>` continues it
@@ -18,6 +20,7 @@ export const ExitCode = {
   blocked: 2,
   notCompleted: 3,
   rollbackFailed: 4,
+  belowThreshold: 5,
   usage: 64,
   interrupted: 130
 } as const

@@ -87,7 +87,50 @@ export {
   runPolicyCases,
   runPolicyCasesEffect
 } from "./harness/cases.js"
-export { formatCaseResults, formatCaseResultsJUnit, formatDecision } from "./harness/format.js"
+export {
+  type CoverageOptions,
+  type CoverageReport,
+  type FileCoverage,
+  policyCoverageEffect,
+  type RuleCoverage
+} from "./harness/coverage.js"
+export {
+  describeMutant,
+  formatCaseResults,
+  formatCaseResultsJUnit,
+  formatCoverage,
+  formatDecision,
+  formatLines,
+  formatMutation,
+  type JUnitExtras
+} from "./harness/format.js"
+export {
+  applyMutant,
+  generateMutants,
+  type Mutant,
+  type MutationOperator,
+  sampleMutants
+} from "./harness/mutants.js"
+export {
+  type BuildOutcome,
+  listMutants,
+  type MutantResult,
+  type MutantStatus,
+  MutationError,
+  type MutationOptions,
+  type MutationReport,
+  runMutationEffect
+} from "./harness/mutate.js"
+export {
+  type ParsedRego,
+  parseRego,
+  type RegoTestOutcome,
+  RegoToolError,
+  regoSources,
+  runOpa,
+  runOpaRaw,
+  runRegoTests
+} from "./harness/rego.js"
 export {
   classifyInput,
   type HarnessInput,

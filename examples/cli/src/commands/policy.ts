@@ -6,7 +6,7 @@ import { flag, type Parsed, str } from "../args.js"
 import { UsageError, UserError } from "../errors.js"
 import { ExitCode } from "../exitCodes.js"
 import type { Io } from "../io.js"
-import { buildRegoBundle, isRegoFolder } from "../policyBuild.js"
+import { buildRegoBundle, compileRego, isRegoFolder, opaBinary, prepareRegoTree } from "../policyBuild.js"
 
 const bundlePath = async (io: Io, text: string) => {
   if (text === "builtin") return (await import("@sluice/policies")).builtinBundleDir
@@ -76,29 +76,172 @@ const failure = (cause: Cause.Cause<unknown>, bundle: string): never => {
   throw Cause.squash(cause)
 }
 
+/** A percentage argument: a number from 0 to 100, nothing else (`90`, `87.5`). */
+const percentArg = (parsed: Parsed, name: string): number | undefined => {
+  const text = str(parsed, name)
+  if (text === undefined) return undefined
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN
+  if (!(n >= 0 && n <= 100)) {
+    throw new UsageError({ message: `--${name} "${text}" is not a percentage from 0 to 100`, command: "policy test" })
+  }
+  return n
+}
+
+/** A positive integer argument (`--mutate-max 50`). */
+const countArg = (parsed: Parsed, name: string): number | undefined => {
+  const text = str(parsed, name)
+  if (text === undefined) return undefined
+  if (!/^[1-9]\d{0,6}$/.test(text)) {
+    throw new UsageError({ message: `--${name} "${text}" is not a positive integer`, command: "policy test" })
+  }
+  return Number(text)
+}
+
+/** Errors of the coverage or mutation run: opa failed or disagreed, so nothing can be claimed. */
+const toolFailure = (io: Io, what: string, cause: Cause.Cause<unknown>): number => {
+  const e = Cause.findErrorOption(cause)
+  const message =
+    e._tag === "Some" ? ((e.value as { message?: string }).message ?? String(e.value)) : String(Cause.squash(cause))
+  io.err(`error: ${what}: ${message.replace(/\s*\n\s*/g, " ")}\n`)
+  return ExitCode.internal
+}
+
 export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => {
   const policies = await import("@sluice/policies")
   const [bundleText, casesText] = parsed.positionals as [string, string]
-  const bundle = await bundlePath(io, bundleText)
-  const cases = fileArg(io, casesText, "cases")!
-  const dataFile = fileArg(io, str(parsed, "data"), "data")
-  const nowText = str(parsed, "now")
   const output = str(parsed, "output") ?? (flag(parsed, "json") ? "json" : "text")
   if (output !== "text" && output !== "json" && output !== "junit") {
     throw new UsageError({ message: `--output "${output}" is not text, json or junit`, command: "policy test" })
   }
-  const exit = await Effect.runPromiseExit(
-    policies.runPolicyCasesEffect(bundle, cases, {
-      ...(dataFile === undefined ? {} : { data: dataFile }),
-      ...(nowText === undefined ? {} : { now: nowText })
+  const coverageMin = percentArg(parsed, "coverage-min")
+  const mutateMin = percentArg(parsed, "mutate-min")
+  const mutateMax = countArg(parsed, "mutate-max")
+  const mutateJobs = countArg(parsed, "mutate-jobs")
+  const wantCoverage = flag(parsed, "coverage") || coverageMin !== undefined
+  const wantMutate = flag(parsed, "mutate") || mutateMin !== undefined || mutateMax !== undefined
+  const sources = path.resolve(io.cwd, bundleText)
+  if ((wantCoverage || wantMutate) && (bundleText === "builtin" || !isRegoFolder(sources))) {
+    // Coverage and mutants are about lines of Rego: a compiled bundle has none left.
+    throw new UsageError({
+      message: `${wantCoverage ? "--coverage" : "--mutate"} needs the policy's Rego sources: ${bundleText} is ${bundleText === "builtin" || fs.existsSync(sources) ? "a compiled bundle" : "not there"}; give the folder of .rego files it is built from${bundleText === "builtin" ? " (the built-in policies: packages/policies/policies with --data packages/policies/data/data.json)" : ""}`,
+      command: "policy test"
     })
+  }
+  const bundle = await bundlePath(io, bundleText)
+  const cases = fileArg(io, casesText, "cases")!
+  const dataFile = fileArg(io, str(parsed, "data"), "data")
+  const nowText = str(parsed, "now")
+  const harness = {
+    ...(dataFile === undefined ? {} : { data: dataFile }),
+    ...(nowText === undefined ? {} : { now: nowText })
+  }
+  const exit = await Effect.runPromiseExit(
+    policies.runPolicyCasesEffect(bundle, cases, { ...harness, keepInputs: wantCoverage })
   )
   if (Exit.isFailure(exit)) return failure(exit.cause, bundle)
   const report = exit.value
-  if (output === "json") io.out(`${JSON.stringify(report, null, 2)}\n`)
-  else if (output === "junit") io.out(policies.formatCaseResultsJUnit(report))
-  else io.out(policies.formatCaseResults(report, { verbose: flag(parsed, "verbose") }))
-  return report.failed === 0 ? ExitCode.ok : ExitCode.blocked
+  const opa = opaBinary(io.env)
+
+  let coverage: import("@sluice/policies").CoverageReport | undefined
+  if (wantCoverage) {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-coverage-tree-"))
+    try {
+      const { tree, authored } = await prepareRegoTree(sources, work)
+      const modules = (fs.readdirSync(tree, { recursive: true }) as Array<string>)
+        .filter((f) => f.endsWith(".rego") && !f.endsWith("_test.rego"))
+        .sort()
+        .map((f) => {
+          const file = path.join(tree, f)
+          const rel = path.relative(authored, file)
+          return rel.startsWith("..") ? { file } : { file, label: path.join(bundleText, rel) }
+        })
+      const covered = await Effect.runPromiseExit(
+        Effect.gen(function* () {
+          // The data the Wasm bundle evaluated with: its own, with --data merged over it.
+          const loaded = yield* policies.loadBundle(dataFile === undefined ? bundle : { path: bundle, data: dataFile })
+          return yield* policies.policyCoverageEffect({ opa, modules, data: loaded.data, report })
+        })
+      )
+      if (Exit.isFailure(covered)) return toolFailure(io, "coverage", covered.cause)
+      coverage = covered.value
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true })
+    }
+  }
+
+  let mutation: import("@sluice/policies").MutationReport | undefined
+  if (wantMutate && report.failed > 0) {
+    io.err(`note: mutation testing skipped: ${report.failed} of ${report.total} cases fail on the unmutated policy\n`)
+  } else if (wantMutate) {
+    const build = (dir: string, out: string) =>
+      Effect.tryPromise({
+        try: () => compileRego(dir, out, io.env),
+        catch: (cause) =>
+          new policies.RegoToolError({
+            message: cause instanceof UserError ? cause.message : `opa build failed: ${String(cause)}`,
+            cause
+          })
+      }).pipe(
+        Effect.map((r): import("@sluice/policies").BuildOutcome =>
+          r.ok ? { _tag: "built" } : { _tag: "invalid", message: r.message }
+        )
+      )
+    const hasRegoTests = (fs.readdirSync(sources, { recursive: true }) as Array<string>).some((f) =>
+      f.endsWith("_test.rego")
+    )
+    // The folder's own opa tests run on each mutant too, on the tree the bundle is built from
+    // (with the added entrypoint and library) and with the --data the cases get.
+    const regoTests = (dir: string) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "sluice-rego-tests-"))),
+        (work) =>
+          Effect.tryPromise({
+            try: () => prepareRegoTree(dir, work),
+            catch: (cause) =>
+              new policies.RegoToolError({ message: cause instanceof UserError ? cause.message : String(cause), cause })
+          }).pipe(
+            Effect.flatMap(({ tree }) => policies.runRegoTests(opa, dataFile === undefined ? [tree] : [tree, dataFile]))
+          ),
+        (work) => Effect.sync(() => fs.rmSync(work, { recursive: true, force: true }))
+      )
+    const mutated = await Effect.runPromiseExit(
+      policies.runMutationEffect({
+        opa,
+        dir: sources,
+        label: bundleText,
+        casesFile: cases,
+        harness,
+        build,
+        baseline: report,
+        ...(hasRegoTests ? { regoTests } : {}),
+        ...(mutateMax === undefined ? {} : { max: mutateMax }),
+        // Each job is an opa build plus the cases in this process: more jobs than CPUs only queue.
+        jobs: Math.min(mutateJobs ?? 2, Math.max(1, os.availableParallelism()))
+      })
+    )
+    if (Exit.isFailure(mutated)) return toolFailure(io, "mutation testing", mutated.cause)
+    mutation = mutated.value
+  }
+
+  if (output === "json") io.out(`${JSON.stringify({ ...report, coverage, mutation }, null, 2)}\n`)
+  else if (output === "junit")
+    io.out(
+      policies.formatCaseResultsJUnit(report, {
+        ...(coverage === undefined ? {} : { coverage }),
+        ...(coverageMin === undefined ? {} : { coverageMin }),
+        ...(mutation === undefined ? {} : { mutation })
+      })
+    )
+  else {
+    io.out(policies.formatCaseResults(report, { verbose: flag(parsed, "verbose") }))
+    if (coverage !== undefined) io.out(policies.formatCoverage(coverage, coverageMin))
+    if (mutation !== undefined) io.out(policies.formatMutation(mutation, mutateMin))
+  }
+  if (report.failed > 0) return ExitCode.blocked
+  const coverageLow = coverage !== undefined && coverageMin !== undefined && coverage.percent < coverageMin
+  const mutationLow =
+    mutation !== undefined && mutateMin !== undefined && (mutation.score === null || mutation.score < mutateMin)
+  return coverageLow || mutationLow ? ExitCode.belowThreshold : ExitCode.ok
 }
 
 export const runPolicyEval = async (io: Io, parsed: Parsed): Promise<number> => {

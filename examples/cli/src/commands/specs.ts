@@ -353,6 +353,42 @@ export const policyTestCommand: CommandSpec = {
       description:
         "the report's format: text (opa test -v style, the default), json, or junit\n(JUnit XML, for CI systems that read test reports)"
     },
+    {
+      name: "coverage",
+      kind: "flag",
+      description:
+        "report the lines and rules of the policy's Rego the cases exercised\n(needs the .rego folder, not a compiled bundle)"
+    },
+    {
+      name: "coverage-min",
+      kind: "string",
+      value: "<pct>",
+      description: "exit 5 when the coverage is below this percentage (implies --coverage)"
+    },
+    {
+      name: "mutate",
+      kind: "flag",
+      description:
+        "mutation testing: run the cases on mutants of the policy (a comparison negated, a\ncondition dropped or negated, a constant changed, some/every swapped) and list the\nmutants no case kills (needs the .rego folder)"
+    },
+    {
+      name: "mutate-max",
+      kind: "string",
+      value: "<n>",
+      description: "run at most n mutants, spread over all of them (default 200)"
+    },
+    {
+      name: "mutate-jobs",
+      kind: "string",
+      value: "<n>",
+      description: "mutants built and run at once (default 2, at most the CPUs)"
+    },
+    {
+      name: "mutate-min",
+      kind: "string",
+      value: "<pct>",
+      description: "exit 5 when the mutation score is below this percentage (implies --mutate)"
+    },
     o.help
   ],
   details: `${BUNDLE}
@@ -365,9 +401,21 @@ Cases file:
       scanFile: scans/agent.json         # optional Trivy JSON report
       expect: { allow: false, deny: [non-root] }   # rule ids or message substrings
 
-Exit codes: 0 every case passed, 2 some case failed, 64 a bundle cannot be loaded (no case is
-run: against a bundle that denies everything, every "should be denied" case would pass), or the
-cases file or an argument is unusable, 1 internal error.`
+Coverage and mutation testing need the policy's sources: give its folder of .rego files (it is
+compiled with opa as \`policy build\` does). --coverage runs the inputs the cases evaluated
+through \`opa eval --coverage\` over the same sources and data (their decisions must match the
+Wasm bundle's) and lists, per file, the percentage, the lines not covered and the rules that never
+fired. --mutate compiles each mutant with opa and runs every case on it: a mutant is killed when
+some case fails, survives when all pass, is invalid when opa does not compile it (counted in no
+score), and is an error when it cannot be evaluated (counted as not killed). The score is
+killed / (run - invalid); the survivors are listed as file:line:column with the change. The cases
+must all pass on the unmutated policy first.
+
+Exit codes: 0 every case passed (and the thresholds asked are met), 2 some case failed, 5 the
+coverage or the mutation score is below --coverage-min / --mutate-min, 64 a bundle cannot be
+loaded (no case is run: against a bundle that denies everything, every "should be denied" case
+would pass), the cases file or an argument is unusable, or --coverage/--mutate without Rego
+sources, 1 internal error (opa failed).`
 }
 
 export const policyEvalCommand: CommandSpec = {

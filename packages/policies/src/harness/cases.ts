@@ -28,6 +28,8 @@ export interface HarnessOptions {
   readonly data?: unknown
   /** Evaluation time for cases that set none (RFC 3339). Default: the cases file's `now`, else the Clock. */
   readonly now?: string
+  /** Keep the exact input each case evaluated on its result (`input`), for `--coverage`. */
+  readonly keepInputs?: boolean
 }
 
 const Expect = Schema.Struct({
@@ -74,6 +76,11 @@ export interface CaseResult {
   readonly failures: ReadonlyArray<string>
   /** `undefined` when the case's input could not be read. */
   readonly decision: EngineDecision | undefined
+  /**
+   * The input evaluated, when `keepInputs` was asked (`undefined` otherwise, and when the workload
+   * did not normalize: the engine denied before any Rego ran).
+   */
+  readonly input?: unknown
 }
 
 export interface CasesReport {
@@ -237,10 +244,18 @@ export const runPolicyCasesEffect = Effect.fnUntraced(function* (
           : yield* Effect.fromResult(classifyInput(c.input, undefined, undefined))
       const scan = c.scanFile !== undefined ? yield* readScanFile(rel(c.scanFile)) : undefined
       const started = performance.now()
-      const { decision } = evaluateHarnessInput(evaluator, input, scan, now)
+      const evaluated = evaluateHarnessInput(evaluator, input, scan, now)
       const durationMs = performance.now() - started
+      const { decision } = evaluated
       const failures = checkExpectations(decision, c.expect)
-      return { name: c.name, passed: failures.length === 0, durationMs, failures, decision } satisfies CaseResult
+      return {
+        name: c.name,
+        passed: failures.length === 0,
+        durationMs,
+        failures,
+        decision,
+        ...(options.keepInputs === true && evaluated.input !== undefined ? { input: evaluated.input } : {})
+      } satisfies CaseResult
     })
     results.push(
       yield* run.pipe(
