@@ -108,6 +108,7 @@ describe("controlling a running rollout from another process", () => {
     const early = await sluice(["promote", "gate", "--store", store])
     expect(early.code).toBe(64)
     expect(early.stderr).toContain("not in a pause that can be promoted")
+    expect(early.stderr).toContain("--full")
     const approved = await sluice(["approve", "gate", "--store", store])
     expect(approved.code, approved.stderr).toBe(0)
     const done = await run.done
@@ -115,6 +116,31 @@ describe("controlling a running rollout from another process", () => {
     expect(events(done.stdout).at(-1)).toMatchObject({ outcome: "completed" })
     const again = await sluice(["approve", "gate", "--store", store])
     expect(again.code).toBe(64)
+  })
+
+  it("`sluice promote --full` ends the pause it waits in and skips every later one", async () => {
+    const store = tmpStore()
+    const run = start([
+      "apply",
+      "-f",
+      SPEC,
+      "--id",
+      "full",
+      "--json",
+      "--set",
+      "spec.strategy.rolling.pauseBetweenWaves=10m",
+      ...slow(store).slice(0, 4)
+    ])
+    await run.waitFor((lines) => countType(lines, "paused") === 1)
+    const promoted = await sluice(["promote", "full", "--full", "--store", store])
+    expect(promoted.code, promoted.stderr).toBe(0)
+    const done = await run.done
+    expect(done.code, done.stderr).toBe(0)
+    const evs = events(done.stdout)
+    expect(evs.at(-1)).toMatchObject({ outcome: "completed" })
+    expect(countType(run.lines, "paused")).toBe(1)
+    expect(evs.filter((e) => e.type === "waveStarted")).toHaveLength(4)
+    for (const [id, t] of fleet(store).targets) expect(t.image, id).toBe(V2)
   })
 
   it("`sluice abort` of a rollout whose process died rolls it back here", async () => {

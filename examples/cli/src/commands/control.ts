@@ -32,7 +32,8 @@ const verb: Record<ControlSignal, string> = {
   RESUME: "resume",
   ABORT: "abort",
   APPROVE: "approval",
-  PROMOTE: "promotion"
+  PROMOTE: "promotion",
+  PROMOTE_FULL: "full promotion"
 }
 
 /** Whether the control makes sense in this state; a message when it does not. */
@@ -43,7 +44,11 @@ const refusal = (signal: ControlSignal, s: RolloutStatus): string | undefined =>
     case "PROMOTE":
       return /paused(Timed|UntilResumed)$/.test(s.state)
         ? undefined
-        : `rollout ${s.rolloutId} is not in a pause that can be promoted (${s.phase})`
+        : `rollout ${s.rolloutId} is not in a pause that can be promoted (${s.phase}); \`sluice promote ${s.rolloutId} --full\` skips every remaining pause, approval and analysis`
+    case "PROMOTE_FULL":
+      return s.state.startsWith("progressing")
+        ? undefined
+        : `rollout ${s.rolloutId} is not progressing through its waves yet (${s.phase}); nothing to promote`
     default:
       return undefined
   }
@@ -67,7 +72,13 @@ const waitForAck = async (storeRoot: string, id: string, controlId: string, ms: 
   return false
 }
 
-export const runControl = async (io: Io, parsed: Parsed, signal: ControlSignal, command: string): Promise<number> => {
+export const runControl = async (
+  io: Io,
+  parsed: Parsed,
+  asked: ControlSignal,
+  command: string
+): Promise<number> => {
+  const signal: ControlSignal = asked === "PROMOTE" && flag(parsed, "full") ? "PROMOTE_FULL" : asked
   // Checked before anything is opened (takeOver reads them again): a usage error must leave
   // nothing half set up.
   logOptionsOf(parsed, command)

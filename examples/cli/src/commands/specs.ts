@@ -233,8 +233,24 @@ export const promoteCommand: CommandSpec = {
   name: "promote",
   summary: "End the pause after the current wave now (canary step pause, blue-green preview).",
   positionals: [idArg],
-  options: [timeout, ...takeoverOptions],
-  details: `${TAKEOVER}\n\n${EXIT_CODES_HELP}`
+  options: [
+    {
+      name: "full",
+      kind: "flag",
+      description:
+        "skip every remaining pause, manual approval and analysis too (the waves still roll one after the other, through the gates)"
+    },
+    timeout,
+    ...takeoverOptions
+  ],
+  details: `Without --full, only a pause after a wave can be promoted. With --full, the rollout can be
+promoted at any point while it progresses: a pause or approval it waits in ends, an analysis
+running is stopped and counts as passed, and the waves that remain roll without stopping, within
+their maxUnavailable and through the policy and scan gates (as Argo Rollouts' promote --full).
+
+${TAKEOVER}
+
+${EXIT_CODES_HELP}`
 }
 
 export const retryCommand: CommandSpec = {

@@ -446,7 +446,13 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       /** The intents of commands, to be durable before anything acts on them. */
       const intentsOf = (commands: ReadonlyArray<Command>, now: number, into: JournalEntry[]) => {
         for (const c of commands) {
-          if (c.kind === "notify" || c.kind === "cancelUpdates" || c.kind === "cancelTimer") continue
+          if (
+            c.kind === "notify" ||
+            c.kind === "cancelUpdates" ||
+            c.kind === "cancelTimer" ||
+            c.kind === "cancelAnalysis"
+          )
+            continue
           if (c.kind === "startTimer") {
             const dueAt = timerDue.get(c.timerId) ?? now + c.ms
             timerDue.set(c.timerId, dueAt)
@@ -470,6 +476,8 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
                 return runner.cancelWhere("update:")
               case "cancelTimer":
                 return runner.cancel(`timer:${c.timerId}`)
+              case "cancelAnalysis":
+                return runner.cancel(`analysis:${c.wave}`)
               case "startTimer":
                 return runner.run(`timer:${c.timerId}`, handlers.timer(c.timerId, c.purpose))
               case "validate":

@@ -8,7 +8,9 @@ export const controlEvent = (c: ControlRequest): MachineEvent =>
     ? c.reason === undefined
       ? { type: "ABORT", controlId: c.id }
       : { type: "ABORT", reason: c.reason, controlId: c.id }
-    : { type: c.signal, controlId: c.id }
+    : c.signal === "PROMOTE_FULL"
+      ? { type: "PROMOTE", full: true, controlId: c.id }
+      : { type: c.signal, controlId: c.id }
 
 /**
  * Operator controls sent from other processes through the store. Each control is journaled before

@@ -77,6 +77,8 @@ export const track = (
       for (const key of [...outstanding.keys()]) if (key.startsWith("update:")) outstanding.delete(key)
     } else if (command.kind === "cancelTimer") {
       outstanding.delete(`timer:${command.timerId}`)
+    } else if (command.kind === "cancelAnalysis") {
+      outstanding.delete(`analysis:${command.wave}`)
     } else {
       for (const key of keysOf(command)) outstanding.set(key, command)
     }

@@ -57,6 +57,15 @@ const failWith = (reason: (ctx: RolloutContext, event: MachineEvent) => { reason
     }
   })
 
+/**
+ * `promote --full` (Argo Rollouts' meaning): every remaining pause, approval and analysis is
+ * skipped; the waves still go one after the other within their budgets, through the gates.
+ */
+const promoteFully: Step = { patch: { promotedFully: true }, commands: [] }
+/** A plain promote ends the pause it arrives in; a full one also skips all that follow. */
+const promotion = (e: MachineEvent): Step =>
+  e.type === "PROMOTE" && e.full === true ? promoteFully : { patch: {}, commands: [] }
+
 export const rolloutMachine = setup({
   types: {
     context: {} as RolloutContext,
@@ -71,11 +80,14 @@ export const rolloutMachine = setup({
     isRollbackMode: ({ context }) => context.mode === "rollback",
     noMoreWaves: ({ context }) => context.waveIndex >= context.waves.length,
     heldByOperator: ({ context }) => context.userPaused,
-    needsApproval: ({ context }) => currentWave(context)?.approvalBefore === true && !context.approved,
+    needsApproval: ({ context }) =>
+      currentWave(context)?.approvalBefore === true && !context.approved && !context.promotedFully,
     waveComplete: ({ context }) => waveComplete(context),
     hasAnalysis: ({ context }) => (currentWave(context)?.analysis.length ?? 0) > 0,
-    timedPause: ({ context }) => currentWave(context)?.pauseAfter?.kind === "duration",
-    pauseUntilResumed: ({ context }) => currentWave(context)?.pauseAfter?.kind === "untilResumed",
+    timedPause: ({ context }) => !context.promotedFully && currentWave(context)?.pauseAfter?.kind === "duration",
+    pauseUntilResumed: ({ context }) =>
+      !context.promotedFully && currentWave(context)?.pauseAfter?.kind === "untilResumed",
+    fullPromotion: ({ event }) => event.type === "PROMOTE" && event.full === true,
     shouldRollBackOnFailure: ({ context }) => context.rollback.onFailure && context.touched > 0,
     shouldRollBackOnAbort: ({ context }) => context.rollback.onAbort && context.touched > 0,
     rollbackDoneWithFailures: ({ context }) => rollbackDone(context) && context.rollbackFailed > 0,
@@ -124,6 +136,8 @@ export const rolloutMachine = setup({
       on: {
         PAUSE: { actions: run((ctx) => pauseWave(ctx)) },
         RESUME: { actions: run((ctx) => resumeWave(ctx)) },
+        // `promote --full` while a wave is being applied: no later pause, approval or analysis.
+        PROMOTE: { guard: "fullPromotion", actions: run(() => promoteFully) },
         ABORT: [
           {
             guard: "shouldRollBackOnAbort",
@@ -167,7 +181,10 @@ export const rolloutMachine = setup({
         },
         awaitingApproval: {
           entry: command((ctx) => ({ kind: "notify", note: { kind: "awaitingApproval", wave: ctx.waveIndex } })),
-          on: { APPROVE: { target: "checking", actions: run(() => ({ patch: { approved: true }, commands: [] })) } }
+          on: {
+            APPROVE: { target: "checking", actions: run(() => ({ patch: { approved: true }, commands: [] })) },
+            PROMOTE: { guard: "fullPromotion", target: "checking", actions: run(() => promoteFully) }
+          }
         },
         checking: {
           entry: command((ctx) => ({ kind: "checkWave", wave: ctx.waveIndex })),
@@ -216,15 +233,26 @@ export const rolloutMachine = setup({
           }
         },
         analysing: {
-          always: { guard: ({ context }) => (currentWave(context)?.analysis.length ?? 0) === 0, target: "afterWave" },
+          always: {
+            guard: ({ context }) => context.promotedFully || (currentWave(context)?.analysis.length ?? 0) === 0,
+            target: "afterWave"
+          },
           entry: run((ctx) => {
             const wave = currentWave(ctx)
-            return wave === undefined || wave.analysis.length === 0
+            return wave === undefined || wave.analysis.length === 0 || ctx.promotedFully
               ? { patch: {}, commands: [] }
               : { patch: {}, commands: [{ kind: "runAnalysis", wave: ctx.waveIndex, analysis: wave.analysis }] }
           }),
           on: {
             ANALYSIS_PASSED: { guard: ({ context, event }) => event.wave === context.waveIndex, target: "afterWave" },
+            PROMOTE: {
+              guard: "fullPromotion",
+              target: "afterWave",
+              actions: run((ctx) => ({
+                patch: promoteFully.patch,
+                commands: [{ kind: "cancelAnalysis", wave: ctx.waveIndex }]
+              }))
+            },
             ANALYSIS_FAILED: {
               guard: ({ context, event }) => event.wave === context.waveIndex,
               target: "#rollout.failing",
@@ -254,7 +282,7 @@ export const rolloutMachine = setup({
           on: {
             TIMER_FIRED: { guard: ({ context, event }) => event.timerId === context.pauseTimer, target: "nextWave" },
             RESUME: { target: "nextWave", actions: run(() => ({ patch: { userPaused: false }, commands: [] })) },
-            PROMOTE: "nextWave"
+            PROMOTE: { target: "nextWave", actions: run((_, e) => promotion(e)) }
           },
           // Leaving the pause any way (timer, resume, promote, abort) retires its timer.
           exit: run((ctx) => ({
@@ -266,7 +294,7 @@ export const rolloutMachine = setup({
           entry: command((ctx) => ({ kind: "notify", note: { kind: "paused", wave: ctx.waveIndex, reason: "step" } })),
           on: {
             RESUME: { target: "nextWave", actions: run(() => ({ patch: { userPaused: false }, commands: [] })) },
-            PROMOTE: "nextWave"
+            PROMOTE: { target: "nextWave", actions: run((_, e) => promotion(e)) }
           }
         },
         nextWave: {

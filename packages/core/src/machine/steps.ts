@@ -90,6 +90,7 @@ export const initialContext = (input: MachineInput): RolloutContext => {
     rollbackFailed: 0,
     userPaused: false,
     approved: false,
+    promotedFully: false,
     aborting: false,
     timerSeq: 0
   }

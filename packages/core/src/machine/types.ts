@@ -71,6 +71,8 @@ export interface RolloutContext {
   readonly rollbackFailed: number
   readonly userPaused: boolean
   readonly approved: boolean
+  /** `promote --full` was received: no more pauses, approvals or analyses. */
+  readonly promotedFully: boolean
   readonly aborting: boolean
   readonly failure?: Failure | undefined
   /** Monotone counter so every timer id is unique across the run. */
@@ -115,7 +117,8 @@ export type MachineEvent =
   | { readonly type: "PAUSE"; readonly controlId?: string }
   | { readonly type: "RESUME"; readonly controlId?: string }
   | { readonly type: "APPROVE"; readonly controlId?: string }
-  | { readonly type: "PROMOTE"; readonly controlId?: string }
+  /** `full`: also skip every later pause, approval and analysis (`sluice promote --full`). */
+  | { readonly type: "PROMOTE"; readonly full?: boolean; readonly controlId?: string }
   | { readonly type: "ABORT"; readonly reason?: string; readonly controlId?: string }
 
 /**
@@ -136,6 +139,8 @@ export type Command =
       readonly purpose: "deadline" | "pause"
     }
   | { readonly kind: "cancelTimer"; readonly timerId: string }
+  /** Stop a wave's analysis whose verdict is no longer wanted (`promote --full`). */
+  | { readonly kind: "cancelAnalysis"; readonly wave: number }
   | { readonly kind: "runAnalysis"; readonly wave: number; readonly analysis: ReadonlyArray<string> }
   | { readonly kind: "rollbackTargets"; readonly targetIds: ReadonlyArray<string> }
   | { readonly kind: "finalize" }

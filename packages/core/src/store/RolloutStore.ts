@@ -60,7 +60,8 @@ export interface StoredRollout {
   readonly snapshot?: JournalSnapshot
 }
 
-export type ControlSignal = "PAUSE" | "RESUME" | "ABORT" | "APPROVE" | "PROMOTE"
+/** `PROMOTE_FULL`: promote and skip every later pause, approval and analysis (`promote --full`). */
+export type ControlSignal = "PAUSE" | "RESUME" | "ABORT" | "APPROVE" | "PROMOTE" | "PROMOTE_FULL"
 export interface ControlRequest {
   readonly id: string
   readonly signal: ControlSignal

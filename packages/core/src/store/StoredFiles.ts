@@ -15,7 +15,7 @@ const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
 const Tagged = (tag: "type" | "kind") =>
   Schema.StructWithRest(Schema.Struct({ [tag]: Schema.String }), [Schema.Record(Schema.String, Schema.Unknown)])
 
-export const ControlSignalSchema = Schema.Literals(["PAUSE", "RESUME", "ABORT", "APPROVE", "PROMOTE"])
+export const ControlSignalSchema = Schema.Literals(["PAUSE", "RESUME", "ABORT", "APPROVE", "PROMOTE", "PROMOTE_FULL"])
 
 /** A control id names its inbox file: letters, digits, `.`, `_`, `-`. */
 export const CONTROL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/

@@ -53,6 +53,7 @@ const candidateEvents = (outstanding: ReadonlyMap<string, Command>): MachineEven
     { type: "RESUME" },
     { type: "APPROVE" },
     { type: "PROMOTE" },
+    { type: "PROMOTE", full: true },
     { type: "ABORT" },
     { type: "TIMER_FIRED", timerId: "bogus" },
     { type: "TARGETS_HEALTHY", targetIds: ["t0"] }
