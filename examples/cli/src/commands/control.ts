@@ -72,12 +72,7 @@ const waitForAck = async (storeRoot: string, id: string, controlId: string, ms: 
   return false
 }
 
-export const runControl = async (
-  io: Io,
-  parsed: Parsed,
-  asked: ControlSignal,
-  command: string
-): Promise<number> => {
+export const runControl = async (io: Io, parsed: Parsed, asked: ControlSignal, command: string): Promise<number> => {
   const signal: ControlSignal = asked === "PROMOTE" && flag(parsed, "full") ? "PROMOTE_FULL" : asked
   // Checked before anything is opened (takeOver reads them again): a usage error must leave
   // nothing half set up.
