@@ -48,6 +48,8 @@ export interface Wave {
    * With `topology.order: sequential` only the wave's own value, and only with `maxSharePerWave`.
    */
   readonly perValueMax?: Readonly<Record<string, number>>
+  /** With `topology.groupBy`: the index in `Plan.groupSets` of the set of groups (clusters) this wave belongs to. */
+  readonly groupSet?: number
 }
 
 export interface Plan {
@@ -72,6 +74,14 @@ export interface Plan {
    * `values` first, then the others sorted); each wave holds targets of one value only.
    */
   readonly topologySequence?: ReadonlyArray<string>
+  /** `topology.groupBy`: the label of the level above the topology key (e.g. `sluice.dev/cluster`). */
+  readonly groupKey?: string
+  /**
+   * With `groupBy`: the sets of groups in the order they run (`groupsAtOnce` groups each, sorted,
+   * `""` = unlabelled first). Each set's waves come after the previous set's, planned as a fleet of
+   * their own; `topologySequence` is then each set's sequence one after another.
+   */
+  readonly groupSets?: ReadonlyArray<ReadonlyArray<string>>
   /** Things the planner worked around (duplicate ids, targets without ordinals, approval indexes out of range). */
   readonly warnings?: ReadonlyArray<string>
 }

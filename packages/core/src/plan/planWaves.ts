@@ -271,6 +271,9 @@ interface Draft {
   readonly perValueMax?: Readonly<Record<string, number>>
   /** Force a manual approval before this wave (whatever gates.manualApproval says). */
   requireApproval?: boolean
+  /** With `topology.groupBy`: the eligible size of the wave's set of groups (its "fleet"), and the set's index. */
+  base?: number
+  groupSet?: number
 }
 
 interface Ctx {
@@ -606,16 +609,14 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
   const topologyValueOf = (id: string): string => valueOfTarget(targetOf(id)!)
 
   const counted: PickedCounts = new WeakMap()
-  const picker = new Picker(eligibleIds, eligibleValues, counted)
   const strategy = spec.spec.strategy
   const kind = strategyKind(strategy)
-  let sequence: Sequence | undefined
+  const sequential =
+    topology?.order === "sequential" && (kind === "rolling" || kind === "canary" || kind === "recreate")
   if (topology?.order === "sequential") {
-    if (kind === "rolling" || kind === "canary" || kind === "recreate") {
-      const listed = topology.values ?? []
-      sequence = new Sequence(eligibleIds, eligibleValues, listed, counted)
+    if (sequential) {
       const carried = new Set(targets.map(valueOfTarget))
-      for (const v of new Set(listed)) {
+      for (const v of new Set(topology.values ?? [])) {
         if (!carried.has(v)) warnings.push(`topology.values: no target has ${topology.key}=${JSON.stringify(v)}`)
       }
     } else {
@@ -623,25 +624,89 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
       warnings.push(`topology.order: sequential does not apply to the ${kind} strategy: its waves spread instead`)
     }
   }
-  const ctx: Ctx = {
-    n,
-    picker,
-    sequence,
-    topology: topology !== undefined,
-    maxShare: topology?.maxSharePerWave,
-    targetOf,
-    warnings
+
+  // `topology.groupBy` (a level above the key, e.g. the cluster): the eligible targets split into
+  // sets of `groupsAtOnce` groups, in sorted group order, and each set is planned below exactly as
+  // a fleet of its own would be (sizes and budgets resolved against the set's size), its waves
+  // after the previous set's. Planning a set as its own fleet keeps every rule the planner already
+  // proves (caps, canary weights, sequential zones) true inside each set, with no new rounding.
+  const groupKey = topology?.groupBy
+  const groupOfTarget = (t: Target): string => (groupKey === undefined ? "" : (t.labels[groupKey] ?? ""))
+  interface GroupSet {
+    readonly groups: ReadonlyArray<string>
+    readonly ids: Array<string>
+    readonly values: Array<string>
+  }
+  const sets: Array<GroupSet> = []
+  if (groupKey === undefined) sets.push({ groups: [], ids: eligibleIds, values: eligibleValues })
+  else {
+    const byGroup = new Map<string, { ids: Array<string>; values: Array<string> }>()
+    eligibleIds.forEach((id, i) => {
+      const g = groupOfTarget(targetOf(id)!)
+      let entry = byGroup.get(g)
+      if (entry === undefined) {
+        entry = { ids: [], values: [] }
+        byGroup.set(g, entry)
+      }
+      entry.ids.push(id)
+      entry.values.push(eligibleValues[i]!)
+    })
+    const groups = [...byGroup.keys()].sort(compareStrings)
+    const perSet = topology?.groupsAtOnce ?? 1
+    for (let i = 0; i < groups.length; i += perSet) {
+      const members = groups.slice(i, i + perSet)
+      const ids: Array<string> = []
+      const values: Array<string> = []
+      // Merged back into id order: the pickers want their ids sorted.
+      const memberSet = new Set(members)
+      eligibleIds.forEach((id, j) => {
+        if (memberSet.has(groupOfTarget(targetOf(id)!))) {
+          ids.push(id)
+          values.push(eligibleValues[j]!)
+        }
+      })
+      sets.push({ groups: members, ids, values })
+    }
   }
 
-  let drafts: Array<Draft>
-  if ("rolling" in strategy) drafts = rollingDrafts(ctx, strategy.rolling)
-  else if ("canary" in strategy) drafts = canaryDrafts(ctx, strategy.canary)
-  else if ("blueGreen" in strategy) drafts = blueGreenDrafts(ctx, strategy.blueGreen)
-  else if ("recreate" in strategy) drafts = recreateDrafts(ctx)
-  else {
-    const ordinalCount = targets.filter((t) => t.ordinal !== undefined).length
-    drafts = partitionDrafts(ctx, strategy.partition, ordinalCount)
-  }
+  const drafts: Array<Draft> = []
+  const topologyValueSet = new Set<string>()
+  const sequenceValues: Array<string> = []
+  sets.forEach((set, setIndex) => {
+    const picker = new Picker(set.ids, set.values, counted)
+    for (const v of picker.values) topologyValueSet.add(v)
+    const sequence = sequential ? new Sequence(set.ids, set.values, topology?.values ?? [], counted) : undefined
+    if (sequence !== undefined) sequenceValues.push(...sequence.values)
+    const ctx: Ctx = {
+      n: set.ids.length,
+      picker,
+      sequence,
+      topology: topology !== undefined,
+      maxShare: topology?.maxSharePerWave,
+      targetOf,
+      warnings
+    }
+    let setDrafts: Array<Draft>
+    if ("rolling" in strategy) setDrafts = rollingDrafts(ctx, strategy.rolling)
+    else if ("canary" in strategy) setDrafts = canaryDrafts(ctx, strategy.canary)
+    else if ("blueGreen" in strategy) setDrafts = blueGreenDrafts(ctx, strategy.blueGreen)
+    else if ("recreate" in strategy) setDrafts = recreateDrafts(ctx)
+    else {
+      const inSet = new Set(set.groups)
+      const ordinalCount = targets.filter(
+        (t) => t.ordinal !== undefined && (groupKey === undefined || inSet.has(groupOfTarget(t)))
+      ).length
+      setDrafts = partitionDrafts(ctx, strategy.partition, ordinalCount)
+    }
+    if (groupKey !== undefined) {
+      for (const d of setDrafts) {
+        d.base = ctx.n
+        d.groupSet = setIndex
+      }
+    }
+    drafts.push(...setDrafts)
+  })
+  const topologyValues = [...topologyValueSet].sort(compareStrings)
 
   const approval = spec.spec.gates.manualApproval.before
   const approvalAt = (i: number): boolean =>
@@ -659,9 +724,10 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
   const waves: Array<Wave> = drafts.map((d, index) => {
     const size = d.targets.length
     updated += size
+    const base = d.base ?? n
     const maxUnavailable =
-      d.maxUnavailable === "all" ? size : Math.min(size, Math.max(1, resolveDown(d.maxUnavailable, n)))
-    const maxSurge = d.surge === "none" ? 0 : d.surge === "all" ? size : Math.min(size, resolveUp(d.surge, n))
+      d.maxUnavailable === "all" ? size : Math.min(size, Math.max(1, resolveDown(d.maxUnavailable, base)))
+    const maxSurge = d.surge === "none" ? 0 : d.surge === "all" ? size : Math.min(size, resolveUp(d.surge, base))
     let topologyCounts: Record<string, number> | undefined
     if (topology !== undefined) {
       // Defined once per value in order of first appearance (the key order the plan's JSON has
@@ -694,7 +760,8 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
       updatedAfter: updated,
       ...(d.partition !== undefined ? { partition: d.partition } : {}),
       ...(topologyCounts !== undefined ? { topologyCounts } : {}),
-      ...(d.perValueMax !== undefined ? { perValueMax: d.perValueMax } : {})
+      ...(d.perValueMax !== undefined ? { perValueMax: d.perValueMax } : {}),
+      ...(d.groupSet !== undefined ? { groupSet: d.groupSet } : {})
     }
   })
 
@@ -706,7 +773,8 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
       image,
       configHash: config === undefined ? null : artifactConfigHash(config),
       topologyKey: topology?.key ?? null,
-      ...(sequence !== undefined ? { topologySequence: sequence.values } : {}),
+      ...(sequential ? { topologySequence: sequenceValues } : {}),
+      ...(groupKey !== undefined ? { groupKey, groupSets: sets.map((g) => g.groups) } : {}),
       upToDate,
       waves
     })
@@ -714,8 +782,9 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
 
   return {
     strategy: kind,
-    ...(topology !== undefined ? { topologyKey: topology.key, topologyValues: picker.values } : {}),
-    ...(sequence !== undefined ? { topologySequence: sequence.values } : {}),
+    ...(topology !== undefined ? { topologyKey: topology.key, topologyValues } : {}),
+    ...(sequential ? { topologySequence: sequenceValues } : {}),
+    ...(groupKey !== undefined ? { groupKey, groupSets: sets.map((g) => g.groups) } : {}),
     targets,
     waves,
     upToDate,

@@ -388,7 +388,15 @@ const TopologyStruct = Schema.Struct({
    */
   order: Schema.optionalKey(TopologyOrder),
   /** `sequential` only: these values first, in this order; the other values follow in sorted order. */
-  values: Schema.optionalKey(Schema.Array(LabelValue).check(uniqueValues))
+  values: Schema.optionalKey(Schema.Array(LabelValue).check(uniqueValues)),
+  /**
+   * A level above `key` (e.g. `sluice.dev/cluster`): the fleet is rolled group by group (groups in
+   * sorted order, unlabelled targets first), `groupsAtOnce` groups at a time, each set of groups
+   * planned with the whole strategy as if it were the fleet; `key` (and `order`) apply inside it.
+   */
+  groupBy: Schema.optionalKey(LabelKey),
+  /** With `groupBy`: how many groups one set takes (default 1: one cluster after another). */
+  groupsAtOnce: Schema.optionalKey(PositiveInt)
 }).check(
   Schema.makeFilter((t) =>
     t.values !== undefined && t.order !== "sequential"
@@ -397,6 +405,19 @@ const TopologyStruct = Schema.Struct({
           issue: new SchemaIssue.InvalidValue({ message: "values is only allowed with order: sequential" })
         }
       : undefined
+  ),
+  Schema.makeFilter((t) =>
+    t.groupsAtOnce !== undefined && t.groupBy === undefined
+      ? {
+          path: ["groupsAtOnce"],
+          issue: new SchemaIssue.InvalidValue({ message: "groupsAtOnce is only allowed with groupBy" })
+        }
+      : t.groupBy !== undefined && t.groupBy === t.key
+        ? {
+            path: ["groupBy"],
+            issue: new SchemaIssue.InvalidValue({ message: "groupBy must be another label than key (a level above it)" })
+          }
+        : undefined
   )
 )
 /** `topology: zone` is shorthand for `topology: { key: zone }`. */
@@ -410,7 +431,7 @@ export const TopologySchema = Schema.Union([LabelKey, TopologyStruct])
       })
     )
   )
-  .annotate({ expected: "a label key, or { key, maxSharePerWave?, order?, values? }" })
+  .annotate({ expected: "a label key, or { key, maxSharePerWave?, order?, values?, groupBy?, groupsAtOnce? }" })
 export type Topology = typeof TopologySchema.Type
 
 const probeRule = rule("spec.health.probe")

@@ -69,6 +69,9 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.topology.maxSharePerWave": "At most this share of one value's targets in one wave.",
   "spec.topology.order": "`spread`: every wave takes a share of every value; `sequential`: one value after another.",
   "spec.topology.values": "With `order: sequential`: these values first, in this order.",
+  "spec.topology.groupBy":
+    "A level above `key` (`sluice.dev/cluster` for the Kubernetes adapter's clusters): the fleet goes group by group (sorted; unlabelled first), each set of groups planned with the whole strategy as if it were the fleet, `key` inside it. One failure anywhere rolls back every group touched.",
+  "spec.topology.groupsAtOnce": "With `groupBy`: groups per set (default 1: one group, e.g. one cluster, at a time).",
   "spec.health": "When a target counts as healthy, and how long a wave may take.",
   "spec.health.progressDeadline":
     "A wave that makes no progress (no target becoming healthy) for this long fails (and rolls back), as in Kubernetes and Argo Rollouts; time with no process running the rollout does not count.",
