@@ -163,6 +163,8 @@ export {
   makeFileLock
 } from "./store/FileLock.js"
 export { MemoryStoreLayer, makeMemoryStore } from "./store/MemoryStore.js"
+/** The decoders a store kept elsewhere (the Kubernetes store) checks what it reads with. */
+export { StoredRolloutCodec } from "./store/StoredFiles.js"
 
 // Shared helpers.
 export { didYouMean, editDistance } from "./util/didYouMean.js"

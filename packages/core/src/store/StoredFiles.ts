@@ -186,3 +186,19 @@ export const checkHeader = (
   }
   return Result.succeed(decoded.success as never)
 }
+
+/**
+ * The decoders every `RolloutStore` checks what it reads with (the file store's own), for stores
+ * kept elsewhere (`@sluice/adapters-k8s`'s Kubernetes store): each returns the decoded value or one
+ * line listing every problem with its path, never throws.
+ */
+export const StoredRolloutCodec = {
+  /** A header, parsed: the framing, then every target's revision. */
+  header: (value: unknown) => checkHeader(value),
+  /** One journal entry, parsed. */
+  journalEntry: (value: unknown) => decodeJournalLine(value),
+  /** A snapshot, parsed. */
+  snapshot: (value: unknown) => decodeValue(SnapshotFile, value),
+  /** An operator control request, parsed. */
+  controlRequest: (value: unknown) => decodeValue(ControlRequestFile, value)
+} as const
