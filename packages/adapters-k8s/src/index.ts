@@ -5,3 +5,4 @@ export { type DeploymentRevisionData, PREVIEW_LABEL, previewName } from "./deplo
 export { KubernetesConfigError } from "./errors.js"
 export { KubernetesAdapter, type KubernetesAdapterShape, makeKubernetesAdapter } from "./KubernetesAdapter.js"
 export type { TargetData, WorkloadKind } from "./targets.js"
+export { KubernetesStore, type KubernetesStoreOptions } from "./store/KubernetesStore.js"
