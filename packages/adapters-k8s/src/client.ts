@@ -90,3 +90,40 @@ export const loadClients = (config: KubernetesAdapterConfig) =>
         cause
       })
   })
+
+/** One cluster's connection: its name (`undefined` for the single cluster of a plain configuration). */
+export interface ClusterClients {
+  readonly name: string | undefined
+  readonly clients: KubeClients
+}
+
+/**
+ * The connection of every cluster the configuration names (`clusters`), each loaded as a single
+ * cluster would be (its kubeconfig, else the top-level one, else the defaults), or the one
+ * connection of a plain configuration. A cluster whose kubeconfig or context cannot be loaded is an
+ * error naming the cluster: nothing is sent to any cluster before every one of them is known.
+ */
+export const loadClusters = (config: KubernetesAdapterConfig) =>
+  config.clusters === undefined
+    ? Effect.map(loadClients(config), (clients): ReadonlyArray<ClusterClients> => [{ name: undefined, clients }])
+    : Effect.forEach(config.clusters, (c) =>
+        loadClients({
+          ...(c.kubeconfig !== undefined
+            ? { kubeconfig: c.kubeconfig }
+            : config.kubeconfig !== undefined && c.inCluster !== true
+              ? { kubeconfig: config.kubeconfig }
+              : {}),
+          ...(c.context === undefined ? {} : { context: c.context }),
+          ...(c.inCluster === undefined ? {} : { inCluster: c.inCluster })
+        }).pipe(
+          Effect.map(
+            (clients): ClusterClients => ({
+              name: c.name,
+              clients: { ...clients, origin: `cluster ${c.name}: ${clients.origin}` }
+            })
+          ),
+          Effect.mapError(
+            (e) => new KubernetesConfigError({ message: `cluster ${c.name}: ${e.message}`, cause: e.cause })
+          )
+        )
+      )

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Schema, SchemaIssue } from "effect"
 
 const Labels = Schema.Record(Schema.String, Schema.String)
 /** A DNS-1123 label or subdomain: what Kubernetes accepts as a namespace or object name. */
@@ -43,6 +43,77 @@ export const KubernetesSelector = Schema.Struct({
 )
 export type KubernetesSelector = typeof KubernetesSelector.Type
 
+/** The label every target of a multi-cluster adapter carries: its cluster's name (a topology value). */
+export const CLUSTER_LABEL = "sluice.dev/cluster"
+
+/**
+ * A cluster's name: a label value (the planner groups targets by it: `topology.groupBy:
+ * sluice.dev/cluster`) and the first segment of its targets' ids, so no `/`.
+ */
+const ClusterName = Schema.String.check(
+  Schema.isPattern(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, {
+    message:
+      "expected a cluster name usable as a label value (1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
+  })
+)
+
+/** One cluster of a multi-cluster adapter: where its connection comes from. */
+export const KubernetesCluster = Schema.Struct({
+  /** The name its targets carry (label `sluice.dev/cluster`, id prefix `<name>/`) and messages use. */
+  name: ClusterName,
+  /** Its kubeconfig file. Default: the configuration's top-level `kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`. */
+  kubeconfig: Schema.optionalKey(Schema.NonEmptyString),
+  /** A context of that kubeconfig (default: its current context). */
+  context: Schema.optionalKey(Schema.NonEmptyString),
+  /** The pod's own cluster, through its service account (at most one cluster can be that one). */
+  inCluster: Schema.optionalKey(Schema.Boolean)
+})
+export type KubernetesCluster = typeof KubernetesCluster.Type
+
+/** Two clusters with one name, or two reaching the same kubeconfig context, are a mistake: say which. */
+const distinctClusters = Schema.makeFilter<ReadonlyArray<KubernetesCluster>>((clusters) => {
+  const issues: Array<{ path: ReadonlyArray<PropertyKey>; issue: SchemaIssue.Issue }> = []
+  const names = new Map<string, number>()
+  const contexts = new Map<string, number>()
+  let inCluster: number | undefined
+  clusters.forEach((c, i) => {
+    const sameName = names.get(c.name)
+    if (sameName !== undefined)
+      issues.push({
+        path: [i, "name"],
+        issue: new SchemaIssue.InvalidValue({ message: `duplicate cluster name "${c.name}" (clusters[${sameName}])` })
+      })
+    else names.set(c.name, i)
+    if (c.inCluster === true) {
+      if (c.kubeconfig !== undefined || c.context !== undefined)
+        issues.push({
+          path: [i, "inCluster"],
+          issue: new SchemaIssue.InvalidValue({ message: "inCluster excludes kubeconfig and context" })
+        })
+      if (inCluster !== undefined)
+        issues.push({
+          path: [i, "inCluster"],
+          issue: new SchemaIssue.InvalidValue({
+            message: `only one cluster can be in-cluster (clusters[${inCluster}] is)`
+          })
+        })
+      inCluster ??= i
+      return
+    }
+    const where = `${c.kubeconfig ?? ""}\u0000${c.context ?? ""}`
+    const sameContext = contexts.get(where)
+    if (sameContext !== undefined)
+      issues.push({
+        path: [i],
+        issue: new SchemaIssue.InvalidValue({
+          message: `clusters[${sameContext}] already connects with the same kubeconfig and context: give each cluster its own`
+        })
+      })
+    else contexts.set(where, i)
+  })
+  return issues
+})
+
 /** The adapter's own configuration (given by the embedding program or the CLI, not the spec). */
 export const KubernetesAdapterConfig = Schema.Struct({
   /** Path of a kubeconfig file. Default: `$KUBECONFIG`, else `~/.kube/config`, else in-cluster. */
@@ -54,7 +125,26 @@ export const KubernetesAdapterConfig = Schema.Struct({
   /** Field manager of every write (default `sluice`). */
   fieldManager: Schema.optionalKey(Schema.NonEmptyString),
   /** How long `apply`/`rollback` wait for a controller to observe a changed workload (default 60). */
-  observeTimeoutSeconds: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThan(0)))
-})
+  observeTimeoutSeconds: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThan(0))),
+  /**
+   * Several clusters in one adapter: each target carries its cluster (label `sluice.dev/cluster`,
+   * id `<cluster>/<namespace>/<kind>/<name>[/…]`), every call goes to that cluster's connection, and
+   * `topology.groupBy: sluice.dev/cluster` rolls them cluster by cluster. The top-level `kubeconfig`
+   * is then the default file of the clusters that name none; `context` and `inCluster` belong to
+   * each cluster.
+   */
+  clusters: Schema.optionalKey(Schema.Array(KubernetesCluster).check(Schema.isMinLength(1), distinctClusters))
+}).check(
+  Schema.makeFilter((c) => {
+    if (c.clusters === undefined) return undefined
+    const misplaced = (["context", "inCluster"] as const).filter((k) => c[k] !== undefined)
+    return misplaced.map((k) => ({
+      path: [k],
+      issue: new SchemaIssue.InvalidValue({
+        message: `with clusters, ${k} goes in each cluster (clusters[i].${k}), not at the top level`
+      })
+    }))
+  })
+)
 export type KubernetesAdapterConfig = typeof KubernetesAdapterConfig.Type
 export type KubernetesAdapterConfigInput = typeof KubernetesAdapterConfig.Encoded

@@ -18,6 +18,8 @@ export interface TargetData {
   readonly container?: string
   /** The volume whose ConfigMap carries the artifact's config (selector `configVolume`). */
   readonly configVolume?: string
+  /** With several clusters (`clusters` in the adapter's configuration): the cluster it lives in. */
+  readonly cluster?: string
 }
 
 const KIND_SEGMENT: Record<WorkloadKind, string> = {
@@ -26,16 +28,21 @@ const KIND_SEGMENT: Record<WorkloadKind, string> = {
   Deployment: "deployment"
 }
 
-/** `ns/daemonset/name/node`, `ns/statefulset/name/3`, `ns/deployment/name`. Sorted ids keep a workload's targets together. */
+/**
+ * `ns/daemonset/name/node`, `ns/statefulset/name/3`, `ns/deployment/name`, with `<cluster>/` before
+ * them for a cluster of a multi-cluster adapter (the same workload exists in every cluster). Sorted
+ * ids keep a cluster's, then a workload's, targets together.
+ */
 export const targetId = (d: TargetData, ordinal?: number): string => {
-  const base = `${d.namespace}/${KIND_SEGMENT[d.kind]}/${d.name}`
+  const base = `${d.cluster === undefined ? "" : `${d.cluster}/`}${d.namespace}/${KIND_SEGMENT[d.kind]}/${d.name}`
   if (d.kind === "DaemonSet") return `${base}/${d.node ?? ""}`
   if (d.kind === "StatefulSet") return `${base}/${ordinal ?? 0}`
   return base
 }
 
 /** The workload a target belongs to, as a map key. */
-export const workloadKey = (d: Pick<TargetData, "kind" | "namespace" | "name">) => `${d.kind}/${d.namespace}/${d.name}`
+export const workloadKey = (d: Pick<TargetData, "kind" | "namespace" | "name" | "cluster">) =>
+  `${d.cluster === undefined ? "" : `${d.cluster}/`}${d.kind}/${d.namespace}/${d.name}`
 
 const isTargetData = (u: unknown): u is TargetData => {
   if (typeof u !== "object" || u === null) return false
@@ -44,7 +51,8 @@ const isTargetData = (u: unknown): u is TargetData => {
     d.v === 1 &&
     (d.kind === "DaemonSet" || d.kind === "StatefulSet" || d.kind === "Deployment") &&
     typeof d.namespace === "string" &&
-    typeof d.name === "string"
+    typeof d.name === "string" &&
+    (d.cluster === undefined || typeof d.cluster === "string")
   )
 }
 

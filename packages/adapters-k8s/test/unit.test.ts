@@ -45,6 +45,51 @@ describe("adapter configuration", () => {
   })
 })
 
+describe("adapter configuration: clusters", () => {
+  const build = (config: unknown) => Effect.runPromiseExit(Effect.scoped(KubernetesAdapter.make(config as never)))
+  const failure = async (config: unknown) => {
+    const exit = await build(config)
+    return Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "built"
+  }
+  it("decodes strictly: every problem with its path, unknown keys with a did-you-mean", async () => {
+    const shape = await failure({
+      clusters: [
+        { name: "east", kubeconfg: "/tmp/a" },
+        { name: "has/slash", kubeconfig: "/tmp/c" }
+      ]
+    })
+    expect(shape).toContain("clusters[0].kubeconfg: unknown field (did you mean kubeconfig?)")
+    expect(shape).toContain("clusters[1].name: expected a cluster name usable as a label value")
+    // Once the shape is right, the checks across fields and entries.
+    const rules = await failure({
+      clusters: [
+        { name: "east", kubeconfig: "/tmp/a" },
+        { name: "east", kubeconfig: "/tmp/b" }
+      ]
+    })
+    expect(rules).toContain('clusters[1].name: duplicate cluster name \\"east\\" (clusters[0])')
+    expect(
+      await failure({ clusters: [{ name: "east", kubeconfig: "/tmp/a" }], context: "x", inCluster: true })
+    ).toContain(
+      "context: with clusters, context goes in each cluster (clusters[i].context), not at the top level; inCluster: with clusters, inCluster goes in each cluster"
+    )
+    expect(await failure({ clusters: [] })).toContain("clusters")
+    expect(
+      await failure({
+        clusters: [
+          { name: "a", kubeconfig: "/tmp/k", context: "c" },
+          { name: "b", kubeconfig: "/tmp/k", context: "c" }
+        ]
+      })
+    ).toContain("clusters[1]: clusters[0] already connects with the same kubeconfig and context")
+  })
+  it("names the cluster whose kubeconfig cannot be loaded", async () => {
+    expect(await failure({ clusters: [{ name: "west", kubeconfig: "/nonexistent/west" }] })).toContain(
+      "cluster west: kubeconfig /nonexistent/west: no such file"
+    )
+  })
+})
+
 describe("label selectors", () => {
   it("renders matchLabels and every matchExpressions operator as the API's query syntax", () => {
     expect(
