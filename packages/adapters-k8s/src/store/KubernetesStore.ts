@@ -104,8 +104,8 @@ export interface KubernetesStoreOptions {
   /** One API request's time limit (default 10 s). */
   readonly requestTimeoutMs?: number
   /**
-   * How long a write keeps trying through an unreachable apiserver (default: the lease duration,
-   * at least 10 s); after that it fails with a StoreError, and the run stops writing.
+   * How long a request keeps trying through an unreachable apiserver (default: two lease durations,
+   * at least 30 s: an apiserver restart takes seconds); then it fails with a StoreError, and the run stops.
    */
   readonly writeTimeoutMs?: number
 }
@@ -169,7 +169,7 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
   const leaseMs = leaseSeconds * 1000
   const segmentBytes = options.segmentBytes ?? 512 * 1024
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000
-  const writeTimeoutMs = options.writeTimeoutMs ?? Math.max(10_000, leaseMs)
+  const writeTimeoutMs = options.writeTimeoutMs ?? Math.max(30_000, 2 * leaseMs)
   const storeName = `kubernetes://${namespace}`
 
   const clients = yield* loadClients({
