@@ -68,7 +68,7 @@ export const adapterConfig: OptionSpec = {
   kind: "string",
   value: "<file>",
   description:
-    "the adapter's own configuration (YAML/JSON): Docker hosts and registries;\nfor kubernetes { kubeconfig, context, inCluster, fieldManager,\nobserveTimeoutSeconds } (unknown keys are errors)"
+    "the adapter's own configuration (YAML/JSON): Docker hosts and registries;\nfor kubernetes { kubeconfig, context, inCluster, fieldManager,\nobserveTimeoutSeconds, clusters: [{ name, kubeconfig, context }] }\n(unknown keys are errors)"
 }
 export const kubeconfig: OptionSpec = {
   name: "kubeconfig",

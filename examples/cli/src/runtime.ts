@@ -338,8 +338,16 @@ export const kubernetesConfigOf = async (
   if (file !== undefined) {
     const raw = await adapterConfigOf(io, parsed)
     config = decode(raw, `--adapter-config ${file}`)
-    if (config.kubeconfig !== undefined)
-      config = { ...config, kubeconfig: path.resolve(path.dirname(path.resolve(io.cwd, file)), config.kubeconfig) }
+    const base = path.dirname(path.resolve(io.cwd, file))
+    if (config.kubeconfig !== undefined) config = { ...config, kubeconfig: path.resolve(base, config.kubeconfig) }
+    // Each cluster's kubeconfig is relative to the file too (a resume reads them from anywhere).
+    if (config.clusters !== undefined)
+      config = {
+        ...config,
+        clusters: config.clusters.map((c) =>
+          c.kubeconfig === undefined ? c : { ...c, kubeconfig: path.resolve(base, c.kubeconfig) }
+        )
+      }
   }
   const stored =
     file === undefined && continuing !== undefined ? readKubernetesConnection(storeRoot, continuing) : undefined
@@ -351,12 +359,23 @@ export const kubernetesConfigOf = async (
   }
   if (flagContext !== undefined) {
     if (flagContext === "") throw new UsageError({ message: "--context needs a name" })
+    if (config.clusters !== undefined)
+      throw new UsageError({
+        message: `--context does not apply to a configuration with clusters (${config.clusters.map((c) => c.name).join(", ")}): give each cluster its context in --adapter-config (clusters[i].context)`
+      })
     config = { ...config, context: flagContext }
   }
   if (stored !== undefined && flagPath === undefined) {
     const where = config.inCluster === true ? "in-cluster" : (config.kubeconfig ?? "the default kubeconfig")
     io.err(
-      `note: rollout ${continuing} continues on the cluster it was started on: ${where}${config.context === undefined ? "" : ` (context ${config.context})`}\n`
+      config.clusters !== undefined
+        ? `note: rollout ${continuing} continues on the clusters it was started on: ${config.clusters
+            .map(
+              (c) =>
+                `${c.name} (${c.inCluster === true ? "in-cluster" : (c.kubeconfig ?? where)}${c.context === undefined ? "" : `, context ${c.context}`})`
+            )
+            .join(", ")}\n`
+        : `note: rollout ${continuing} continues on the cluster it was started on: ${where}${config.context === undefined ? "" : ` (context ${config.context})`}\n`
     )
   }
   if (config.kubeconfig === undefined && config.inCluster !== true) {

@@ -222,4 +222,53 @@ describe("the kubernetes connection", () => {
       )
     ).rejects.toThrow(/kubernetes: /)
   })
+
+  it("--adapter-config names several clusters: each kubeconfig relative to the file, --context refused, a resume lists them", async () => {
+    const dir = setup()
+    fs.mkdirSync(path.join(dir, "conf"))
+    fs.writeFileSync(path.join(dir, "conf", "kc"), KUBECONFIG)
+    fs.writeFileSync(
+      path.join(dir, "conf", "clusters.yaml"),
+      "clusters:\n  - { name: east, kubeconfig: kc, context: staging }\n  - { name: west, context: prod }\nkubeconfig: kc\n"
+    )
+    const { io } = captureIo({ cwd: dir })
+    const config = await kubernetesConfigOf(io, parsed(["--adapter-config", "conf/clusters.yaml"]), undefined, dir)
+    expect(config).toEqual({
+      kubeconfig: path.join(dir, "conf", "kc"),
+      clusters: [
+        { name: "east", kubeconfig: path.join(dir, "conf", "kc"), context: "staging" },
+        { name: "west", context: "prod" }
+      ]
+    })
+    await expect(
+      kubernetesConfigOf(io, parsed(["--adapter-config", "conf/clusters.yaml", "--context", "prod"]), undefined, dir)
+    ).rejects.toThrow(/--context does not apply to a configuration with clusters \(east, west\)/)
+    // The stored connection of a rollout started on them (what `apply` writes) brings them back.
+    fs.mkdirSync(path.join(dir, "r2"))
+    fs.writeFileSync(path.join(dir, "r2", "kubernetes.json"), JSON.stringify(config))
+    const captured = captureIo({ cwd: "/" })
+    expect(await kubernetesConfigOf(captured.io, parsed(["r2"], resumeCommand), "r2", dir)).toEqual(config)
+    expect(captured.stderr).toContain(
+      `rollout r2 continues on the clusters it was started on: east (${path.join(dir, "conf", "kc")}, context staging), west (${path.join(dir, "conf", "kc")}, context prod)`
+    )
+  })
+
+  it("a typo in a cluster is a usage error with its path and a did-you-mean (exit 64)", async () => {
+    const dir = setup()
+    fs.writeFileSync(
+      path.join(dir, "adapter.yaml"),
+      "clusters:\n  - { name: east, kubeconfig: kubeconfig }\n  - { name: east, kubeconfig: kubeconfig, contxt: prod }\n"
+    )
+    const r = await sluice([
+      "plan",
+      "-f",
+      path.join(dir, "rollout.yaml"),
+      "--adapter-config",
+      path.join(dir, "adapter.yaml"),
+      "--store",
+      dir
+    ])
+    expect(r.code).toBe(64)
+    expect(r.stderr).toMatch(/^\s+clusters\[1\]\.contxt: unknown field.*did you mean context/m)
+  })
 })
