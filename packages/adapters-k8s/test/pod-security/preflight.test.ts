@@ -53,18 +53,17 @@ spec:
 `
 
 /**
- * Plans and runs a rollout with the spec's profiles handed to the built-in bundle as its data;
- * `events` collects what the rollout emitted.
+ * Plans and runs a rollout with the built-in bundle as an embedder loads it (no data of its own):
+ * the engine hands the spec's profiles to the policies itself; `events` collects what it emitted.
  */
 const run = async (yaml: string, rolloutId: string, events: Array<RolloutEvent> = []) => {
   const parsed = parseRolloutSpec(yaml, { source: "test" })
   if (Result.isFailure(parsed)) throw new Error(parsed.failure.message)
   const spec = parsed.success
   const config = configFromSpec(spec, rolloutId, { operations: { retryBaseMs: 50 } })
-  const profiles = spec.spec.gates.policy.profiles ?? []
   const layer = Layer.mergeAll(
     KubernetesAdapter.layer({ kubeconfig: clusterInfo().kubeconfig ?? "" }),
-    PolicyEngineLive.layerBuiltin({ data: { sluice: { params: { podSecurity: { profiles } } } } }),
+    PolicyEngineLive.layer,
     MemoryStoreLayer(makeMemoryStore()),
     EventSink.fromCallback((e) => {
       events.push(e)
