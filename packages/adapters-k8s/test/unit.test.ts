@@ -1,9 +1,12 @@
 /** The adapter's pure parts: selector and configuration decoding, template rendering, selectors. */
 import type { Artifact } from "@sluice/core"
 import { parseImageRef } from "@sluice/core"
+import * as fs from "node:fs"
+import { loadYaml } from "@kubernetes/client-node"
+import { decodeRolloutSpec } from "@sluice/core"
 import { Effect, Exit, Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { KubernetesAdapter, KubernetesSelector } from "../src/index.js"
+import { KubernetesAdapter, KubernetesAdapterConfig, KubernetesSelector } from "../src/index.js"
 import { labelSelectorOf, selectorString } from "../src/kube.js"
 import { targetId } from "../src/targets.js"
 import { CONFIG_HASH_ANNOTATION, configMapFor, isRendered, renderTemplate } from "../src/template.js"
@@ -87,6 +90,38 @@ describe("adapter configuration: clusters", () => {
     expect(await failure({ clusters: [{ name: "west", kubeconfig: "/nonexistent/west" }] })).toContain(
       "cluster west: kubeconfig /nonexistent/west: no such file"
     )
+  })
+})
+
+describe("README: Many clusters in one rollout, as written", () => {
+  const readme = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8")
+  const start = readme.indexOf("\n## Many clusters in one rollout\n")
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1))
+  const fenced = (lang: string) =>
+    [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, "g"))].map((m) => m[1] ?? "")
+  const strict = { errors: "all", onExcessProperty: "error" } as const
+  it("the --adapter-config file and the layer call decode; the topology line decodes in a spec", () => {
+    const [file, topology] = fenced("yaml")
+    expect(start).toBeGreaterThan(0)
+    expect(Result.isSuccess(Schema.decodeUnknownResult(KubernetesAdapterConfig, strict)(loadYaml(file ?? "")))).toBe(
+      true
+    )
+    const call = /KubernetesAdapter\.layer\(([\s\S]*?)\)\n/.exec(fenced("ts")[0] ?? "")?.[1] ?? ""
+    const config = JSON.parse(call.replace(/(\w+):/g, '"$1":'))
+    expect(config.clusters).toHaveLength(2)
+    expect(Result.isSuccess(Schema.decodeUnknownResult(KubernetesAdapterConfig, strict)(config))).toBe(true)
+    const spec = decodeRolloutSpec({
+      apiVersion: "sluice.dev/v1alpha1",
+      kind: "Rollout",
+      metadata: { name: "agent" },
+      spec: {
+        target: { adapter: "kubernetes", selector: { namespace: "agents", kind: "DaemonSet", name: "agent" } },
+        artifact: { image: "registry.sluice.dev/agent:2" },
+        strategy: { rolling: { batchSize: 1 } },
+        ...(loadYaml(topology ?? "") as object)
+      }
+    })
+    expect(Result.isSuccess(spec) && spec.success.spec.topology?.groupBy).toBe("sluice.dev/cluster")
   })
 })
 
