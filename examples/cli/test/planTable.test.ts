@@ -46,6 +46,29 @@ describe("sluice plan table", () => {
     ])
   })
 
+  it("shows the group sets (clusters) and which one each wave belongs to", () => {
+    const inventory = ["west", "east"].flatMap((cluster) =>
+      ["zone-a", "zone-b"].map((zone) => item(`${cluster}/${zone}`, { zone, "sluice.dev/cluster": cluster }))
+    )
+    const plan = planWaves(
+      spec(
+        { rolling: { batchSize: 1 } },
+        { topology: { key: "zone", order: "sequential", groupBy: "sluice.dev/cluster" } }
+      ),
+      inventory
+    )
+    const lines = formatPlanTable(plan, inventory).trimEnd().split("\n")
+    expect(lines[2]).toBe("topology zone (sequential): zone-a → zone-b → zone-a → zone-b")
+    expect(lines[3]).toBe("groups sluice.dev/cluster: east → west")
+    expect(lines.slice(6).map((l) => l.split(/\s+/).slice(0, 2).join(" "))).toEqual([
+      "WAVE SLUICE.DEV/CLUSTER",
+      "0 east",
+      "1 east",
+      "2 west",
+      "3 west"
+    ])
+  })
+
   it("shows partitions, warnings and an empty plan", () => {
     const table = formatPlanTable(planWaves(spec({ partition: { partitions: [5] } }), fleet(8)), fleet(8))
     expect(table).toContain("partition >=5")

@@ -59,10 +59,18 @@ export function formatPlanTable(plan: Plan, inventory: Inventory): string {
         : `topology ${plan.topologyKey}: ${(plan.topologyValues ?? []).map(valueLabel).join(", ") || "(no targets)"}`
     )
   }
+  const sets = plan.groupSets
+  const setLabel = (i: number | undefined) =>
+    i === undefined ? "-" : (sets?.[i] ?? []).map(valueLabel).join("+") || "(none)"
+  if (plan.groupKey !== undefined && sets !== undefined)
+    lines.push(`groups ${plan.groupKey}: ${sets.map((_, i) => setLabel(i)).join(" → ") || "(no targets)"}`)
   lines.push(`fingerprint ${plan.fingerprint}`)
   lines.push("")
+  // With topology.groupBy (clusters), which set of groups each wave belongs to.
+  const grouped = plan.groupKey !== undefined
   const header = [
     "WAVE",
+    ...(grouped ? [(plan.groupKey ?? "").toUpperCase()] : []),
     "KIND",
     "SIZE",
     "DONE",
@@ -76,6 +84,7 @@ export function formatPlanTable(plan: Plan, inventory: Inventory): string {
   ]
   const rows = plan.waves.map((w) => [
     String(w.index),
+    ...(grouped ? [setLabel(w.groupSet)] : []),
     w.partition !== undefined ? `${w.kind} >=${w.partition}` : w.kind,
     String(w.targets.length),
     w.updatedAfter !== undefined ? `${w.updatedAfter}/${toUpdate}` : "-",
