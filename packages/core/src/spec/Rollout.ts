@@ -415,7 +415,9 @@ const TopologyStruct = Schema.Struct({
       : t.groupBy !== undefined && t.groupBy === t.key
         ? {
             path: ["groupBy"],
-            issue: new SchemaIssue.InvalidValue({ message: "groupBy must be another label than key (a level above it)" })
+            issue: new SchemaIssue.InvalidValue({
+              message: "groupBy must be another label than key (a level above it)"
+            })
           }
         : undefined
   )
