@@ -235,14 +235,22 @@ export const makeEvaluator = (loaded: ReadonlyArray<LoadedBundle | BundleLoadErr
     )
   }
 
-  const evaluateJson = (json: string, gates?: ReadonlyArray<PolicyGate>) =>
-    evaluateBuffer(toArrayBuffer(json), gatesOf(gates))
+  const evaluateJson = (json: string, gates?: ReadonlyArray<PolicyGate>) => {
+    // opa-wasm evaluates text its parser refuses as if there were no input at all (policies that
+    // only deny what they see would allow it), so text that is not JSON is denied here.
+    try {
+      JSON.parse(json)
+    } catch (e) {
+      return denyOnly("sluice", EngineRule.invalidInput, `input is not JSON: ${describeThrown(e)}`, gatesOf(gates))
+    }
+    return evaluateBuffer(toArrayBuffer(json), gatesOf(gates))
+  }
 
   const evaluateInput = (input: unknown, gates?: ReadonlyArray<PolicyGate>): EngineDecision => {
     const json = safeStringify(input)
     return Result.isFailure(json)
       ? denyOnly("sluice", EngineRule.invalidInput, json.failure, gatesOf(gates))
-      : evaluateJson(json.success, gates)
+      : evaluateBuffer(toArrayBuffer(json.success), gatesOf(gates))
   }
 
   const evaluateRequest = (
@@ -267,7 +275,11 @@ export const makeEvaluator = (loaded: ReadonlyArray<LoadedBundle | BundleLoadErr
         input: input.success
       }
     }
-    return { decision: evaluateJson(json.success, gates), inputSha256: sha256Hex(json.success), input: input.success }
+    return {
+      decision: evaluateBuffer(toArrayBuffer(json.success), gates),
+      inputSha256: sha256Hex(json.success),
+      input: input.success
+    }
   }
 
   const stats = () => {

@@ -23,6 +23,16 @@ export const normalizeNormalized = (workload: unknown): Result.Result<Normalized
 
 /** `input.workload` for any {@link WorkloadSource}. */
 export const normalizeWorkload = (source: WorkloadSource): Result.Result<NormalizedWorkload, NormalizeError> => {
+  // The type says which sources exist, but a source read from a file (`sluice policy eval`) or
+  // built by an embedder is whatever it is: anything else is a NormalizeError, not a TypeError.
+  const notASource = () =>
+    Result.fail(
+      new NormalizeError({
+        source: "normalized",
+        message: `not a workload source: expected {source: "kubernetes" | "docker" | "normalized", ...}, got ${describeSource(source)}`
+      })
+    )
+  if (typeof source !== "object" || source === null) return notASource()
   switch (source.source) {
     case "kubernetes":
       return normalizeKubernetes(source.object)
@@ -30,7 +40,18 @@ export const normalizeWorkload = (source: WorkloadSource): Result.Result<Normali
       return normalizeDocker(source.container, source.image)
     case "normalized":
       return normalizeNormalized(source.workload)
+    default:
+      return notASource()
   }
+}
+
+const describeSource = (source: unknown): string => {
+  if (typeof source !== "object" || source === null) return String(source)
+  if (Array.isArray(source)) return "a list"
+  const tag = (source as { source?: unknown }).source
+  return tag === undefined
+    ? "an object without `source`"
+    : `source ${typeof tag === "string" ? JSON.stringify(tag) : `of type ${typeof tag}`}`
 }
 
 /** A Trivy SchemaVersion 2 document for a {@link ScanReport} that carries no raw report. */
@@ -61,8 +82,11 @@ export const formatRfc3339 = (epochMillis: number): string =>
 export const buildPolicyInput = (
   request: Pick<PolicyRequest, "workload" | "scan" | "params">,
   epochMillis: number
-): Result.Result<PolicyInput, NormalizeError> =>
-  Result.map(normalizeWorkload(request.workload), (workload): PolicyInput => {
+): Result.Result<PolicyInput, NormalizeError> => {
+  const badNamespace = invalidNamespace(request.workload)
+  if (badNamespace !== undefined)
+    return Result.fail(new NormalizeError({ source: "kubernetes", message: badNamespace }))
+  return Result.map(normalizeWorkload(request.workload), (workload): PolicyInput => {
     const src = request.workload
     // Key order is fixed (workload, kubernetes | docker, scan, params, now) so input hashes are stable.
     return {
@@ -86,3 +110,23 @@ export const buildPolicyInput = (
       now: formatRfc3339(epochMillis)
     }
   })
+}
+
+/**
+ * A Kubernetes source's `namespace` decides the Pod Security level enforced: anything but a name
+ * and string labels is refused (fail closed), not read as "no namespace" (nor, for `null`, thrown).
+ */
+const invalidNamespace = (source: WorkloadSource): string | undefined => {
+  if ((source as { source?: unknown } | null)?.source !== "kubernetes" || !("namespace" in source)) return undefined
+  const ns: unknown = source.namespace
+  if (ns === undefined) return undefined
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
+  if (isRecord(ns) && typeof ns.name === "string" && isRecord(ns.labels)) {
+    const labels = ns.labels
+    const bad = Object.keys(labels).find((k) => typeof labels[k] !== "string")
+    if (bad === undefined) return undefined
+    return `invalid namespace: labels[${JSON.stringify(bad)}] must be a string`
+  }
+  return `invalid namespace: expected {name: string, labels: {string: string}}, got ${Array.isArray(ns) ? "a list" : ns === null ? "null" : typeof ns}`
+}
