@@ -5,7 +5,8 @@ export const store: OptionSpec = {
   name: "store",
   kind: "string",
   value: "<dir>",
-  description: "rollout store directory (default $SLUICE_STORE, else .sluice/rollouts)"
+  description:
+    "rollout store directory (default $SLUICE_STORE, else .sluice/rollouts), or\nkubernetes://<namespace>: the rollouts in the cluster's API (Lease-fenced,\n--kubeconfig/--context say which cluster)"
 }
 export const json: OptionSpec = { name: "json", kind: "flag", description: "machine-readable output (JSON)" }
 export const jsonEvents: OptionSpec = {
@@ -75,7 +76,7 @@ export const kubeconfig: OptionSpec = {
   kind: "string",
   value: "<file>",
   description:
-    "kubernetes: the kubeconfig file (relative to the current directory; default\n$KUBECONFIG, else ~/.kube/config, else the pod's service account)"
+    "kubernetes (adapter or store): the kubeconfig file (relative to the current directory; default\n$KUBECONFIG, else ~/.kube/config, else the pod's service account)"
 }
 export const context: OptionSpec = {
   name: "context",

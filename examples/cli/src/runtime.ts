@@ -49,11 +49,44 @@ const reasonOf = (e: unknown) => {
   return /^[A-Z]+: ([^,]+)/.exec(message)?.[1] ?? message
 }
 
+/** `--store kubernetes://<namespace>` (or `$SLUICE_STORE`): the rollouts live in the Kubernetes API. */
+interface KubernetesStoreFlags {
+  readonly namespace: string
+  readonly kubeconfig?: string
+  readonly context?: string
+}
+/** The Kubernetes stores this process was given, by the local directory `storeRootOf` returned. */
+const kubernetesStores = new Map<string, KubernetesStoreFlags>()
+
+/** The Kubernetes store `--store` (else `$SLUICE_STORE`) names, with `--kubeconfig`/`--context`. */
+export const kubernetesStoreOf = (io: Io, parsed: Parsed): KubernetesStoreFlags | undefined => {
+  const given = str(parsed, "store") || io.env.SLUICE_STORE || ""
+  if (!given.startsWith("kubernetes://")) return undefined
+  const namespace = given.slice("kubernetes://".length)
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
+    throw new UserError({ message: `--store ${given}: expected kubernetes://<namespace>, a namespace name` })
+  const kubeconfig = str(parsed, "kubeconfig")
+  const context = str(parsed, "context")
+  return {
+    namespace,
+    ...(kubeconfig ? { kubeconfig: path.resolve(io.cwd, kubeconfig) } : {}),
+    ...(context ? { context } : {})
+  }
+}
+
 /**
  * The store directory, checked without creating anything: the path and every parent that exists
  * must be a directory. An unusable store is a usage error naming the path and the reason.
  */
 export const storeRootOf = (io: Io, parsed: Parsed) => {
+  const k8s = kubernetesStoreOf(io, parsed)
+  if (k8s !== undefined) {
+    // The rollouts live in the cluster; what the CLI keeps beside them (the simulated fleet, the
+    // connection a rollout was started with) stays on this machine, one directory per namespace.
+    const local = path.resolve(io.cwd, ".sluice", "kubernetes", k8s.namespace)
+    kubernetesStores.set(local, k8s)
+    return local
+  }
   const given = str(parsed, "store") || undefined
   const label = given !== undefined ? "--store" : io.env.SLUICE_STORE ? "$SLUICE_STORE" : "store"
   const root = path.resolve(io.cwd, given ?? (io.env.SLUICE_STORE || path.join(".sluice", "rollouts")))
@@ -294,7 +327,8 @@ export const emptySelectorMessage = (adapter: string, selector: unknown) =>
 
 /** `--kubeconfig` and `--context` belong to the kubernetes adapter; anywhere else they are a mistake. */
 export const checkConnectionFlags = (parsed: Parsed, adapter: string, command: string) => {
-  if (adapter === "kubernetes") return
+  // They also say where a `--store kubernetes://<namespace>` is.
+  if (adapter === "kubernetes" || /^kubernetes:\/\//.test(str(parsed, "store") ?? "")) return
   const given = ["kubeconfig", "context"].filter((o) => str(parsed, o) !== undefined)
   if (given.length > 0) {
     throw new UsageError({
@@ -692,7 +726,44 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
   }
 }
 
-export const fileStore = (root: string) => makeFileStore(root)
+/**
+ * The store of a `storeRootOf` directory: the file store, or the Kubernetes store `--store
+ * kubernetes://<namespace>` named (one per process: its leases are held by that instance). The
+ * Kubernetes adapter package is loaded, and the store opened, at the first call that needs it.
+ */
+export const fileStore = (root: string): RolloutStoreShape => {
+  const k8s = kubernetesStores.get(root)
+  if (k8s === undefined) return makeFileStore(root)
+  let store = openedKubernetesStores.get(root)
+  if (store === undefined) {
+    const opened = Effect.runSync(
+      Effect.cached(
+        Effect.promise(() => import("@sluice/adapters-k8s")).pipe(Effect.flatMap((m) => m.KubernetesStore.make(k8s)))
+      )
+    )
+    const via = <A, E>(f: (s: RolloutStoreShape) => Effect.Effect<A, E>) => Effect.flatMap(opened, f)
+    store = {
+      // The CLI's notes on the rollout (simulation settings, the connection) go in a local folder.
+      create: (h) =>
+        via((s) => s.create(h)).pipe(
+          Effect.tap(() => Effect.sync(() => fs.mkdirSync(path.join(root, h.rolloutId), { recursive: true })))
+        ),
+      append: (id, entries) => via((s) => s.append(id, entries)),
+      read: (id) => via((s) => s.read(id)),
+      writeSnapshot: (id, snapshot) => via((s) => s.writeSnapshot(id, snapshot)),
+      list: () => via((s) => s.list()),
+      acquire: (id, owner) => via((s) => s.acquire(id, owner)),
+      release: (id, owner) => via((s) => s.release(id, owner)),
+      owner: (id) => via((s) => s.owner(id)),
+      sendControl: (id, request) => via((s) => s.sendControl(id, request)),
+      pendingControls: (id) => via((s) => s.pendingControls(id)),
+      ackControls: (id, ids) => via((s) => s.ackControls(id, ids))
+    }
+    openedKubernetesStores.set(root, store)
+  }
+  return store
+}
+const openedKubernetesStores = new Map<string, RolloutStoreShape>()
 
 /** The store's warnings (a file quarantined, a torn line cut off) go to stderr, never into stdout's JSON. */
 const storeLogger = loggerLayer({ err: (text: string) => void process.stderr.write(text) } as Io)

@@ -156,6 +156,8 @@ export const statusCommand: CommandSpec = {
       description: "with --watch/--wait: give up after this long (exit 1; the rollout goes on)"
     },
     o.store,
+    o.kubeconfig,
+    o.context,
     o.help
   ],
   details: `--watch and --wait read the store, like every other command: they work from any shell,
@@ -172,14 +174,14 @@ export const listCommand: CommandSpec = {
   name: "list",
   summary: "List the rollouts in the store, newest first.",
   positionals: [],
-  options: [{ ...o.json, description: "a JSON array of statuses" }, o.store, o.help]
+  options: [{ ...o.json, description: "a JSON array of statuses" }, o.store, o.kubeconfig, o.context, o.help]
 }
 
 export const pauseCommand: CommandSpec = {
   name: "pause",
   summary: "Pause a running rollout: targets in flight finish, no new target starts.",
   positionals: [idArg],
-  options: [timeout, o.store, o.help],
+  options: [timeout, o.store, o.kubeconfig, o.context, o.help],
   details: "The process running the rollout picks the control up through the store. `sluice resume <id>` continues."
 }
 
