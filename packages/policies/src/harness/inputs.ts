@@ -83,7 +83,12 @@ export const readDocument = Effect.fnUntraced(function* (file: string): Effect.f
   for (const d of list) {
     if (d.errors.length > 0)
       return yield* new HarnessInputError({ file, message: `invalid YAML: ${d.errors[0]?.message}` })
-    const v = d.toJS() as unknown
+    // toJS throws on aliases it refuses (an alias bomb, an undefined alias): a bad file, not a crash.
+    const v = yield* Effect.try({
+      try: () => d.toJS() as unknown,
+      catch: (e) =>
+        new HarnessInputError({ file, message: `invalid YAML: ${e instanceof Error ? e.message : String(e)}` })
+    })
     if (v !== null && v !== undefined) values.push(v)
   }
   const flattened = values.flatMap((v) =>
