@@ -44,6 +44,16 @@ export function useSecondCluster(): () => SecondCluster {
     let kubeconfig = process.env.SLUICE_KUBECONFIG_2
     let dir = process.env.SLUICE_KUBE_DIR_2
     if (kubeconfig === undefined || kubeconfig === "") {
+      // The first cluster may be an external one (SLUICE_KUBECONFIG): this one still needs the
+      // binaries, and their absence is a failure naming them, never a skip.
+      const bin = process.env.SLUICE_KUBE_BIN ?? fileURLToPath(new URL("../../../../.tools/bin/", import.meta.url))
+      const missing = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"].filter(
+        (b) => !existsSync(join(bin, b))
+      )
+      if (missing.length > 0)
+        throw new Error(
+          `no second control plane for the multi-cluster tests: missing ${missing.join(", ")} in ${bin} (bash scripts/kube/build-tools.sh), or set SLUICE_KUBECONFIG_2`
+        )
       dir = await mkdtemp(join(tmpdir(), "sluice-kube2-"))
       const { stdout } = await runScript("cluster-up.sh", [dir, "--owner-pid", String(process.pid)])
       startedDir = dir
