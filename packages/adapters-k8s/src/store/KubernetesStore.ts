@@ -25,7 +25,6 @@ import { Clock, Duration, Effect, Fiber, Layer, Result, Schedule, Schema } from 
 import { loadClients } from "../client.js"
 import { statusCode } from "../errors.js"
 import {
-  baseName,
   chunkName,
   chunkObject,
   controlPrefix,
@@ -40,7 +39,6 @@ import {
   LeaseSpec,
   labelsOf,
   leaseName,
-  MANAGED_BY,
   PART_LABEL,
   parseWith,
   ROLLOUT_ID,
@@ -96,7 +94,8 @@ export interface KubernetesStoreOptions {
   /**
    * The lease's holder identity (default: the owner the interpreter passes, `host:pid:random`).
    * Give each replica its own (its pod name): two processes with one identity still never both
-   * write (the fence is per acquisition), but a message naming the holder cannot tell them apart.
+   * write (the fence is per acquisition), but a message naming the holder cannot tell them apart,
+   * and a replica restarted under the same name waits for its previous life's lease to expire.
    */
   readonly identity?: string
   /** Bytes of journal (UTF-8) per segment object (default 512 KiB). */
@@ -154,6 +153,8 @@ interface Held {
   count: number
   state: HeadState
   leaseVersion: string
+  /** When this writer took the lease (the Lease's acquireTime, kept by every renewal). */
+  readonly acquiredAt: number
   /** Local time the last successful renewal was sent (the lease holds until it + the duration). */
   renewedAt: number
   /** Why this writer may no longer write (its lease was taken over), once it knows. */
@@ -570,7 +571,7 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
               {
                 holder: mine.identity,
                 transitions: mine.generation,
-                acquireTime: new Date(mine.renewedAt),
+                acquireTime: new Date(mine.acquiredAt),
                 renewTime: new Date(sentAt)
               },
               mine.leaseVersion
@@ -670,6 +671,7 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
           count: 1,
           state: head,
           leaseVersion: took.success.metadata?.resourceVersion ?? "",
+          acquiredAt: now,
           renewedAt: now,
           lost: undefined,
           renewal: undefined
@@ -1044,9 +1046,3 @@ export const layer = (options: KubernetesStoreOptions) => Layer.effect(RolloutSt
 
 /** `RolloutStore` in the Kubernetes API (Lease-fenced journal in ConfigMaps): `.make`, `.layer`. */
 export const KubernetesStore = { make, layer } as const
-
-/** Labels every object of the store carries (for `kubectl get cm,lease -l ...`). */
-export const KUBERNETES_STORE_LABELS = MANAGED_BY
-
-/** The `sluice.dev/rollout` label value of a rollout's objects. */
-export const rolloutLabelOf = baseName
