@@ -8,9 +8,11 @@
 import { type CoreV1Api, KubeConfig, type V1DaemonSet, type V1Pod, Watch } from "@kubernetes/client-node"
 import { makeMemoryStore, type RolloutEvent } from "@sluice/core"
 import { spawn } from "node:child_process"
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs"
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { clusterInfo, describeWithCluster, kube, uniqueSuffix } from "../support/cluster.js"
@@ -19,6 +21,28 @@ import { useSecondCluster } from "../support/second-cluster.js"
 import { agentTemplate, IMAGE } from "./support/daemonset.js"
 import { runRollout } from "./support/rollout.js"
 import { notYet, waitFor } from "../support/wait.js"
+
+const CLI = fileURLToPath(new URL("../../../../examples/cli/dist/main.js", import.meta.url))
+
+/** Runs the built CLI; with `killAfter`, SIGKILLs it once that many targets were applied (--json events). */
+const cli = (args: ReadonlyArray<string>, cwd: string, killAfter?: number) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve, reject) => {
+    const { KUBECONFIG: _k, SLUICE_STORE: _s, ...env } = process.env
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...env, NO_COLOR: "1" } })
+    let applied = 0
+    let output = ""
+    child.stderr.on("data", (d: Buffer) => {
+      output += d.toString()
+    })
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      output += `${line}\n`
+      if (killAfter === undefined || applied >= killAfter) return
+      const event = JSON.parse(line) as { type?: string }
+      if (event.type === "targetApplied" && ++applied === killAfter) child.kill("SIGKILL")
+    })
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, output }))
+  })
 
 const NODES = 4
 const ZONES = ["zone-a", "zone-b"]
@@ -267,6 +291,56 @@ describeWithCluster("many clusters in one rollout (kubernetes adapter, two contr
     expect(failure).toMatch(/cluster gone is unreachable \(https:\/\/127\.0\.0\.1:1\)/)
     const after = await sides[0]!.apps.readNamespacedDaemonSet({ name, namespace })
     expect(after.metadata?.resourceVersion).toBe(ds.metadata?.resourceVersion)
+  }, 300_000)
+
+  it("the sluice CLI with --adapter-config clusters: plan shows the clusters, kill -9 in west's first wave, resume finishes both, no pod deleted twice", async () => {
+    const name = "agent-cli"
+    for (const side of sides) await createDaemonSet(side, namespace, name, IMAGE("1.0.0"))
+    watch = await watchDeletions(sides, namespace, name)
+    const work = mkdtempSync(join(tmpdir(), "sluice-mc-cli-"))
+    // West's kubeconfig relative to the configuration file (resolved against it, kept absolute for resume).
+    writeFileSync(join(work, "west.kubeconfig"), readFileSync(sides[1]!.kubeconfig, "utf8"))
+    mkdirSync(join(work, "conf"))
+    writeFileSync(
+      join(work, "conf", "clusters.yaml"),
+      `clusters:\n  - { name: east, kubeconfig: ${sides[0]!.kubeconfig} }\n  - { name: west, kubeconfig: ../west.kubeconfig }\n`
+    )
+    writeFileSync(join(work, "agent.yaml"), spec({ namespace, name, image: IMAGE("2.0.0") }))
+    const store = join(work, "store")
+    const plan = await cli(
+      ["plan", "-f", "agent.yaml", "--adapter-config", "conf/clusters.yaml", "--store", store],
+      work
+    )
+    expect(plan.code, plan.output).toBe(0)
+    expect(plan.output).toContain("groups sluice.dev/cluster: east → west")
+    const killed = await cli(
+      [
+        "apply",
+        "-f",
+        "agent.yaml",
+        "--adapter-config",
+        "conf/clusters.yaml",
+        "--id",
+        "mc-cli",
+        "--store",
+        store,
+        "--json"
+      ],
+      work,
+      NODES + 1
+    )
+    expect(killed.signal).toBe("SIGKILL")
+    // Resumed from elsewhere: the stored connection names both clusters by absolute paths.
+    const resumed = await cli(["resume", "mc-cli", "--store", store, "--json"], tmpdir())
+    expect(resumed.code, resumed.output).toBe(0)
+    expect(resumed.output).toContain("continues on the clusters it was started on: east (")
+    for (const side of sides) await settled(side, namespace, name, IMAGE("2.0.0"))
+    watch.stop()
+    const order = watch.order()
+    expect(order).toHaveLength(2 * NODES)
+    expect(new Set(order.map((d) => `${d.cluster}/${d.node}`)).size).toBe(2 * NODES)
+    expect(order.every((d) => d.image === IMAGE("1.0.0"))).toBe(true)
+    expect(order.map((d) => d.cluster)).toEqual([...Array(NODES).fill("east"), ...Array(NODES).fill("west")])
   }, 300_000)
 
   it("a cluster whose apiserver stops mid-rollout fails its target naming it; east is rolled back, west untouched", async () => {
