@@ -11,7 +11,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { afterAll, expect, it } from "vitest"
 import { describeWithCluster, useTestNamespace } from "../support/cluster.js"
-import { kubeconfigPath, tmpDir } from "./support/store.js"
+import { kubeconfigPath, openStore, run as runEffect, tmpDir } from "./support/store.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ENGINE = path.join(here, "support", "store-engine.mjs")
@@ -102,15 +102,20 @@ describeWithCluster("engine processes sharing a rollout through the Kubernetes s
 
   it("two engines on one rollout: one proceeds, the other exits RolloutLocked naming the holder", async () => {
     const fleetFile = path.join(work, "two.ndjson")
-    const a = run({ mode: "start", rolloutId: "two", identity: "engine-a", fleetFile })
-    await a.when((l) => l.type === "waveStarted")
+    // It waits for an approval before its second wave: engine-a holds it for as long as the test likes.
+    const a = run({ mode: "start", rolloutId: "two", identity: "engine-a", fleetFile, approval: true })
+    await a.when((l) => l.type === "awaitingApproval")
     const b = run({ mode: "resume", rolloutId: "two", identity: "engine-b", fleetFile })
     const second = await b.done
     expect(second.code, second.stderr).toBe(64)
     expect(second.lines.at(-1)).toEqual({ type: "locked", owner: "engine-a" })
+    // The approval reaches the running engine through the store, from this process.
+    const operator = await openStore(namespace())
+    await runEffect(operator.sendControl("two", { id: "approve-1", signal: "APPROVE", at: Date.now() }))
     const first = await a.done
     expect(first.code, first.stderr).toBe(0)
     expect(first.lines.at(-1)?.result?.outcome).toBe("completed")
+    expect(first.lines.filter((l) => l.type === "waveStarted")).toHaveLength(6)
     const truth = groundTruth(fleetFile)
     expect(truth.size).toBe(SIZE)
     for (const [id, s] of truth) {

@@ -22,7 +22,7 @@ spec:
   target: { adapter: simulated }
   artifact: { image: registry.sluice.dev/agents/node-agent:2.0.0 }
   strategy: { rolling: { batchSize: 25%, maxUnavailable: 25% } }
-  health: { minReadySeconds: 1 }
+  health: { minReadySeconds: 2 }
   gates: { policy: { enabled: false }, scan: { enabled: false } }
 `
 const parsed = parseRolloutSpec(yamlText)

@@ -1,7 +1,8 @@
 // An engine process on the Kubernetes store (the built packages, as an embedding control plane runs
 // them), so a test can run two at once on one rollout and kill -9 one of them.
 // Usage: node store-engine.mjs '{"mode":"start"|"resume","kubeconfig","namespace","rolloutId",
-//   "identity","leaseDurationSeconds","fleetFile","size"}'
+//   "identity","leaseDurationSeconds","fleetFile","size","approval"?}'
+// With "approval": true the rollout waits for an APPROVE control before its second wave.
 // The simulated fleet is persisted to `fleetFile`, one line per target change, written before the
 // change is reported (so it survives kill -9 and is the ground truth: each target's history).
 // Prints every event as one JSON line on stdout, then {"type":"result"} and exits 0; a rollout
@@ -13,7 +14,7 @@ import { makeSimulatedFleet, simTargetState } from "@sluice/core/testing"
 import { Cause, Effect, Exit, Layer, Result } from "effect"
 
 const args = JSON.parse(process.argv[2] ?? "{}")
-const { mode, kubeconfig, namespace, rolloutId, identity, leaseDurationSeconds, fleetFile, size } = args
+const { mode, kubeconfig, namespace, rolloutId, identity, leaseDurationSeconds, fleetFile, size, approval } = args
 
 const state = {}
 if (fs.existsSync(fleetFile)) {
@@ -51,7 +52,7 @@ spec:
   health: { progressDeadline: 2m }
   gates:
     policy: { enabled: false }
-    scan: { enabled: false }
+    scan: { enabled: false }${approval === true ? "\n    manualApproval: { before: [1] }" : ""}
 `
 const parsed = parseRolloutSpec(yaml, { source: "store-engine" })
 if (Result.isFailure(parsed)) {
