@@ -77,7 +77,8 @@ Policies:
   policy test <bundle> <cases>   run policy cases against an OPA Wasm bundle (or a Rego folder)
   policy eval <bundle> <input>   evaluate one workload
 
-Rollouts live in the store: --store <dir>, else $SLUICE_STORE, else .sluice/rollouts.
+Rollouts live in the store: --store <dir>, else $SLUICE_STORE, else .sluice/rollouts; or in a
+cluster's API with --store kubernetes://<namespace> (several control-plane replicas share it).
 The default adapter is a simulated fleet (500 targets in 3 zones), kept in the store too.
 
 ${EXIT_CODES_HELP}

@@ -765,6 +765,12 @@ export const fileStore = (root: string): RolloutStoreShape => {
 }
 const openedKubernetesStores = new Map<string, RolloutStoreShape>()
 
+/** How messages name the store of a `storeRootOf` directory: `kubernetes://<namespace>`, or the directory. */
+export const storeLabelOf = (root: string) => {
+  const k8s = kubernetesStores.get(root)
+  return k8s === undefined ? root : `kubernetes://${k8s.namespace}`
+}
+
 /** The store's warnings (a file quarantined, a torn line cut off) go to stderr, never into stdout's JSON. */
 const storeLogger = loggerLayer({ err: (text: string) => void process.stderr.write(text) } as Io)
 

@@ -6,7 +6,7 @@ import { listRollouts, loadStatus } from "../describe.js"
 import { UserError } from "../errors.js"
 import type { Io } from "../io.js"
 import { renderReport } from "../report/html.js"
-import { fileStore, reportFailure, runStoreEffect, storeRootOf } from "../runtime.js"
+import { fileStore, reportFailure, runStoreEffect, storeLabelOf, storeRootOf } from "../runtime.js"
 
 export const runReport = async (io: Io, parsed: Parsed): Promise<number> => {
   const root = storeRootOf(io, parsed)
@@ -16,7 +16,7 @@ export const runReport = async (io: Io, parsed: Parsed): Promise<number> => {
     const all = await runStoreEffect(store, listRollouts(store))
     if (Exit.isFailure(all)) return reportFailure(io, all.cause)
     id = all.value[0]?.rolloutId
-    if (id === undefined) throw new UserError({ message: `no rollouts in ${root}` })
+    if (id === undefined) throw new UserError({ message: `no rollouts in ${storeLabelOf(root)}` })
   }
   const loaded = await runStoreEffect(store, loadStatus(store, id))
   if (Exit.isFailure(loaded)) return reportFailure(io, loaded.cause)

@@ -8,7 +8,7 @@ import type { Io } from "../io.js"
 import { makeStyle } from "../render/style.js"
 import { summaryLines } from "../render/summary.js"
 import { formatMs, outcomeLabel, versionOf } from "../render/text.js"
-import { fileStore, reportFailure, runStoreEffect, storeRootOf } from "../runtime.js"
+import { fileStore, reportFailure, runStoreEffect, storeLabelOf, storeRootOf } from "../runtime.js"
 import { resultExit } from "./control.js"
 
 const ago = (iso: string) => formatMs(Date.now() - Date.parse(iso))
@@ -23,7 +23,7 @@ export const runStatus = async (io: Io, parsed: Parsed): Promise<number> => {
     const latest = all.value[0]
     if (latest === undefined) {
       if (flag(parsed, "json")) io.out("null\n")
-      else io.out(`no rollouts in ${root}\n`)
+      else io.out(`no rollouts in ${storeLabelOf(root)}\n`)
       return 0
     }
     id = latest.rolloutId
@@ -184,7 +184,7 @@ export const runList = async (io: Io, parsed: Parsed): Promise<number> => {
     return 0
   }
   if (statuses.length === 0) {
-    io.out(`no rollouts in ${root}\n`)
+    io.out(`no rollouts in ${storeLabelOf(root)}\n`)
     return 0
   }
   const rows = statuses.map((s) => [
