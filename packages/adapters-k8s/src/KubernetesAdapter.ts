@@ -143,7 +143,7 @@ export const makeKubernetesAdapter = (input: KubernetesAdapterConfigInput = {}) 
       return Effect.mapError(f(where.conn.drivers[found.data.kind], found.data), where.conn.label)
     }
 
-    /** The targets (with their data) of each cluster, in the clusters' order; unknown ones dropped. */
+    /** The targets (with their data) of each cluster, in the clusters' order (see `stray` for the others). */
     const byCluster = (op: Operation, targets: ReadonlyArray<Target>) =>
       conns.map((conn) => ({
         conn,
@@ -152,6 +152,17 @@ export const makeKubernetesAdapter = (input: KubernetesAdapterConfigInput = {}) 
           return found.ok && found.data.cluster === conn.name ? [[t, found.data] as const] : []
         })
       }))
+
+    /** The error for the first target of a cluster this adapter does not have (finalize and conclude refuse it too). */
+    const stray = (op: Operation, targets: ReadonlyArray<Target>): AdapterError | undefined => {
+      for (const t of targets) {
+        const found = dataOf(op, t)
+        if (!found.ok) continue
+        const where = connOf(op, t, found.data)
+        if (!where.ok) return where.error
+      }
+      return undefined
+    }
 
     /** The workloads a set of targets belongs to, once each. */
     const workloadsOf = (pairs: ReadonlyArray<readonly [Target, TargetData]>) => {
@@ -232,22 +243,31 @@ export const makeKubernetesAdapter = (input: KubernetesAdapterConfigInput = {}) 
       rollback: (target, revision, ctx) =>
         withData("rollback", target, (driver, d) => driver.rollback(target, d, revision, ctx)),
       finalize: (targets) =>
-        Effect.forEach(
-          byCluster("finalize", targets).flatMap(({ conn, pairs }) =>
-            (["DaemonSet", "StatefulSet", "Deployment"] as const).map((kind) => ({
-              conn,
-              kind,
-              pairs: pairs.filter(([, d]) => d.kind === kind)
-            }))
-          ),
-          ({ conn, kind, pairs }) =>
-            pairs.length === 0 ? Effect.void : Effect.mapError(conn.drivers[kind].finalize(pairs), conn.label),
-          { discard: true }
+        Effect.suspend(() => {
+          const refused = stray("finalize", targets)
+          return refused === undefined ? Effect.void : Effect.fail(refused)
+        }).pipe(
+          Effect.andThen(
+            Effect.forEach(
+              byCluster("finalize", targets).flatMap(({ conn, pairs }) =>
+                (["DaemonSet", "StatefulSet", "Deployment"] as const).map((kind) => ({
+                  conn,
+                  kind,
+                  pairs: pairs.filter(([, d]) => d.kind === kind)
+                }))
+              ),
+              ({ conn, kind, pairs }) =>
+                pairs.length === 0 ? Effect.void : Effect.mapError(conn.drivers[kind].finalize(pairs), conn.label),
+              { discard: true }
+            )
+          )
         ),
       conclude: (ctx) =>
         Effect.gen(function* () {
           // Every cluster is concluded even when another cannot be (an unreachable one must not
           // leave the reachable ones' DaemonSets on OnDelete); the failures are reported together.
+          const refused = stray("conclude", ctx.targets)
+          if (refused !== undefined) return yield* Effect.fail(refused)
           const notes: Array<string> = []
           const failures: Array<AdapterError> = []
           for (const { conn, pairs } of byCluster("conclude", ctx.targets)) {

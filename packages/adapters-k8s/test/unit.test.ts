@@ -93,6 +93,59 @@ describe("adapter configuration: clusters", () => {
   })
 })
 
+describe("targets and their clusters", () => {
+  // A kubeconfig whose server nothing answers: these checks happen before any request.
+  const file = `${fs.mkdtempSync("/tmp/sluice-unit-")}/kubeconfig`
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: "https://127.0.0.1:1" } }],
+      users: [{ name: "u", user: { token: "t" } }],
+      contexts: [
+        { name: "a", context: { cluster: "c", user: "u" } },
+        { name: "b", context: { cluster: "c", user: "u" } }
+      ],
+      "current-context": "a"
+    })
+  )
+  const target = (cluster?: string) => ({
+    id: `${cluster === undefined ? "" : `${cluster}/`}ns/daemonset/agent/node-1`,
+    name: "agent/node-1",
+    labels: {},
+    data: { v: 1, kind: "DaemonSet", namespace: "ns", name: "agent", node: "node-1", ...(cluster ? { cluster } : {}) }
+  })
+  const failureOf = (
+    config: unknown,
+    run: (a: Effect.Success<ReturnType<typeof KubernetesAdapter.make>>) => Effect.Effect<unknown, unknown>
+  ) =>
+    Effect.runPromise(
+      Effect.scoped(Effect.flatMap(KubernetesAdapter.make(config as never), (a) => Effect.flip(run(a)))).pipe(
+        Effect.map((e) => String((e as { message?: string }).message))
+      )
+    )
+  const two = {
+    clusters: [
+      { name: "east", kubeconfig: file, context: "a" },
+      { name: "west", kubeconfig: file, context: "b" }
+    ]
+  }
+
+  it("a target of a cluster the configuration does not name is refused, never sent to another cluster", async () => {
+    expect(await failureOf(two, (a) => a.health(target("gone")))).toBe(
+      "gone/ns/daemonset/agent/node-1 is in cluster gone, which the adapter configuration does not name (it has: east, west)"
+    )
+    expect(await failureOf(two, (a) => a.finalize([target("east"), target("gone")]))).toContain("is in cluster gone")
+    expect(await failureOf(two, (a) => a.health(target()))).toBe(
+      "ns/daemonset/agent/node-1 was discovered by a single-cluster adapter; this one has clusters east, west"
+    )
+    expect(await failureOf({ kubeconfig: file }, (a) => a.health(target("east")))).toContain(
+      "which the adapter configuration does not name (it has no clusters)"
+    )
+  })
+})
+
 describe("README: Many clusters in one rollout, as written", () => {
   const readme = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8")
   const start = readme.indexOf("\n## Many clusters in one rollout\n")
