@@ -383,6 +383,22 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
       { concurrency: 4, discard: true }
     )
 
+  /**
+   * Deletes chunks a failed write created, unless the head lists them (its answer was lost but it
+   * landed). A later head is written by a newer holder only, which never lists this writer's names.
+   */
+  const dropUnlisted = (rolloutId: string, names: ReadonlyArray<string>) =>
+    names.length === 0
+      ? Effect.void
+      : readHead(rolloutId, "cleanup").pipe(
+          Effect.flatMap((h) => {
+            if (h === undefined) return Effect.void
+            const listed = new Set([...h.head.header, ...h.head.segments, ...(h.head.snapshot ?? [])])
+            return deleteQuietly(names.filter((n) => !listed.has(n)))
+          }),
+          Effect.ignore
+        )
+
   const replaceHead = (rolloutId: string, state: { head: HeadJson; tail: string }, resourceVersion: string) =>
     api(`update configmaps ${headName(rolloutId)} in namespace ${namespace}`, () =>
       core.replaceNamespacedConfigMap({
@@ -826,6 +842,7 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
         yield* whileExpired(rolloutId, "append", mine)
         let text = ""
         for (const e of entries) text += `${JSON.stringify(e)}\n`
+        const created: Array<string> = []
         yield* commit(rolloutId, "append", (state) =>
           Effect.gen(function* () {
             const tail = state.tail + text
@@ -838,13 +855,14 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
               name: chunkName(rolloutId, "j", mine.nonce, state.head.segments.length + i),
               text: t
             }))
+            created.push(...sealed.map((s) => s.name))
             yield* writeChunks(rolloutId, "append", "journal", KEY.journal, sealed)
             return {
               head: { ...head, segments: [...state.head.segments, ...sealed.map((s) => s.name)] },
               tail: pieces[pieces.length - 1] as string
             }
           })
-        )
+        ).pipe(Effect.tapError(() => dropUnlisted(rolloutId, created)))
       }),
 
     read: (rolloutId: string) =>
@@ -919,7 +937,12 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
           Effect.succeed({ head: { ...state.head, snapshot: chunks.map((c) => c.name) }, tail: state.tail })
         ).pipe(Effect.result)
         // The replaced snapshot (or, when the write was refused, the new one) is garbage.
-        yield* deleteQuietly(Result.isSuccess(wrote) ? before : chunks.map((c) => c.name))
+        yield* Result.isSuccess(wrote)
+          ? deleteQuietly(before)
+          : dropUnlisted(
+              rolloutId,
+              chunks.map((c) => c.name)
+            )
         if (Result.isFailure(wrote)) return yield* wrote.failure
       }),
 

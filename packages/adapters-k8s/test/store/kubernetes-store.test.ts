@@ -261,8 +261,9 @@ describeWithCluster("Kubernetes RolloutStore", () => {
     it("a stale writer (its lease expired while it was paused, another took over) gets a StoreError, not a write", async () => {
       const ns = namespace()
       // A long lease: the stale writer's renewal does not run during the test (it is "paused").
-      const stale = await openStore(ns, { identity: "stale", leaseDurationSeconds: 60 })
-      const fresh = await openStore(ns, { identity: "fresh", leaseDurationSeconds: 60 })
+      // Small segments: every append seals one, so the refused ones leave segments to clean up.
+      const stale = await openStore(ns, { identity: "stale", leaseDurationSeconds: 60, segmentBytes: 64 })
+      const fresh = await openStore(ns, { identity: "fresh", leaseDurationSeconds: 60, segmentBytes: 64 })
       await run(stale.create(header("f1")))
       const before = await run(stale.read("f1"))
       expect(before.entries).toEqual([])
@@ -286,6 +287,12 @@ describeWithCluster("Kubernetes RolloutStore", () => {
         "StoreError"
       )
       await run(fresh.append("f1", [event(4, "from the new holder")]))
+      // The segments the refused appends created are gone: every journal object is the head's.
+      const head = await kube().core.readNamespacedConfigMap({ name: "sluice-f1", namespace: ns })
+      const listed = JSON.parse(head.data?.["head.json"] ?? "{}").segments as string[]
+      expect(listed.length).toBeGreaterThan(0)
+      const objects = await configMaps(ns, "sluice.dev/rollout=f1,sluice.dev/part=journal")
+      expect(objects.map((o) => o.metadata?.name).sort()).toEqual([...listed].sort())
       const after = await run(fresh.read("f1"))
       expect(after.entries.map((e) => (e.kind === "event" && e.event.type === "ABORT" ? e.event.reason : ""))).toEqual([
         "r1",
