@@ -83,6 +83,10 @@ export {
 } from "./adapter/TargetAdapter.js"
 export { type AnalysisScope, MetricsError, MetricsProvider } from "./adapter/MetricsProvider.js"
 export { PrometheusMetrics, type PrometheusOptions } from "./adapter/PrometheusMetrics.js"
+// Analysis: Argo-style measurement limits and the canary judge (pure), and the verdicts journaled.
+export * from "./analysis/judge/index.js"
+export * from "./analysis/run.js"
+export { AnalysisVerdict, JudgementVerdict, MetricVerdict } from "./analysis/verdict.js"
 export {
   PolicyDecision,
   PolicyEngine,
@@ -110,7 +114,13 @@ export {
   type StartOptions,
   startRollout
 } from "./interpreter/Interpreter.js"
-export type { AnalysisConfig, ArtifactDigest, RolloutConfig } from "./interpreter/RolloutConfig.js"
+export type {
+  AnalysisArgConfig,
+  AnalysisConfig,
+  ArtifactDigest,
+  JudgeConfig,
+  RolloutConfig
+} from "./interpreter/RolloutConfig.js"
 export type { DeniedTarget, Outcome, RolloutContext } from "./machine/types.js"
 export { countsOf, progressOf, type RolloutProgress } from "./machine/progress.js"
 export { type ConfigFromSpecOptions, configFromSpec } from "./run/fromSpec.js"

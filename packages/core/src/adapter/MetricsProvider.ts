@@ -12,8 +12,17 @@ export interface AnalysisScope {
   readonly targets: ReadonlyArray<string>
 }
 
-/** Answers analysis queries (Prometheus HTTP API in production, the simulated fleet in tests). */
+/**
+ * Answers analysis queries (Prometheus HTTP API in production, the simulated fleet in tests).
+ * `query` reads the one number a threshold analysis compares. `sample` reads one target's value of
+ * an already rendered query (per-target arguments, the canary judge): `undefined` when the query
+ * has no data for it (a target whose agent is not scraped yet is missing data, not an error); a
+ * provider without it cannot run those analyses, which then fail closed.
+ */
 export class MetricsProvider extends Context.Service<
   MetricsProvider,
-  { readonly query: (analysis: AnalysisConfig, scope: AnalysisScope) => Effect.Effect<number, MetricsError> }
+  {
+    readonly query: (analysis: AnalysisConfig, scope: AnalysisScope) => Effect.Effect<number, MetricsError>
+    readonly sample?: (analysis: AnalysisConfig, query: string) => Effect.Effect<number | undefined, MetricsError>
+  }
 >()("@sluice/core/adapter/MetricsProvider") {}

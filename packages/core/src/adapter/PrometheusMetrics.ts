@@ -38,6 +38,23 @@ export const renderQuery = (query: string, scope: AnalysisScope) =>
  * An empty vector, several samples, NaN or an API error fail the measurement: analysis fails closed.
  */
 export const queryPrometheus = (address: string, query: string, timeoutMs = 10_000) =>
+  queryPrometheusOptional(address, query, timeoutMs).pipe(
+    Effect.flatMap((value) =>
+      value === undefined
+        ? Effect.fail(new MetricsError({ query, message: "expected exactly one sample, got 0 (no data)" }))
+        : Effect.succeed(value)
+    )
+  )
+
+/**
+ * {@link queryPrometheus}, except that an empty vector is `undefined` (no data) rather than an
+ * error: what the canary judge reads per target, where a missing series is a missing data point.
+ */
+export const queryPrometheusOptional = (
+  address: string,
+  query: string,
+  timeoutMs = 10_000
+): Effect.Effect<number | undefined, MetricsError, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const url = `${address.replace(/\/$/, "")}/api/v1/query?query=${encodeURIComponent(query)}`
     const fail = (message: string) => new MetricsError({ query, message })
@@ -65,6 +82,7 @@ export const queryPrometheus = (address: string, query: string, timeoutMs = 10_0
       const samples = yield* Schema.decodeUnknownEffect(SampleVector)(parsed.data.result).pipe(
         Effect.mapError(() => fail("malformed vector"))
       )
+      if (samples.length === 0) return undefined
       if (samples.length !== 1) {
         return yield* fail(
           `expected exactly one sample, got ${samples.length}${samples.length === 0 ? " (no data)" : ""}`
@@ -98,6 +116,17 @@ export const PrometheusMetrics = (options: PrometheusOptions = {}) =>
           )
         }
         return queryPrometheus(address, renderQuery(analysis.query, scope), options.timeoutMs).pipe(
+          Effect.provideService(HttpClient.HttpClient, client)
+        )
+      },
+      sample: (analysis: AnalysisConfig, query: string): Effect.Effect<number | undefined, MetricsError> => {
+        const address = analysis.address ?? options.address
+        if (address === undefined) {
+          return Effect.fail(
+            new MetricsError({ query, message: `analysis "${analysis.name}" has no Prometheus address` })
+          )
+        }
+        return queryPrometheusOptional(address, query, options.timeoutMs).pipe(
           Effect.provideService(HttpClient.HttpClient, client)
         )
       }

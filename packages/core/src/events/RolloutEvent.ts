@@ -1,4 +1,5 @@
 import { Context, Effect, Layer, Schema } from "effect"
+import { AnalysisVerdict } from "../analysis/verdict.js"
 import { PolicyDecision, violationFields } from "../policy/PolicyEngine.js"
 
 /**
@@ -39,7 +40,9 @@ export const RolloutEvent = Schema.Union([
     wave: Schema.optionalKey(Schema.Number),
     allow: Schema.Boolean,
     violations: Schema.Array(GateViolation),
-    warnings: Schema.Array(GateViolation)
+    warnings: Schema.Array(GateViolation),
+    /** An analysis gate's verdict: the run's tally and the canary judgement, per metric. */
+    analysis: Schema.optionalKey(AnalysisVerdict)
   }),
   /** The decision log: one entry per distinct workload evaluated. */
   event("policyDecision", {

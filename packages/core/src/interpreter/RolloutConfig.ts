@@ -2,19 +2,53 @@ import type { Artifact, ProbeSpec } from "../adapter/TargetAdapter.js"
 import type { SuccessCondition } from "../spec/SuccessCondition.js"
 import type { PolicyParams } from "../policy/PolicyEngine.js"
 
-/** One analysis gate: a query whose value must satisfy the condition. */
+/** An argument substituted for `{{args.<name>}}`: a fixed value, or each target's label. */
+export interface AnalysisArgConfig {
+  readonly name: string
+  readonly value?: string
+  readonly fromLabel?: string
+}
+
+/** The canary judge of an analysis (see `analysis/judge/`), as the spec decoded it. */
+export interface JudgeConfig {
+  readonly kind: "canary"
+  readonly metrics: ReadonlyArray<{
+    readonly name: string
+    readonly query: string
+    readonly direction: "increase" | "decrease" | "either"
+    readonly critical: boolean
+    readonly group?: string
+  }>
+  readonly confidence: number
+  readonly tolerance: number
+  readonly thresholds: { readonly pass: number; readonly marginal: number }
+  readonly groupWeights?: Readonly<Record<string, number>>
+}
+
+/**
+ * One analysis gate: `count` measurements with Argo Rollouts' limits (see `analysis/run.ts`), each
+ * a query whose value must satisfy the condition, or a canary judgement.
+ */
 export interface AnalysisConfig {
   readonly name: string
+  /** The threshold query; `""` for a judge analysis (its queries are the judge's metrics). */
   readonly query: string
-  /** e.g. `result < 0.05`: `result` compared with one of < <= > >= == != and a number. */
+  /** e.g. `result < 0.05`: `result` compared with one of < <= > >= == != and a number; `""` with a judge. */
   readonly successCondition: string
   /** `successCondition` as the spec decoded it: what the run evaluates (absent in older headers). */
   readonly condition?: SuccessCondition
   readonly provider?: string
   readonly address?: string
-  /** How many measurements, how far apart; every one must pass. */
+  /** How many measurements that answered, how far apart. */
   readonly count: number
   readonly intervalMs: number
+  /** Absent in headers written before templates had them: 0, 0, 4, no delay (Argo's defaults). */
+  readonly initialDelayMs?: number
+  readonly failureLimit?: number
+  readonly inconclusiveLimit?: number
+  readonly consecutiveErrorLimit?: number
+  readonly args?: ReadonlyArray<AnalysisArgConfig>
+  readonly judge?: JudgeConfig
 }
 
 /**

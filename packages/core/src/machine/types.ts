@@ -1,3 +1,4 @@
+import type { AnalysisVerdict } from "../analysis/verdict.js"
 import type { WavePause } from "../plan/Plan.js"
 import type { StatusVector } from "./status.js"
 
@@ -106,8 +107,17 @@ export type MachineEvent =
   | { readonly type: "TARGETS_HEALTHY"; readonly targetIds: ReadonlyArray<string> }
   | { readonly type: "TARGET_FAILED"; readonly targetId: string; readonly reason: string }
   | { readonly type: "TIMER_FIRED"; readonly timerId: string }
-  | { readonly type: "ANALYSIS_PASSED"; readonly wave: number }
-  | { readonly type: "ANALYSIS_FAILED"; readonly wave: number; readonly reason: string }
+  /**
+   * `verdicts`: each analysis run's tally and canary judgement, journaled with the outcome so the
+   * journal says why a wave passed or was rolled back; the machine does not read them.
+   */
+  | { readonly type: "ANALYSIS_PASSED"; readonly wave: number; readonly verdicts?: ReadonlyArray<AnalysisVerdict> }
+  | {
+      readonly type: "ANALYSIS_FAILED"
+      readonly wave: number
+      readonly reason: string
+      readonly verdicts?: ReadonlyArray<AnalysisVerdict>
+    }
   | { readonly type: "TARGETS_ROLLED_BACK"; readonly targetIds: ReadonlyArray<string> }
   | {
       readonly type: "TARGETS_ROLLBACK_FAILED"

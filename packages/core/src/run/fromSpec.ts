@@ -7,6 +7,8 @@ import { parseSuccessCondition } from "../spec/SuccessCondition.js"
 export const DEFAULT_POLL_INTERVAL_MS = 1000
 /** Analysis measurements are this far apart when a template has a `count` but no `interval`. */
 export const DEFAULT_ANALYSIS_INTERVAL_MS = 30_000
+/** Argo Rollouts' default: an analysis errs after more than 4 measurements in a row could not be taken. */
+export const DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 
 export interface ConfigFromSpecOptions {
   /** Overrides `spec.target.adapter` (e.g. the CLI's `--adapter`). */
@@ -32,16 +34,22 @@ export const configFromSpec = (
   }
   const analysis = body.gates.analysis.map((a): AnalysisConfig => {
     // The spec's Schema accepted the condition with this same grammar, so it parses here.
-    const condition = parseSuccessCondition(a.successCondition)
+    const condition = a.successCondition === undefined ? undefined : parseSuccessCondition(a.successCondition)
     return {
       name: a.name,
-      query: a.query,
-      successCondition: a.successCondition,
+      query: a.query ?? "",
+      successCondition: a.successCondition ?? "",
       ...(condition === undefined ? {} : { condition }),
       provider: a.provider,
       address: a.address,
       count: a.count ?? 1,
-      intervalMs: a.interval ?? DEFAULT_ANALYSIS_INTERVAL_MS
+      intervalMs: a.interval ?? DEFAULT_ANALYSIS_INTERVAL_MS,
+      initialDelayMs: a.initialDelay ?? 0,
+      failureLimit: a.failureLimit ?? 0,
+      inconclusiveLimit: a.inconclusiveLimit ?? 0,
+      consecutiveErrorLimit: a.consecutiveErrorLimit ?? DEFAULT_CONSECUTIVE_ERROR_LIMIT,
+      ...(a.args === undefined ? {} : { args: a.args }),
+      ...(a.judge === undefined ? {} : { judge: a.judge })
     }
   })
   const maxInFlight = body.concurrency?.maxInFlight

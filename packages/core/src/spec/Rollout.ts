@@ -463,23 +463,137 @@ export const HealthSpec = Schema.Struct({
 })
 export type HealthSpec = typeof HealthSpec.Type
 
+const SuccessConditionText = expecting(
+  Schema.String.check(
+    Schema.makeFilter((s) => {
+      const r = decodeSuccessCondition(s)
+      return Result.isSuccess(r) ? undefined : `at column ${r.failure.column}: ${r.failure.message}`
+    })
+  ),
+  'a condition like "result < 0.05" (result <op> number, joined by && or ||)'
+)
+
+const ARG_NAME = /^[a-z][a-z0-9_-]*$/
+const ArgName = expecting(
+  Schema.String.check(Schema.isPattern(ARG_NAME), Schema.isMaxLength(63)),
+  "a name like `node` (lowercase letters, digits, '_' and '-', starting with a letter)"
+)
+
+/**
+ * An argument of an analysis template, substituted for `{{args.<name>}}` in its queries: a fixed
+ * `value`, or `fromLabel`, the value of a target's label, so one query reads each target's own series
+ * (Argo Rollouts' `args`, with per-target values since Sluice measures agents, not a service).
+ */
+export const AnalysisArg = Schema.Struct({
+  name: ArgName,
+  value: Schema.optionalKey(Schema.String),
+  fromLabel: Schema.optionalKey(LabelKey)
+}).check(exactlyOneOf("argument source", ["value", "fromLabel"]))
+export type AnalysisArg = typeof AnalysisArg.Type
+
+const Fraction = expecting(
+  Schema.Number.check(Schema.isGreaterThan(0), Schema.isLessThan(1)),
+  "a number between 0 and 1 (exclusive), like 0.98"
+)
+const NonNegativeNumber = expecting(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), "a number >= 0")
+const Score = expecting(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 100 })), "a score from 0 to 100")
+
+/** One metric the canary judge compares: its query must give one number for one target. */
+export const JudgeMetricSpec = Schema.Struct({
+  name: DnsLabel,
+  query: NonEmpty,
+  direction: expecting(
+    Schema.Literals(["increase", "decrease", "either"]),
+    '"increase", "decrease" or "either" (the move that is bad)'
+  ).pipe(withDefault("increase")),
+  critical: Schema.Boolean.pipe(withDefault(false)),
+  group: Schema.optionalKey(NonEmpty)
+})
+export type JudgeMetricSpec = typeof JudgeMetricSpec.Type
+
+const uniqueMetricNames = Schema.makeFilter<ReadonlyArray<{ readonly name: string }>>((xs) =>
+  repeats(xs, (x) => x.name).map(([i, x]) => ({
+    path: [i, "name"],
+    issue: new SchemaIssue.InvalidValue({ message: `duplicate metric name "${x.name}"` })
+  }))
+)
+
+/**
+ * The canary-versus-baseline judge (see `analysis/judge/`): per metric a Mann–Whitney U test of the
+ * wave's updated targets against not-yet-updated targets in the same topology values.
+ */
+export const CanaryJudgeSpec = Schema.Struct({
+  kind: Schema.Literal("canary"),
+  metrics: Schema.NonEmptyArray(JudgeMetricSpec).check(uniqueMetricNames),
+  confidence: Fraction.pipe(withDefault(0.98)),
+  tolerance: NonNegativeNumber.pipe(withDefault(0.25)),
+  thresholds: Schema.Struct({
+    pass: Score.pipe(withDefault(95)),
+    marginal: Score.pipe(withDefault(75))
+  })
+    .check(
+      Schema.makeFilter((t) =>
+        t.marginal > t.pass
+          ? {
+              path: ["marginal"],
+              issue: new SchemaIssue.InvalidValue({
+                message: `marginal (${t.marginal}) must not be above pass (${t.pass})`
+              })
+            }
+          : undefined
+      )
+    )
+    .pipe(withStructDefault),
+  groupWeights: Schema.optionalKey(Schema.Record(NonEmpty, NonNegativeNumber))
+})
+export type CanaryJudgeSpec = typeof CanaryJudgeSpec.Type
+
+/**
+ * An analysis template, with Argo Rollouts' measurement semantics: `count` measurements
+ * `interval` apart (after `initialDelay`), each Successful, Failed, Inconclusive or Error; the run
+ * fails once more than `failureLimit` failed, more than `inconclusiveLimit` were inconclusive, or
+ * more than `consecutiveErrorLimit` errors came in a row. A measurement is either a `query` against
+ * `successCondition` (per target when an argument comes from a label) or a canary `judge`.
+ */
 export const AnalysisTemplate = Schema.Struct({
   name: DnsLabel,
   provider: Schema.Literals(["prometheus"]),
   address: expecting(Schema.String.check(Schema.isPattern(/^https?:\/\/[^\s/]+/)), "an http(s):// URL"),
-  query: NonEmpty,
-  successCondition: expecting(
-    Schema.String.check(
-      Schema.makeFilter((s) => {
-        const r = decodeSuccessCondition(s)
-        return Result.isSuccess(r) ? undefined : `at column ${r.failure.column}: ${r.failure.message}`
-      })
-    ),
-    'a condition like "result < 0.05" (result <op> number, joined by && or ||)'
-  ),
+  query: Schema.optionalKey(NonEmpty),
+  successCondition: Schema.optionalKey(SuccessConditionText),
+  judge: Schema.optionalKey(CanaryJudgeSpec),
+  args: Schema.optionalKey(Schema.Array(AnalysisArg)),
   interval: Schema.optionalKey(DurationMs),
-  count: Schema.optionalKey(PositiveInt)
-})
+  initialDelay: Schema.optionalKey(DurationMs),
+  count: Schema.optionalKey(PositiveInt),
+  failureLimit: Schema.optionalKey(NonNegativeInt),
+  inconclusiveLimit: Schema.optionalKey(NonNegativeInt),
+  consecutiveErrorLimit: Schema.optionalKey(NonNegativeInt)
+}).check(
+  Schema.makeFilter((a) => {
+    const issues: Array<{ path: ReadonlyArray<string>; issue: SchemaIssue.Issue }> = []
+    const problem = (path: string, message: string) =>
+      issues.push({ path: [path], issue: new SchemaIssue.InvalidValue({ message }) })
+    if (a.judge === undefined) {
+      if (a.query === undefined) problem("query", "an analysis needs a query and a successCondition, or a judge")
+      if (a.successCondition === undefined)
+        problem("successCondition", "an analysis needs a query and a successCondition, or a judge")
+    } else {
+      if (a.query !== undefined) problem("query", "a judge analysis has its queries in judge.metrics, not here")
+      if (a.successCondition !== undefined)
+        problem("successCondition", "a judge analysis decides by its judge, not by a successCondition")
+    }
+    const names = new Set((a.args ?? []).map((x) => x.name))
+    const queries = a.judge === undefined ? [a.query ?? ""] : a.judge.metrics.map((m) => m.query)
+    for (const q of queries) {
+      for (const m of q.matchAll(/\{\{\s*args\.([^}\s]+)\s*\}\}/g)) {
+        if (!names.has(m[1]!))
+          problem(a.judge === undefined ? "query" : "judge", `{{args.${m[1]}}} names no argument in args`)
+      }
+    }
+    return issues.length === 0 ? undefined : issues
+  })
+)
 export type AnalysisTemplate = typeof AnalysisTemplate.Type
 
 const uniqueNames = Schema.makeFilter<ReadonlyArray<{ readonly name: string }>>((xs) =>

@@ -130,10 +130,39 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.gates.analysis[].name": "The template's name.",
   "spec.gates.analysis[].provider": "Where the metric comes from.",
   "spec.gates.analysis[].address": "The Prometheus server.",
-  "spec.gates.analysis[].query": "A PromQL query returning one number.",
+  "spec.gates.analysis[].query":
+    "A PromQL query returning one number (with `{{args.<name>}}` from a label: one per wave target, each must pass).",
   "spec.gates.analysis[].successCondition": "Passes when this holds for the query's result.",
+  "spec.gates.analysis[].judge":
+    "Judge the wave's targets against not-yet-updated ones instead (`query` and `successCondition` then stay out).",
+  "spec.gates.analysis[].judge.kind": "`canary`: a Mann–Whitney U test per metric, canary against baseline.",
+  "spec.gates.analysis[].judge.metrics": "The metrics compared.",
+  "spec.gates.analysis[].judge.metrics[].name": "The metric's name in the judgement.",
+  "spec.gates.analysis[].judge.metrics[].query":
+    "PromQL giving one number for one target: `{{target}}` is its id, `{{args.<name>}}` an argument.",
+  "spec.gates.analysis[].judge.metrics[].direction": "Which move of the canary against the baseline is bad.",
+  "spec.gates.analysis[].judge.metrics[].critical": "A failure of this metric fails the judgement whatever the score.",
+  "spec.gates.analysis[].judge.metrics[].group": "The group it scores in (its own name when absent).",
+  "spec.gates.analysis[].judge.confidence": "Confidence level of the two-sided test.",
+  "spec.gates.analysis[].judge.tolerance":
+    "A significant shift within this share of the baseline's median still passes.",
+  "spec.gates.analysis[].judge.thresholds": "Scores (0–100) that pass, and that are marginal (inconclusive).",
+  "spec.gates.analysis[].judge.thresholds.pass": "At or above: the measurement is Successful.",
+  "spec.gates.analysis[].judge.thresholds.marginal": "At or above (and below `pass`): Inconclusive; below: Failed.",
+  "spec.gates.analysis[].judge.groupWeights": "Weight per metric group in the score (a group not listed weighs 1).",
+  "spec.gates.analysis[].judge.groupWeights.<key>": "A group's weight.",
+  "spec.gates.analysis[].args": "Arguments substituted for `{{args.<name>}}` in the queries.",
+  "spec.gates.analysis[].args[].name": "The argument's name.",
+  "spec.gates.analysis[].args[].value": "A fixed value.",
+  "spec.gates.analysis[].args[].fromLabel": "The value of this label on each target, per target.",
   "spec.gates.analysis[].interval": "Time between measurements.",
-  "spec.gates.analysis[].count": "Measurements to take; every one must pass.",
+  "spec.gates.analysis[].initialDelay": "Time to wait after the wave is healthy before the first measurement.",
+  "spec.gates.analysis[].count": "Measurements that answered (an Error measurement does not count) (default 1).",
+  "spec.gates.analysis[].failureLimit": "The run fails once more measurements failed than this (default 0).",
+  "spec.gates.analysis[].inconclusiveLimit":
+    "The run is inconclusive (the wave fails) once more measurements were inconclusive than this (default 0).",
+  "spec.gates.analysis[].consecutiveErrorLimit":
+    "The run errs (the wave fails) once more measurements in a row could not be taken than this (default 4).",
   "spec.gates.manualApproval": "Waves that wait for `sluice approve`.",
   "spec.gates.manualApproval.before": "Before which waves (numbered from 0 as in `sluice plan`).",
   "spec.rollback": "What happens to the touched targets when a rollout does not complete.",
@@ -260,7 +289,18 @@ const MINIMAL_SPECS: ReadonlyArray<Record<string, unknown>> = [
     target: { adapter: "simulated" },
     artifact: { image: "registry.example/x:1" },
     strategy,
-    health: { probe: { tcp: { port: 1 } } }
+    health: { probe: { tcp: { port: 1 } } },
+    // A minimal canary judge, so the judge's defaults show too.
+    gates: {
+      analysis: [
+        {
+          name: "x",
+          provider: "prometheus",
+          address: "http://prometheus:9090",
+          judge: { kind: "canary", metrics: [{ name: "x", query: "x" }] }
+        }
+      ]
+    }
   }
 }))
 
