@@ -298,7 +298,7 @@ export const arbMutationWith = (extraKeys: ReadonlyArray<string> = []): fc.Arbit
     },
     {
       weight: 1,
-      arbitrary: fc.record({ op: fc.constant("duplicateItem" as const), times: fc.integer({ min: 1, max: 2000 }) })
+      arbitrary: fc.record({ op: fc.constant("duplicateItem" as const), times: fc.integer({ min: 1, max: 300 }) })
     }
   )
 
@@ -441,7 +441,7 @@ export const arbTextEdit = (snippets: ReadonlyArray<string>): fc.Arbitrary<TextE
         maxLength: 4
       })
     }),
-    fc.record({ op: fc.constant("repeat" as const), times: fc.integer({ min: 2, max: 4 }) })
+    fc.record({ op: fc.constant("repeat" as const), times: fc.integer({ min: 2, max: 3 }) })
   )
 
 /** Applies a text edit; byte edits go through UTF-8 and back, non-fatally, as a file reader would. */

@@ -149,7 +149,7 @@ describe("fuzz: corrupted bundles", { timeout: FUZZ_TIMEOUT_MS }, () => {
       fc.array(arbDamage, { minLength: 1, maxLength: 4 })
     ],
     // Each case that survives to the Wasm compiles a 290 KB module: the slowest family per case.
-    { numRuns: fuzzRuns(1.5) }
+    { numRuns: fuzzRuns(1) }
   )("a corrupted bundle loads, or fails with a BundleLoadError and the engine denies every gate", async (layer, ds) => {
     counter.hit(layer)
     const exit = await Effect.runPromiseExit(loadBundle(corrupted(layer, ds, join(dir, "bundle.tar.gz"))))
