@@ -22,22 +22,37 @@ import type { Emitter } from "./emitter.js"
 const QUERY_CONCURRENCY = 8
 
 /**
+ * At most this many targets per side of a judgement: each is one query per metric and measurement,
+ * and a rank test of 200 against 200 already resolves any shift worth a rollback.
+ */
+export const MAX_JUDGED_TARGETS = 200
+
+/** Evenly spaced, deterministic: the same plan always judges the same targets. */
+const spread = (ids: ReadonlyArray<string>, max: number) =>
+  ids.length <= max ? ids : Array.from({ length: max }, (_, i) => ids[Math.floor((i * ids.length) / max)]!)
+
+/**
  * The canary and its baseline for a wave's judge: the wave's targets, and the targets of later
  * waves (not updated yet) that share one of the canary's topology values, so a zone's own load does
- * not read as a regression. Without a topology key, every target of a later wave. Pure.
+ * not read as a regression. Without a topology key, every target of a later wave. Each side is
+ * sorted and thinned evenly to `max` targets. Pure.
  */
 export const canaryAndBaseline = (
   plan: Pick<Plan, "waves" | "targets" | "topologyKey">,
-  wave: number
+  wave: number,
+  max: number = MAX_JUDGED_TARGETS
 ): { readonly canary: ReadonlyArray<string>; readonly baseline: ReadonlyArray<string> } => {
-  const canary = plan.waves[wave]?.targets ?? []
+  const canary = [...(plan.waves[wave]?.targets ?? [])].sort()
   const later = plan.waves.slice(wave + 1).flatMap((w) => w.targets)
   const key = plan.topologyKey
-  if (key === undefined) return { canary, baseline: [...later].sort() }
+  if (key === undefined) return { canary: spread(canary, max), baseline: spread([...later].sort(), max) }
   const labels = new Map(plan.targets.map((t) => [t.id, t.labels] as const))
   const topologyOf = (id: string) => labels.get(id)?.[key] ?? ""
   const values = new Set(canary.map(topologyOf))
-  return { canary, baseline: later.filter((id) => values.has(topologyOf(id))).sort() }
+  return {
+    canary: spread(canary, max),
+    baseline: spread(later.filter((id) => values.has(topologyOf(id))).sort(), max)
+  }
 }
 
 /** A label value inside a PromQL string literal: backslashes and quotes escaped. */

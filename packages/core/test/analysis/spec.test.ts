@@ -70,6 +70,39 @@ describe("analysis templates in the spec", () => {
     expect(canary).toHaveLength(3)
     expect(baseline).toHaveLength(9)
     expect(baseline.some((id) => canary.includes(id))).toBe(false)
+    // Same zones only, and each side thinned evenly (deterministically) past the cap.
+    const zoneOf = (id: string) => fleet.targets.get(id)!.target.labels.zone
+    expect(new Set(baseline.map(zoneOf))).toEqual(new Set(canary.map(zoneOf)))
+    const thin = canaryAndBaseline(plan, 0, 4)
+    expect(thin.canary).toEqual(canary)
+    expect(thin.baseline).toHaveLength(4)
+    expect(thin.baseline.every((id) => baseline.includes(id))).toBe(true)
+    expect(canaryAndBaseline(plan, 0, 4)).toEqual(thin)
+  })
+
+  it("the baseline keeps to the canary's topology values", () => {
+    const fleet = makeSimulatedFleet({
+      size: 12,
+      zones: ["zone-a", "zone-b", "zone-c"],
+      image: "registry.sluice.dev/agents/node-agent:1.0.0"
+    })
+    const parsed = parseRolloutSpec(
+      withAnalysis("judge: { kind: canary, metrics: [{ name: m, query: up }] }").replace(
+        "strategy:",
+        "topology: { key: zone, order: sequential }\n  strategy:"
+      )
+    )
+    if (Result.isFailure(parsed)) throw new Error(parsed.failure.problems.map((p) => p.message).join("; "))
+    const plan = planWaves(
+      parsed.success,
+      [...fleet.targets.values()].map((t) => ({ target: t.target, image: t.image }))
+    )
+    // Zone by zone: the first wave is in zone-a alone, so is its baseline (not zone-b's or zone-c's).
+    const { canary, baseline } = canaryAndBaseline(plan, 0)
+    const zoneOf = (id: string) => fleet.targets.get(id)!.target.labels.zone
+    expect(new Set(canary.map(zoneOf))).toEqual(new Set(["zone-a"]))
+    expect(baseline.length).toBeGreaterThan(0)
+    expect(new Set(baseline.map(zoneOf))).toEqual(new Set(["zone-a"]))
   })
 
   it("an existing threshold template still decodes as before (examples/specs/analysis.yaml)", () => {
