@@ -157,6 +157,14 @@ describe("canary judge: scoring", () => {
     expect(classifyMetric(metric("m"), canary, base, { confidence: 0.98, tolerance: 0.1 }).classification).toBe("High")
   })
 
+  it("a shift beyond the band that is not significant passes", () => {
+    // Hodges–Lehmann shift 10 (band ±2.5), but U = 6 of 9: p far above 0.02.
+    const r = classifyMetric(metric("m"), [5, 20, 200], [4, 10, 100], { confidence: 0.98, tolerance: 0.25 })
+    expect(r.estimate).toBe(10)
+    expect(r.p).toBeGreaterThan(0.5)
+    expect(r.classification).toBe("Pass")
+  })
+
   it("no data on every metric is nodata", () => {
     const j = judge([{ metric: metric("m"), canary: [], baseline: base }], opts)
     expect(j.result).toBe("nodata")
