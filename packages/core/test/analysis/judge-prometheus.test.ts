@@ -220,4 +220,19 @@ describe.skipIf(binary === undefined)("canary judge against the real Prometheus"
     expect(verdicts[0]!.judgement!.result).toBe("nodata")
     expect(verdicts[0]!.judgement!.metrics.map((m) => m.classification)).toEqual(["NoData", "NoData"])
   }, 180_000)
+
+  it("a threshold with a per-target argument measures every canary node: one over the threshold fails the wave", async () => {
+    // No judge: the same query per target (its zone from the label), each must satisfy the condition.
+    const threshold = (spec: string) =>
+      spec.slice(0, spec.indexOf("        judge:")) +
+      '        query: rate(agent_errors_total{node="{{target}}",zone="{{args.zone}}"}[5s])\n' +
+      "        successCondition: result < 20\n"
+    const good = await run(GOOD, threshold)
+    expect(good.result.outcome).toBe("completed")
+    expect(good.verdicts[0]).toMatchObject({ phase: "Successful", successful: 2 })
+    const bad = await run(BAD, threshold)
+    expect(bad.result.outcome).toBe("rolledBack")
+    expect(bad.result.reason).toMatch(/3 target\(s\) do not satisfy result < 20, e\.g\. node-\d\d: result \d/)
+    expect(bad.verdicts[0]).toMatchObject({ phase: "Failed", failed: 1 })
+  }, 240_000)
 })
