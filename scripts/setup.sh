@@ -5,7 +5,8 @@
 #     kube-scheduler, kwok, kwokctl; built from Go modules into .tools/bin),
 #   - a Docker Engine (Debian docker.io, dockerd with vfs) with the test images and a local registry,
 #   - trivy and cosign (built from Go modules into .tools/bin) for the digest-binding and
-#     signature-gate tests.
+#     signature-gate tests,
+#   - jaeger all-in-one (built from Go modules into .tools/bin) for the trace tests.
 # Safe to run again; every step reuses what it finds. Prints how long each step took (and appends
 # it to $SLUICE_TIMINGS when set: .ci/run's summary table).
 set -euo pipefail
@@ -52,4 +53,5 @@ step "docker test images" bash scripts/docker/build-test-images.sh
 step "docker registry" bash scripts/docker/registry.sh
 step "trivy (the digest-binding test scans with it)" bash scripts/docker/build-trivy.sh
 step "cosign (the signature-gate test signs with it)" bash scripts/docker/build-cosign.sh
+step "jaeger (the trace tests read Sluice's spans back from it)" bash scripts/jaeger/build-jaeger.sh
 record 0 "setup (scripts/setup.sh)" "$(since "$setup_t0")" 0
