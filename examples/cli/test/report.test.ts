@@ -96,6 +96,7 @@ describe.skipIf(!browser)("sluice report --html (real Chromium)", () => {
       },
       entries: [{ kind: "event", at: 1, event: { type: "GATES_DENIED", reason: "<img src=x onerror=alert(1)>" } }],
       progress: {
+        failedWithinBudget: [],
         touched: [],
         updated: [],
         inFlight: [],

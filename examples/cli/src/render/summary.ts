@@ -102,6 +102,19 @@ export const summaryLines = (input: SummaryInput, style: Style): string[] => {
       )
     }
   }
+  const tolerated = result.failedWithinBudget ?? []
+  if (tolerated.length > 0) {
+    const shown = tolerated.slice(0, 8).join(", ")
+    lines.push(
+      row(
+        style,
+        "budget",
+        style.yellow(
+          `${tolerated.length} failed within the failure budget and were rolled back on their own: ${shown}${tolerated.length > 8 ? ` … and ${tolerated.length - 8} more` : ""}`
+        )
+      )
+    )
+  }
   if (result.rollbackFailed.length > 0) {
     const shown = result.rollbackFailed.slice(0, 8).join(", ")
     lines.push(

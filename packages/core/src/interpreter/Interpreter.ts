@@ -47,6 +47,8 @@ export interface RolloutResult {
   readonly updated: ReadonlyArray<string>
   readonly rolledBack: ReadonlyArray<string>
   readonly rollbackFailed: ReadonlyArray<string>
+  /** Targets that failed within the failure budget (`topology.maxFailuresPerGroup`), each rolled back on its own. */
+  readonly failedWithinBudget?: ReadonlyArray<string>
   /** Gate violations that blocked the rollout (or a wave), per target and container. */
   readonly violations: ReadonlyArray<DeniedTarget>
   /** What the adapter's `conclude` restored or left alone (adapters that have one). */
@@ -105,8 +107,18 @@ const machineInputFor = (plan: Plan, config: RolloutConfig): MachineInput => ({
       plan.waves.reduce((widest, w) => Math.max(widest, w.maxUnavailable), 1)
     )
   ),
-  ...(config.maxInFlight === undefined ? {} : { maxInFlight: config.maxInFlight })
+  ...(config.maxInFlight === undefined ? {} : { maxInFlight: config.maxInFlight }),
+  ...(plan.maxFailuresPerGroup === undefined ? {} : { failureBudget: failureBudgetOf(plan, plan.maxFailuresPerGroup) })
 })
+
+/** The plan's failure budget for the machine: each target's group (its `groupKey` label) when there is one. */
+const failureBudgetOf = (plan: Plan, perGroup: number): NonNullable<MachineInput["failureBudget"]> => {
+  const key = plan.groupKey
+  if (key === undefined) return { perGroup }
+  const groupOf: Record<string, string> = {}
+  for (const t of plan.targets) groupOf[t.id] = t.labels[key] ?? ""
+  return { perGroup, groupOf }
+}
 
 export interface StartOptions {
   readonly config: RolloutConfig
@@ -204,6 +216,7 @@ const resultOf = (
     updated: progress.updated,
     rolledBack: progress.rolledBack,
     rollbackFailed: progress.rollbackFailed,
+    ...(progress.failedWithinBudget.length === 0 ? {} : { failedWithinBudget: progress.failedWithinBudget }),
     violations
   }
 }

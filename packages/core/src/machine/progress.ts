@@ -12,6 +12,8 @@ export interface RolloutProgress {
   readonly rollbackInFlight: ReadonlyArray<string>
   readonly rolledBack: ReadonlyArray<string>
   readonly rollbackFailed: ReadonlyArray<string>
+  /** Failed within the failure budget, each rolled back on its own while the rollout went on. */
+  readonly failedWithinBudget: ReadonlyArray<string>
 }
 
 export const progressOf = (ctx: RolloutContext): RolloutProgress => {
@@ -28,7 +30,8 @@ export const progressOf = (ctx: RolloutContext): RolloutProgress => {
     rollbackPending: ids(ctx.rollbackOrder.slice(ctx.rollbackCursor)),
     rollbackInFlight: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rollbackInFlight),
     rolledBack: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rolledBack),
-    rollbackFailed: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rollbackFailed)
+    rollbackFailed: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rollbackFailed),
+    failedWithinBudget: ids(order, Flag.failedWithinBudget)
   }
 }
 
@@ -56,7 +59,7 @@ const FORMAT = 2
  * target ids come back from the input on restore; the status vector is base64.
  */
 export const persistContext = (ctx: RolloutContext): Record<string, unknown> => {
-  const { waves: _waves, ids: _ids, status, ...rest } = ctx
+  const { waves: _waves, ids: _ids, failureBudget: _budget, status, ...rest } = ctx
   return { format: FORMAT, ...rest, status: status.encode() }
 }
 
@@ -74,6 +77,10 @@ export const restoreContext = (input: MachineInput, persisted: unknown): Rollout
     ...(rest as unknown as Omit<RolloutContext, "waves" | "ids" | "status">),
     waves: input.waves,
     ids,
+    ...(input.failureBudget === undefined ? {} : { failureBudget: input.failureBudget }),
+    // Snapshots written before the failure budget existed.
+    failuresByGroup: (rest.failuresByGroup as Record<string, number> | undefined) ?? {},
+    repairing: (rest.repairing as number | undefined) ?? 0,
     status: StatusVector.decode(ids.length, status as string)
   }
 }

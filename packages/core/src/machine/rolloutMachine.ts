@@ -9,7 +9,11 @@ import {
   pauseWave,
   resumeWave,
   isInFlight,
+  isRepairing,
+  repairsSettled,
   rollbackDone,
+  tolerateFailure,
+  withinFailureBudget,
   rollbacksSettled,
   type Step,
   targetsHealthy,
@@ -216,12 +220,45 @@ export const rolloutMachine = setup({
                 e.type === "TARGETS_HEALTHY" ? targetsHealthy(ctx, e.targetIds) : { patch: {}, commands: [] }
               )
             },
-            TARGET_FAILED: {
-              guard: ({ context, event }) => isInFlight(context, event.targetId),
-              target: "#rollout.failing",
-              actions: failWith((_, e) =>
-                e.type === "TARGET_FAILED" ? { reason: e.reason, target: e.targetId } : { reason: "target failed" }
+            TARGET_FAILED: [
+              {
+                // Within the failure budget: rolled back on its own, the rollout goes on.
+                guard: ({ context, event }) => withinFailureBudget(context, event.targetId),
+                actions: run((ctx, e) =>
+                  e.type === "TARGET_FAILED" ? tolerateFailure(ctx, e.targetId) : { patch: {}, commands: [] }
+                )
+              },
+              {
+                guard: ({ context, event }) =>
+                  isInFlight(context, event.targetId) && !isRepairing(context, [event.targetId]),
+                target: "#rollout.failing",
+                actions: failWith((_, e) =>
+                  e.type === "TARGET_FAILED" ? { reason: e.reason, target: e.targetId } : { reason: "target failed" }
+                )
+              }
+            ],
+            TARGETS_ROLLED_BACK: {
+              actions: run((ctx, e) =>
+                e.type === "TARGETS_ROLLED_BACK" ? repairsSettled(ctx, e.targetIds, true) : { patch: {}, commands: [] }
               )
+            },
+            TARGETS_ROLLBACK_FAILED: {
+              // A target that failed within the budget could not be restored: the rollout fails.
+              guard: ({ context, event }) =>
+                isRepairing(
+                  context,
+                  event.failures.map((f) => f.targetId)
+                ),
+              target: "#rollout.failing",
+              actions: failWith((_, e) => {
+                const first = e.type === "TARGETS_ROLLBACK_FAILED" ? e.failures[0] : undefined
+                return first === undefined
+                  ? { reason: "a rollback within the failure budget failed" }
+                  : {
+                      reason: `${first.targetId} failed within the failure budget, and rolling it back failed: ${first.reason}`,
+                      target: first.targetId
+                    }
+              })
             },
             TIMER_FIRED: {
               guard: ({ context, event }) => event.timerId === context.deadlineTimer,

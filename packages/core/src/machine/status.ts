@@ -22,7 +22,9 @@ export const Flag = {
   updated: 4,
   rollbackInFlight: 8,
   rolledBack: 16,
-  rollbackFailed: 32
+  rollbackFailed: 32,
+  /** Failed within the failure budget: rolled back on its own while the rollout goes on. */
+  failedWithinBudget: 64
 } as const
 
 export class StatusVector {

@@ -88,6 +88,9 @@ export const initialContext = (input: MachineInput): RolloutContext => {
     rollbackInFlight: 0,
     rolledBack: 0,
     rollbackFailed: 0,
+    ...(input.failureBudget === undefined ? {} : { failureBudget: input.failureBudget }),
+    failuresByGroup: {},
+    repairing: 0,
     userPaused: false,
     approved: false,
     promotedFully: false,
@@ -232,7 +235,7 @@ export const isInFlight = (ctx: RolloutContext, targetId: string): boolean => {
 export const targetsHealthy = (ctx: RolloutContext, targetIds: ReadonlyArray<string>): Step => {
   let settled = 0
   const status = ctx.status.update(known(ctx, targetIds), (flags) => {
-    if ((flags & Flag.inFlight) === 0) return flags
+    if ((flags & Flag.inFlight) === 0 || (flags & Flag.failedWithinBudget) !== 0) return flags
     settled++
     return (flags & ~Flag.inFlight) | Flag.updated
   })
@@ -288,13 +291,20 @@ export const dispatchOrder = (ctx: RolloutContext): number[] => {
  * budget, so the rollback's own downtime plus theirs stays within it.
  */
 export const beginRollback = (ctx: RolloutContext, reason: string): Step => {
-  const touched = dispatchOrder(ctx).reverse()
+  // Targets that failed within the budget and are already back on their previous revision are
+  // not rolled back again (nor counted twice).
+  const touched = dispatchOrder(ctx)
+    .reverse()
+    .filter((i) => !ctx.status.has(i, Flag.rolledBack))
   const unsettled = touched.filter((i) => ctx.status.has(i, Flag.inFlight))
   const order = [...unsettled, ...touched.filter((i) => !ctx.status.has(i, Flag.inFlight))]
-  const status = ctx.status.update(unsettled, (flags) => flags & ~Flag.inFlight)
+  // A target failed within the budget whose own rollback is still running is rolled back again
+  // with the rest: its first rollback's answer, whichever comes first, settles it once.
+  const status = ctx.status.update(unsettled, (flags) => flags & ~(Flag.inFlight | Flag.rollbackInFlight))
   const started: RolloutContext = {
     ...ctx,
     status,
+    repairing: 0,
     rollbackOrder: order,
     rollbackCursor: 0,
     rollbackInFlight: 0,
@@ -313,6 +323,7 @@ export const beginRollback = (ctx: RolloutContext, reason: string): Step => {
       rollbackInFlight: 0,
       pending: 0,
       inFlight: 0,
+      repairing: 0,
       deadlineTimer: undefined,
       pauseTimer: undefined,
       ...dispatched.patch
@@ -373,3 +384,58 @@ export const rollbacksSettled = (ctx: RolloutContext, targetIds: ReadonlyArray<s
 }
 
 export const rollbackDone = (ctx: RolloutContext): boolean => rollbackPending(ctx) === 0 && ctx.rollbackInFlight === 0
+
+/** The group a target's failures count against (the whole rollout without a group key). */
+const groupOf = (ctx: RolloutContext, targetId: string): string =>
+  ctx.failureBudget?.groupOf?.[targetId] ?? ""
+
+/** Whether a failure of this in-flight target fits in its group's failure budget. */
+export const withinFailureBudget = (ctx: RolloutContext, targetId: string): boolean => {
+  const budget = ctx.failureBudget?.perGroup ?? 0
+  if (budget <= 0) return false
+  const i = indexOf(ctx).get(targetId)
+  if (i === undefined || !ctx.status.has(i, Flag.inFlight) || ctx.status.has(i, Flag.failedWithinBudget)) return false
+  return (ctx.failuresByGroup[groupOf(ctx, targetId)] ?? 0) < budget
+}
+
+/**
+ * A failure within the budget: the target is rolled back on its own and keeps its slot (it is
+ * down until restored), so the wave ends only when its rollback has settled.
+ */
+export const tolerateFailure = (ctx: RolloutContext, targetId: string): Step => {
+  const i = indexOf(ctx).get(targetId)!
+  const group = groupOf(ctx, targetId)
+  const status = ctx.status.update([i], (flags) => flags | Flag.failedWithinBudget | Flag.rollbackInFlight)
+  return {
+    patch: {
+      status,
+      failuresByGroup: { ...ctx.failuresByGroup, [group]: (ctx.failuresByGroup[group] ?? 0) + 1 },
+      repairing: ctx.repairing + 1
+    },
+    commands: [{ kind: "rollbackTargets", targetIds: [targetId] }]
+  }
+}
+
+/** Repairs (rollbacks of failures within the budget) that ended: restored ones free their slots. */
+export const repairsSettled = (ctx: RolloutContext, targetIds: ReadonlyArray<string>, ok: boolean): Step => {
+  let settled = 0
+  const status = ctx.status.update(known(ctx, targetIds), (flags) => {
+    const both = Flag.failedWithinBudget | Flag.rollbackInFlight
+    if ((flags & both) !== both) return flags
+    settled++
+    return ok ? (flags & ~(Flag.rollbackInFlight | Flag.inFlight)) | Flag.rolledBack : flags
+  })
+  if (settled === 0 || !ok) return none
+  const next: RolloutContext = { ...ctx, status, inFlight: ctx.inFlight - settled, repairing: ctx.repairing - settled }
+  const dispatched = dispatchUpdates(next)
+  return {
+    patch: { status, inFlight: next.inFlight, repairing: next.repairing, ...dispatched.patch },
+    commands: dispatched.commands
+  }
+}
+
+/** Whether any of these targets is a repair still in flight (its rollback failed: the rollout fails). */
+export const isRepairing = (ctx: RolloutContext, targetIds: ReadonlyArray<string>): boolean => {
+  const both = Flag.failedWithinBudget | Flag.rollbackInFlight
+  return known(ctx, targetIds).some((i) => (ctx.status.get(i) & both) === both)
+}

@@ -27,6 +27,15 @@ export interface MachineInput {
    */
   readonly mode?: "rollout" | "rollback"
   readonly rollbackTargets?: ReadonlyArray<string>
+  /**
+   * The failure budget (`topology.maxFailuresPerGroup`): up to `perGroup` failed targets per group
+   * are rolled back on their own while the rollout goes on. `groupOf` names each target's group
+   * (absent: the whole rollout is one group).
+   */
+  readonly failureBudget?: {
+    readonly perGroup: number
+    readonly groupOf?: Readonly<Record<string, string>>
+  }
 }
 
 export type Outcome = "completed" | "blocked" | "failed" | "rolledBack" | "aborted" | "rollbackFailed"
@@ -70,6 +79,12 @@ export interface RolloutContext {
   readonly rollbackInFlight: number
   readonly rolledBack: number
   readonly rollbackFailed: number
+  /** The input's failure budget (shared with the input, never stored in a snapshot). */
+  readonly failureBudget?: MachineInput["failureBudget"]
+  /** Targets that failed within the failure budget (each rolled back on its own), per group. */
+  readonly failuresByGroup: Readonly<Record<string, number>>
+  /** Failed within the budget and being rolled back on their own (they still count as in flight). */
+  readonly repairing: number
   readonly userPaused: boolean
   readonly approved: boolean
   /** `promote --full` was received: no more pauses, approvals or analyses. */

@@ -82,6 +82,12 @@ export interface Plan {
    * their own; `topologySequence` is then each set's sequence one after another.
    */
   readonly groupSets?: ReadonlyArray<ReadonlyArray<string>>
+  /**
+   * `topology.maxFailuresPerGroup` when above 0: how many targets of one group (`groupKey`'s value;
+   * the whole rollout without a group key) may fail, each rolled back on its own, before the
+   * rollout fails.
+   */
+  readonly maxFailuresPerGroup?: number
   /** Things the planner worked around (duplicate ids, targets without ordinals, approval indexes out of range). */
   readonly warnings?: ReadonlyArray<string>
 }

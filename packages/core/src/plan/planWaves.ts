@@ -765,6 +765,7 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
     }
   })
 
+  const failureBudget = topology?.maxFailuresPerGroup ?? 0
   const image = canonicalImage(spec.spec.artifact.image)
   const config = spec.spec.artifact.config
   const fingerprint = sha256Hex(
@@ -775,6 +776,7 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
       topologyKey: topology?.key ?? null,
       ...(sequential ? { topologySequence: sequenceValues } : {}),
       ...(groupKey !== undefined ? { groupKey, groupSets: sets.map((g) => g.groups) } : {}),
+      ...(failureBudget > 0 ? { maxFailuresPerGroup: failureBudget } : {}),
       upToDate,
       waves
     })
@@ -785,6 +787,7 @@ export function planWaves(spec: RolloutSpec, inventory: Inventory): Plan {
     ...(topology !== undefined ? { topologyKey: topology.key, topologyValues } : {}),
     ...(sequential ? { topologySequence: sequenceValues } : {}),
     ...(groupKey !== undefined ? { groupKey, groupSets: sets.map((g) => g.groups) } : {}),
+    ...(failureBudget > 0 ? { maxFailuresPerGroup: failureBudget } : {}),
     targets,
     waves,
     upToDate,

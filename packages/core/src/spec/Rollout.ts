@@ -396,7 +396,14 @@ const TopologyStruct = Schema.Struct({
    */
   groupBy: Schema.optionalKey(LabelKey),
   /** With `groupBy`: how many groups one set takes (default 1: one cluster after another). */
-  groupsAtOnce: Schema.optionalKey(PositiveInt)
+  groupsAtOnce: Schema.optionalKey(PositiveInt),
+  /**
+   * The failure budget: how many targets of one group (with `groupBy`; of the whole rollout without
+   * it) may fail before the rollout fails. A target that fails within the budget is rolled back on
+   * its own and the rollout goes on; the next failure past it fails the rollout and rolls back
+   * everything, in every group. Default 0: the first failure does.
+   */
+  maxFailuresPerGroup: Schema.optionalKey(NonNegativeInt)
 }).check(
   Schema.makeFilter((t) =>
     t.values !== undefined && t.order !== "sequential"
@@ -433,7 +440,9 @@ export const TopologySchema = Schema.Union([LabelKey, TopologyStruct])
       })
     )
   )
-  .annotate({ expected: "a label key, or { key, maxSharePerWave?, order?, values?, groupBy?, groupsAtOnce? }" })
+  .annotate({
+    expected: "a label key, or { key, maxSharePerWave?, order?, values?, groupBy?, groupsAtOnce?, maxFailuresPerGroup? }"
+  })
 export type Topology = typeof TopologySchema.Type
 
 const probeRule = rule("spec.health.probe")

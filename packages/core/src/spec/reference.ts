@@ -72,6 +72,8 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.topology.groupBy":
     "A level above `key` (`sluice.dev/cluster` for the Kubernetes adapter's clusters): the fleet goes group by group (sorted; unlabelled first), each set of groups planned with the whole strategy as if it were the fleet, `key` inside it. One failure anywhere rolls back every group touched.",
   "spec.topology.groupsAtOnce": "With `groupBy`: groups per set (default 1: one group, e.g. one cluster, at a time).",
+  "spec.topology.maxFailuresPerGroup":
+    "The failure budget: how many targets of one group (with `groupBy`, e.g. per cluster; of the whole rollout without it) may fail, each rolled back on its own while the rollout goes on, before a failure fails the rollout and rolls back every group (default 0).",
   "spec.health": "When a target counts as healthy, and how long a wave may take.",
   "spec.health.progressDeadline":
     "A wave that makes no progress (no target becoming healthy) for this long fails (and rolls back), as in Kubernetes and Argo Rollouts; time with no process running the rollout does not count.",

@@ -18,9 +18,12 @@ const inputArb: fc.Arbitrary<MachineInput> = fc
     approvals: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
     analysis: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
     onFailure: fc.boolean(),
-    onAbort: fc.boolean()
+    onAbort: fc.boolean(),
+    // The failure budget (topology.maxFailuresPerGroup): none, per rollout, or per group of two.
+    budget: fc.integer({ min: 0, max: 2 }),
+    grouped: fc.boolean()
   })
-  .map(({ sizes, maxUnavailable, pauses, approvals, analysis, onFailure, onAbort }) => {
+  .map(({ sizes, maxUnavailable, pauses, approvals, analysis, onFailure, onAbort, budget, grouped }) => {
     let n = 0
     return {
       waves: sizes.map((size, index) => {
@@ -39,7 +42,17 @@ const inputArb: fc.Arbitrary<MachineInput> = fc
       }),
       rollback: { onFailure, onAbort },
       progressDeadlineMs: 1000,
-      rollbackConcurrency: 2
+      rollbackConcurrency: 2,
+      ...(budget === 0
+        ? {}
+        : {
+            failureBudget: {
+              perGroup: budget,
+              ...(grouped
+                ? { groupOf: Object.fromEntries(Array.from({ length: n }, (_, i) => [`t${i}`, `g${i % 2}`])) }
+                : {})
+            }
+          })
     }
   })
 
@@ -178,11 +191,24 @@ const step = (walk: Walk, event: MachineEvent, input: MachineInput) => {
   expect(progress.rolledBack.length).toBe(ctx.rolledBack)
   expect(progress.rollbackFailed.length).toBe(ctx.rollbackFailed)
   expect(progress.rollbackInFlight.length).toBe(ctx.rollbackInFlight)
-  // While running, what is in flight is exactly what has an unanswered update.
+  // While running, what is in flight is exactly what has an unanswered update, or failed within
+  // the failure budget and has an unanswered rollback of its own (it stays down until restored).
   if (walk.snapshot.status !== "done") {
     const unanswered = [...walk.outstanding.keys()].filter((k) => k.startsWith("update:")).map((k) => k.slice(7))
-    expect([...unanswered].sort()).toEqual([...progress.inFlight].sort())
+    const repairing = progress.failedWithinBudget.filter(
+      (id) => walk.outstanding.has(`rollback:${id}`) && progress.inFlight.includes(id)
+    )
+    expect([...unanswered, ...repairing].sort()).toEqual([...progress.inFlight].sort())
+    expect(ctx.repairing).toBe(repairing.length)
   }
+  // Failures within the budget never exceed it, in any group.
+  const perGroup = input.failureBudget?.perGroup ?? 0
+  const byGroup = new Map<string, number>()
+  for (const id of progress.failedWithinBudget) {
+    const g = input.failureBudget?.groupOf?.[id] ?? ""
+    byGroup.set(g, (byGroup.get(g) ?? 0) + 1)
+  }
+  for (const count of byGroup.values()) expect(count).toBeLessThanOrEqual(perGroup)
   // A snapshot of the context restores to the same context.
   const restored = restoreContext(input, JSON.parse(JSON.stringify(persistContext(ctx))))
   expect(JSON.parse(JSON.stringify(restored))).toEqual(JSON.parse(JSON.stringify(ctx)))

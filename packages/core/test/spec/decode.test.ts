@@ -333,7 +333,7 @@ describe("bad specs report every problem with its path", () => {
       "spec.artifact.config.env.bad-name: invalid key: expected an environment variable name [A-Za-z_][A-Za-z0-9_]*",
       "spec.artifact.config.env.PORT: expected a string (quote numbers and booleans), got 8080",
       "spec.artifact.config.files[\"etc/x\"]: invalid key: expected an absolute file path without '..' components",
-      "spec.topology: expected a label key, or { key, maxSharePerWave?, order?, values?, groupBy?, groupsAtOnce? }, got 5",
+      "spec.topology: expected a label key, or { key, maxSharePerWave?, order?, values?, groupBy?, groupsAtOnce?, maxFailuresPerGroup? }, got 5",
       'spec.rollback.onFailure: expected a boolean (true or false), got "yes"'
     ])
   })
