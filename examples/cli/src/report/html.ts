@@ -1,4 +1,4 @@
-import type { JournalEntry, RolloutHeader, RolloutProgress, RolloutResult } from "@sluice/core"
+import type { AnalysisVerdict, JournalEntry, RolloutHeader, RolloutProgress, RolloutResult } from "@sluice/core"
 
 /** What the report is built from: one rollout as `inspectRollout` reads it from the store. */
 export interface ReportInput {
@@ -29,6 +29,7 @@ const storyOf = (entries: ReadonlyArray<JournalEntry>) => {
   const gates: Gate[] = []
   const failures: Array<{ readonly at: number; readonly target: string; readonly reason: string }> = []
   const controls: Array<{ readonly at: number; readonly signal: string; readonly ignored?: string }> = []
+  const analyses: Array<{ readonly at: number; readonly wave: number; readonly verdict: AnalysisVerdict }> = []
   let rollbackAt: number | undefined
   let first: number | undefined
   let last: number | undefined
@@ -64,6 +65,8 @@ const storyOf = (entries: ReadonlyArray<JournalEntry>) => {
         break
       case "ANALYSIS_PASSED":
         gates.push({ at: entry.at, what: `wave ${Number(e.wave)} analysis`, allow: true, detail: "passed" })
+        for (const verdict of (e.verdicts as ReadonlyArray<AnalysisVerdict> | undefined) ?? [])
+          analyses.push({ at: entry.at, wave: Number(e.wave), verdict })
         break
       case "ANALYSIS_FAILED":
         gates.push({
@@ -72,6 +75,8 @@ const storyOf = (entries: ReadonlyArray<JournalEntry>) => {
           allow: false,
           detail: String(e.reason)
         })
+        for (const verdict of (e.verdicts as ReadonlyArray<AnalysisVerdict> | undefined) ?? [])
+          analyses.push({ at: entry.at, wave: Number(e.wave), verdict })
         break
       case "TARGET_FAILED":
         failures.push({ at: entry.at, target: String(e.targetId), reason: String(e.reason) })
@@ -88,7 +93,7 @@ const storyOf = (entries: ReadonlyArray<JournalEntry>) => {
         : "running"
     w.end ??= failed ? rollbackAt : last
   }
-  return { waves, gates, failures, controls, rollbackAt, first: first ?? 0, last: last ?? 0 }
+  return { waves, gates, failures, controls, analyses, rollbackAt, first: first ?? 0, last: last ?? 0 }
 }
 
 /** Targets per topology value and wave, each cell coloured by what became of its targets. */
@@ -149,6 +154,65 @@ const timeline = (story: ReturnType<typeof storyOf>) => {
   return `<svg class="timeline" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="waves over time">${bars.join("")}${rollback}<text x="110" y="${height - 4}" class="axis">0 s</text><text x="${width - 60}" y="${height - 4}" class="axis">${escapeHtml(seconds(span))}</text></svg>`
 }
 
+type MetricVerdict = NonNullable<AnalysisVerdict["judgement"]>["metrics"][number]
+
+const num = (x: number | undefined) => (x === undefined ? "–" : Number.isInteger(x) ? String(x) : x.toPrecision(4))
+
+/**
+ * One metric of a canary judgement as a strip plot (SVG): each baseline and each canary target's
+ * value on a shared axis, their medians marked, the tolerance band's edges around the baseline
+ * median when the verdict says where they are.
+ */
+const metricPlot = (m: MetricVerdict) => {
+  const canary = m.canaryValues ?? []
+  const baseline = m.baselineValues ?? []
+  const all = [...canary, ...baseline]
+  if (all.length === 0) return `<p class="none">no values to plot</p>`
+  let lo = Math.min(...all)
+  let hi = Math.max(...all)
+  if (hi === lo) {
+    lo -= 1
+    hi += 1
+  }
+  const width = 520
+  const x = (v: number) => 90 + ((v - lo) / (hi - lo)) * (width - 110)
+  // A fixed jitter per position (no randomness: the same journal renders the same page).
+  const dots = (values: ReadonlyArray<number>, y: number, cls: string) =>
+    values
+      .map(
+        (v, i) =>
+          `<circle class="${cls}" cx="${x(v).toFixed(1)}" cy="${(y + ((i * 7) % 11) - 5).toFixed(1)}" r="3.5"><title>${escapeHtml(num(v))}</title></circle>`
+      )
+      .join("")
+  const median = (v: number | undefined, y: number, cls: string) =>
+    v === undefined
+      ? ""
+      : `<line class="median ${cls}" x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${y - 12}" y2="${y + 12}"/>`
+  return `<svg class="metric" data-testid="metric-plot" viewBox="0 0 ${width} 96" width="${width}" height="96" role="img" aria-label="${escapeHtml(`${m.name}: canary against baseline`)}"><text x="8" y="32">baseline</text><text x="8" y="70">canary</text>${dots(baseline, 28, "baseline")}${dots(canary, 66, "canary")}${median(m.baselineMedian, 28, "baseline")}${median(m.canaryMedian, 66, "canary")}<text class="axis" x="90" y="92">${escapeHtml(num(lo))}</text><text class="axis" text-anchor="end" x="${width - 20}" y="92">${escapeHtml(num(hi))}</text></svg>`
+}
+
+/** Each analysis run's verdict: its tally and, for a canary judgement, every metric with its plot. */
+const analysisSection = (analyses: ReturnType<typeof storyOf>["analyses"], at: (t: number) => string) => {
+  if (analyses.length === 0) return `<p class="none">no analysis ran</p>`
+  return analyses
+    .map(({ at: t, wave, verdict: v }) => {
+      const ok = v.phase === "Successful"
+      const judgement = v.judgement
+      const metrics =
+        judgement === undefined
+          ? ""
+          : `<p>judgement <strong>${escapeHtml(judgement.result)}</strong>, score ${escapeHtml(num(judgement.score))}: ${judgement.canary.length} canary against ${judgement.baseline.length} baseline target(s)</p>
+<table class="metrics"><thead><tr><th>metric</th><th>group</th><th>class</th><th>p</th><th>shift</th><th>canary median</th><th>baseline median</th><th>plot</th></tr></thead><tbody>${judgement.metrics
+              .map(
+                (m) =>
+                  `<tr data-testid="metric-row" class="${m.failed ? "deny" : "allow"}"><td>${escapeHtml(m.name)}${m.critical ? " <small>(critical)</small>" : ""}</td><td>${escapeHtml(m.group)}</td><td>${escapeHtml(m.classification)}</td><td>${escapeHtml(m.p === undefined ? "–" : m.p.toPrecision(3))}</td><td>${escapeHtml(num(m.estimate))}</td><td>${escapeHtml(num(m.canaryMedian))}</td><td>${escapeHtml(num(m.baselineMedian))}</td><td>${metricPlot(m)}</td></tr>`
+              )
+              .join("")}</tbody></table>`
+      return `<section class="analysis" data-testid="analysis"><h3>${at(t)}wave ${wave}: <span class="${ok ? "allow" : "deny"}">${escapeHtml(v.analysis)} ${escapeHtml(v.phase.toLowerCase())}</span></h3><p>${escapeHtml(`${v.successful} successful, ${v.failed} failed, ${v.inconclusive} inconclusive, ${v.errors} error measurement(s)`)}: ${escapeHtml(v.reason)}</p>${metrics}</section>`
+    })
+    .join("\n")
+}
+
 /** One self-contained HTML page: no script, no external resource; every journal text escaped. */
 export const renderReport = (input: ReportInput): string => {
   const { header, result, progress } = input
@@ -177,6 +241,8 @@ table.grid{border-collapse:collapse}table.grid th,table.grid td{border:1px solid
 td.updated{background:#d8f5dd}td.rolledback{background:#fde0dc}td.partial{background:#fff3c4}td.untouched{background:#f1f3f6;color:#7a8490}td.empty{background:#fff}
 svg.timeline text{font-size:12px;fill:#1d232a}svg .wave.healthy rect{fill:#3c9d5a}svg .wave.failed rect{fill:#c8412f}svg .wave.running rect{fill:#3f6fd1}
 svg line.rollback{stroke:#c8412f;stroke-dasharray:4 3}svg text.rollback{fill:#c8412f}svg text.axis{fill:#7a8490}
+h3{font-size:14px;margin:12px 0 4px}table.metrics{border-collapse:collapse}table.metrics th,table.metrics td{border-bottom:1px solid #e4e8ee;padding:2px 8px;text-align:left;vertical-align:middle}
+svg.metric text{font-size:11px;fill:#1d232a}svg circle.baseline{fill:#8a96a8}svg circle.canary{fill:#3f6fd1}tr.deny svg circle.canary{fill:#c8412f}svg line.median{stroke:#1d232a;stroke-width:2}
 .allow{color:#13612a}.deny{color:#8a1c12}.at{color:#7a8490;font-variant-numeric:tabular-nums;margin-right:6px}.none{color:#7a8490}
 </style></head>
 <body>
@@ -195,6 +261,8 @@ ${zoneGrid(input)}
 ${timeline(story)}
 <h2>Gate decisions</h2>
 ${list(story.gates, "no gate decided (the rollout did not get that far)", (g) => `${at(g.at)}<span class="${g.allow ? "allow" : "deny"}">${g.allow ? "✓" : "✗"} ${escapeHtml(g.what)}</span>: ${escapeHtml(g.detail)}`)}
+<h2>Analysis</h2>
+${analysisSection(story.analyses, at)}
 <h2>Health</h2>
 ${list(story.failures, "no target failed", (f) => `${at(f.at)}<code>${escapeHtml(f.target)}</code>: ${escapeHtml(f.reason)}`)}
 <h2>Rollback</h2>

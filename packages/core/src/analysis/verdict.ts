@@ -19,7 +19,10 @@ export const MetricVerdict = Schema.Struct({
   estimate: Schema.optionalKey(Schema.Number),
   canaryMedian: Schema.optionalKey(Schema.Number),
   baselineMedian: Schema.optionalKey(Schema.Number),
-  reason: Schema.String
+  reason: Schema.String,
+  /** The values compared (finite ones, at most 200 targets a side): what the report page plots. */
+  canaryValues: Schema.optionalKey(Schema.Array(Schema.Number)),
+  baselineValues: Schema.optionalKey(Schema.Array(Schema.Number))
 })
 
 export const JudgementVerdict = Schema.Struct({

@@ -189,7 +189,13 @@ export const makeAnalysis = (deps: {
               : j.result === "fail"
                 ? "Failed"
                 : "Error"
-        const judgement: JudgementVerdict = { ...j, canary, baseline }
+        // The values judged go with the verdict, so the report page can plot canary against baseline.
+        const metrics = j.metrics.map((m, i) => ({
+          ...m,
+          canaryValues: samples[i]!.canary.filter(Number.isFinite),
+          baselineValues: samples[i]!.baseline.filter(Number.isFinite)
+        }))
+        const judgement: JudgementVerdict = { ...j, metrics, canary, baseline }
         return {
           phase,
           message: `judgement ${j.result} (${canary.length} canary, ${baseline.length} baseline targets): ${j.reason}`,

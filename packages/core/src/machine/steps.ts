@@ -386,8 +386,7 @@ export const rollbacksSettled = (ctx: RolloutContext, targetIds: ReadonlyArray<s
 export const rollbackDone = (ctx: RolloutContext): boolean => rollbackPending(ctx) === 0 && ctx.rollbackInFlight === 0
 
 /** The group a target's failures count against (the whole rollout without a group key). */
-const groupOf = (ctx: RolloutContext, targetId: string): string =>
-  ctx.failureBudget?.groupOf?.[targetId] ?? ""
+const groupOf = (ctx: RolloutContext, targetId: string): string => ctx.failureBudget?.groupOf?.[targetId] ?? ""
 
 /** Whether a failure of this in-flight target fits in its group's failure budget. */
 export const withinFailureBudget = (ctx: RolloutContext, targetId: string): boolean => {

@@ -441,7 +441,8 @@ export const TopologySchema = Schema.Union([LabelKey, TopologyStruct])
     )
   )
   .annotate({
-    expected: "a label key, or { key, maxSharePerWave?, order?, values?, groupBy?, groupsAtOnce?, maxFailuresPerGroup? }"
+    expected:
+      "a label key, or { key, maxSharePerWave?, order?, values?, groupBy?, groupsAtOnce?, maxFailuresPerGroup? }"
   })
 export type Topology = typeof TopologySchema.Type
 
@@ -691,6 +692,38 @@ export const PolicyData = Schema.StructWithRest(
 )
 export type PolicyData = typeof PolicyData.Type
 
+/**
+ * A PEM `PUBLIC KEY` block, as `cosign generate-key-pair` writes `cosign.pub` (inline in the spec,
+ * e.g. a YAML `|` block). Checked for its shape here; the verifier parses the key, and a key it
+ * cannot read denies.
+ */
+const PEM_PUBLIC_KEY = /^\s*-----BEGIN PUBLIC KEY-----\r?\n(?:[A-Za-z0-9+/=]+\r?\n)+-----END PUBLIC KEY-----\s*$/
+export const PemPublicKey = expecting(
+  Schema.String.check(Schema.isPattern(PEM_PUBLIC_KEY)),
+  "a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----, as in cosign.pub)"
+)
+
+/**
+ * The signature gate: the image's digest must carry a cosign signature that verifies against
+ * `publicKey`, before any target is touched. Off by default; on, it needs a key.
+ */
+export const SignatureGateSpec = Schema.Struct({
+  enabled: Schema.Boolean.pipe(withDefault(false)),
+  publicKey: Schema.optionalKey(PemPublicKey)
+}).check(
+  Schema.makeFilter((g) =>
+    g.enabled && g.publicKey === undefined
+      ? {
+          path: ["publicKey"],
+          issue: new SchemaIssue.InvalidValue({
+            message: "the signature gate is enabled: it needs the signer's publicKey (the PEM of cosign.pub)"
+          })
+        }
+      : undefined
+  )
+)
+export type SignatureGateSpec = typeof SignatureGateSpec.Type
+
 export const Gates = Schema.Struct({
   policy: Schema.Struct({
     enabled: Schema.Boolean.pipe(withDefault(true)),
@@ -703,6 +736,7 @@ export const Gates = Schema.Struct({
     reportsDir: Schema.optionalKey(NonEmpty),
     waiveMissingReport: Schema.Boolean.pipe(withDefault(false))
   }).pipe(withStructDefault),
+  signature: SignatureGateSpec.pipe(withStructDefault),
   analysis: Schema.Array(AnalysisTemplate).check(uniqueNames).pipe(withDefault([])),
   manualApproval: ManualApproval.pipe(withStructDefault)
 })

@@ -170,6 +170,9 @@ describe.skipIf(binary === undefined)("canary judge against the real Prometheus"
     expect(byName.memory?.classification).toBe("Pass")
     // The shift is about twice the baseline's median (×3), far outside the 25 % band.
     expect(byName.errors!.estimate! / byName.errors!.baselineMedian!).toBeGreaterThan(1.5)
+    // The values judged travel with the verdict (the report page plots them), one per target.
+    expect(byName.errors?.canaryValues).toHaveLength(3)
+    expect(byName.errors?.baselineValues).toHaveLength(9)
     // Journaled with the outcome: the journal says why the wave was rolled back.
     const failed = entries.flatMap((e) => (e.kind === "event" && e.event.type === "ANALYSIS_FAILED" ? [e.event] : []))
     expect(failed).toHaveLength(1)
