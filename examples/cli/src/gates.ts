@@ -1,18 +1,21 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { PolicyEngine, RolloutSpec, ScanReportSource } from "@sluice/core"
+import type { PolicyEngine, RolloutSpec, ScanReportSource, SignatureVerifier } from "@sluice/core"
 import { Layer } from "effect"
+import { signatureLayer } from "./signature.js"
 
 /**
- * The policy and scan gates' services for a spec: the built-in bundle (fail closed when it is
- * missing) plus the spec's own bundles, and a Trivy report directory for the scan gate. The one
- * place that knows `@sluice/policies`; loaded lazily so commands that need no gate stay fast.
+ * The policy, scan and signature gates' services for a spec: the built-in bundle (fail closed when
+ * it is missing) plus the spec's own bundles, a Trivy report directory for the scan gate, and the
+ * cosign verifier for the signature gate. The one place that knows `@sluice/policies`; loaded
+ * lazily so commands that need no gate stay fast.
  */
 export const gateLayer = async (
   spec: RolloutSpec
-): Promise<Layer.Layer<PolicyEngine | ScanReportSource> | Layer.Layer<never>> => {
+): Promise<Layer.Layer<PolicyEngine | ScanReportSource | SignatureVerifier> | Layer.Layer<never>> => {
   const { policy, scan } = spec.spec.gates
-  if (!policy.enabled && !scan.enabled) return Layer.empty
+  const signatures = (await signatureLayer(spec)) ?? Layer.empty
+  if (!policy.enabled && !scan.enabled) return signatures
   const policies = await import("@sluice/policies")
   // spec.gates.policy.data (with --policy-data) is merged over every bundle's data, as
   // `policy eval --data` does. The spec's scan waiver and Pod Security profiles are not data: the
@@ -26,7 +29,7 @@ export const gateLayer = async (
   const engine = policies.PolicyEngineLive.layerFromBundles(sources)
   const reports =
     scan.enabled && scan.reportsDir !== undefined ? policies.TrivyReportDirectory.layer(scan.reportsDir) : Layer.empty
-  return Layer.mergeAll(engine, reports) as Layer.Layer<PolicyEngine | ScanReportSource>
+  return Layer.mergeAll(engine, reports, signatures) as Layer.Layer<PolicyEngine | ScanReportSource | SignatureVerifier>
 }
 
 /** Whether the committed built-in bundle is there (the demo turns the gate off, and says so, when it is not). */

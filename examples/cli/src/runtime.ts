@@ -16,6 +16,7 @@ import {
   RolloutMetrics,
   RolloutStore,
   type ScanReportSource,
+  type SignatureVerifier,
   type SpecProblem,
   type TargetAdapter
 } from "@sluice/core"
@@ -589,7 +590,7 @@ export interface RunRequest<E> {
   readonly verbose: boolean
   readonly store: RolloutStoreShape
   readonly adapter: OpenAdapter
-  readonly gates: Layer.Layer<PolicyEngine | ScanReportSource> | Layer.Layer<never>
+  readonly gates: Layer.Layer<PolicyEngine | ScanReportSource | SignatureVerifier> | Layer.Layer<never>
   /** Known up-front for resume / rollback runs; apply learns it when the store creates it. */
   readonly header?: RolloutHeader
   readonly seed?: (renderer: Renderer) => void

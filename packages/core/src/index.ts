@@ -102,6 +102,15 @@ export {
   Violation,
   violationFields
 } from "./policy/PolicyEngine.js"
+export {
+  SignatureError,
+  type SignatureRequest,
+  type SignatureTrust,
+  SignatureVerdict,
+  SignatureVerifier,
+  type SignatureVerifierShape,
+  Signer
+} from "./policy/SignatureVerifier.js"
 
 // Running a rollout (interpreter, machine, run).
 export {

@@ -139,3 +139,13 @@ export {
   readInputFile,
   readScanFile
 } from "./harness/inputs.js"
+// The signature gate's verifier: cosign key-based signatures read from the image's registry.
+export {
+  COSIGN_SIGNATURE_ANNOTATION,
+  CosignSignatureVerifier,
+  type CosignVerifierOptions,
+  keyFingerprint,
+  makeCosignVerifier,
+  type RegistryCredentials,
+  SIMPLE_SIGNING_MEDIA_TYPE
+} from "./signature/cosign.js"

@@ -51,7 +51,12 @@ export const describeEvent = (e: RolloutEvent, model: ProgressModel, style: Styl
           e.warnings.length > 0
             ? style.yellow(` — ${plural(e.warnings.length, "warning")}: ${groupWarnings(e.warnings)}`)
             : ""
-        return `${style.green("✓")} ${e.gate} gate passed${where}${warn}`
+        // The signature gate names what it verified and who signed it (the operator's audit line).
+        const signed =
+          e.signature === undefined
+            ? ""
+            : `: ${e.signature.digest} signed by key ${e.signature.signer.fingerprint} (${e.signature.source})`
+        return `${style.green("✓")} ${e.gate} gate passed${where}${signed}${warn}`
       }
       const targets = new Set(e.violations.map((v) => v.targetId)).size
       return `${style.red("✗")} ${e.gate} gate denied${where}: ${plural(e.violations.length, "violation")} on ${plural(targets, "target")}${e.violations[0] === undefined ? "" : ` — first: ${e.violations[0].targetId}: [${e.violations[0].rule}] ${e.violations[0].message}`}`

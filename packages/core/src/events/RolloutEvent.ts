@@ -1,6 +1,7 @@
 import { Context, Effect, Layer, Schema } from "effect"
 import { AnalysisVerdict } from "../analysis/verdict.js"
 import { PolicyDecision, violationFields } from "../policy/PolicyEngine.js"
+import { SignatureVerdict } from "../policy/SignatureVerifier.js"
 
 /**
  * The event stream's format version, carried by every event: a consumer (an audit log reader, a
@@ -41,6 +42,11 @@ export const RolloutEvent = Schema.Union([
     allow: Schema.Boolean,
     violations: Schema.Array(GateViolation),
     warnings: Schema.Array(GateViolation),
+    /**
+     * The signature gate's pass: the digest verified and who signed it (the key's fingerprint).
+     * Optional, so streams written before the gate existed still decode.
+     */
+    signature: Schema.optionalKey(SignatureVerdict),
     /** An analysis gate's verdict: the run's tally and the canary judgement, per metric. */
     analysis: Schema.optionalKey(AnalysisVerdict)
   }),

@@ -12,6 +12,7 @@ import { indexOf } from "../machine/steps.js"
 import type { Command, DeniedTarget, MachineEvent, MachineInput, Note, Outcome } from "../machine/types.js"
 import type { Inventory, Plan } from "../plan/Plan.js"
 import { PolicyEngine, ScanReportSource } from "../policy/PolicyEngine.js"
+import { SignatureVerifier } from "../policy/SignatureVerifier.js"
 import {
   type JournalEntry,
   type RolloutHeader,
@@ -26,6 +27,7 @@ import { controlEvent, makeControlInbox } from "./controls.js"
 import { makeEmitter } from "./emitter.js"
 import { resolveArtifactDigest } from "./artifactDigest.js"
 import { makeGates, summarize } from "./gates.js"
+import { makeSignatureGate } from "./signatureGate.js"
 import { makeAnalysis } from "./analysis.js"
 import { logNote } from "./logs.js"
 import { makeHealthCheck } from "./health.js"
@@ -266,6 +268,7 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const adapter = yield* TargetAdapter
       const policy = Option.getOrUndefined(yield* Effect.serviceOption(PolicyEngine))
       const scans = Option.getOrUndefined(yield* Effect.serviceOption(ScanReportSource))
+      const verifier = Option.getOrUndefined(yield* Effect.serviceOption(SignatureVerifier))
       const metrics = Option.getOrUndefined(yield* Effect.serviceOption(MetricsProvider))
       const sink = Option.getOrUndefined(yield* Effect.serviceOption(EventSink))
       const { config, rolloutId } = header
@@ -316,6 +319,7 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const topologyOf = (id: string) =>
         topologyKey === undefined ? undefined : (targets.get(id)?.labels[topologyKey] ?? "")
       const gates = makeGates({ config, adapter, policy, scans, call, events, targets })
+      const signatureGate = makeSignatureGate({ config, trust: config.gates.signature, verifier, events })
       const verify = makeHealthCheck({ adapter, health: config.health, call, events, topologyOf })
       const ops = makeTargetOps({ header, adapter, call, events, verify, journal, applied, targets, topologyOf, send })
 
@@ -338,25 +342,45 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
           if (refused !== undefined) return yield* send({ type: "INVALID", reason: refused })
           yield* send({ type: "VALIDATED" })
         }),
+        // The signature gate first: an image nobody vouched for is not even inspected against the
+        // policies. It is decided once, here: every wave deploys the digest it verified.
         evaluateGates: () =>
-          gates
-            .check(
-              header.plan.waves.flatMap((w) => w.targets),
-              undefined
-            )
-            .pipe(
-              Effect.flatMap((violations) =>
-                violations.length === 0
-                  ? send({ type: "GATES_PASSED" })
-                  : send({ type: "GATES_DENIED", reason: `blocked by gates: ${summarize(violations)}`, violations })
-              ),
-              Effect.catch((e: AdapterError) =>
-                send({
-                  type: "GATES_DENIED",
-                  reason: `gate could not inspect targets (fail closed): ${failureMessage(e)}`
-                })
-              )
+          signatureGate.check.pipe(
+            Effect.flatMap((signed) =>
+              signed.denied.length > 0
+                ? send({
+                    type: "GATES_DENIED",
+                    reason: `blocked by gates: ${summarize(signed.denied)}`,
+                    violations: signed.denied
+                  })
+                : gates
+                    .check(
+                      header.plan.waves.flatMap((w) => w.targets),
+                      undefined
+                    )
+                    .pipe(
+                      Effect.flatMap((violations) =>
+                        violations.length === 0
+                          ? send(
+                              signed.verdict === undefined
+                                ? { type: "GATES_PASSED" }
+                                : { type: "GATES_PASSED", signature: signed.verdict }
+                            )
+                          : send({
+                              type: "GATES_DENIED",
+                              reason: `blocked by gates: ${summarize(violations)}`,
+                              violations
+                            })
+                      )
+                    )
             ),
+            Effect.catch((e: AdapterError) =>
+              send({
+                type: "GATES_DENIED",
+                reason: `gate could not inspect targets (fail closed): ${failureMessage(e)}`
+              })
+            )
+          ),
         checkWave: (wave: number) =>
           gates.check(header.machineInput.waves[wave]?.targets ?? [], wave).pipe(
             Effect.flatMap((violations) =>

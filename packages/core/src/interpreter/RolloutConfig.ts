@@ -1,6 +1,7 @@
 import type { Artifact, ProbeSpec } from "../adapter/TargetAdapter.js"
 import type { SuccessCondition } from "../spec/SuccessCondition.js"
 import type { PolicyParams } from "../policy/PolicyEngine.js"
+import type { SignatureTrust } from "../policy/SignatureVerifier.js"
 
 /** An argument substituted for `{{args.<name>}}`: a fixed value, or each target's label. */
 export interface AnalysisArgConfig {
@@ -91,6 +92,11 @@ export interface RolloutConfig {
     readonly policy: boolean
     readonly scan: boolean
     readonly analysis: ReadonlyArray<AnalysisConfig>
+    /**
+     * `spec.gates.signature`, present only when it is on: the key a signature of the artifact's digest
+     * must verify against (absent in headers written before the gate existed: the gate is off).
+     */
+    readonly signature?: SignatureTrust
     /** The spec's settings handed to the policy engine with every evaluation (profiles, waivers). */
     readonly params?: PolicyParams
   }

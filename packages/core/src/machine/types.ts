@@ -1,6 +1,7 @@
 import type { AnalysisVerdict } from "../analysis/verdict.js"
 import type { WavePause } from "../plan/Plan.js"
 import type { StatusVector } from "./status.js"
+import type { SignatureVerdict } from "../policy/SignatureVerifier.js"
 
 /** The slice of a plan wave the machine needs; plain data so snapshots serialize as JSON. */
 export interface MachineWave {
@@ -109,7 +110,11 @@ export interface DeniedTarget {
 export type MachineEvent =
   | { readonly type: "VALIDATED" }
   | { readonly type: "INVALID"; readonly reason: string }
-  | { readonly type: "GATES_PASSED" }
+  /**
+   * `signature`: the signature gate's verdict (digest and signer), journaled with the pass so the
+   * journal says who vouched for the bytes the rollout deploys; the machine does not read it.
+   */
+  | { readonly type: "GATES_PASSED"; readonly signature?: SignatureVerdict }
   | { readonly type: "GATES_DENIED"; readonly reason: string; readonly violations?: ReadonlyArray<DeniedTarget> }
   | { readonly type: "WAVE_CHECKED"; readonly wave: number }
   | {

@@ -69,6 +69,9 @@ export const configFromSpec = (
       policy: body.gates.policy.enabled,
       scan: body.gates.scan.enabled,
       analysis,
+      ...(body.gates.signature.enabled && body.gates.signature.publicKey !== undefined
+        ? { signature: { publicKey: body.gates.signature.publicKey } }
+        : {}),
       params: {
         ...(body.gates.policy.profiles === undefined ? {} : { podSecurity: { profiles: body.gates.policy.profiles } }),
         scan: { waiveMissingReport: body.gates.scan.waiveMissingReport }

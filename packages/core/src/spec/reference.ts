@@ -128,6 +128,10 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.gates.scan.enabled": "Require a scan report within the policy's severity threshold.",
   "spec.gates.scan.reportsDir": "Where the reports are (relative to the spec file).",
   "spec.gates.scan.waiveMissingReport": "Let an image without a report pass (with a warning).",
+  "spec.gates.signature": "The image signature gate (cosign signatures in the image's registry).",
+  "spec.gates.signature.enabled":
+    "Require a signature of the artifact's digest that verifies against `publicKey` before any target is touched.",
+  "spec.gates.signature.publicKey": "The signer's public key: the PEM of `cosign.pub`, inline.",
   "spec.gates.analysis": "Analysis templates that canary `analysis` steps name.",
   "spec.gates.analysis[].name": "The template's name.",
   "spec.gates.analysis[].provider": "Where the metric comes from.",

@@ -69,6 +69,7 @@ describe("good specs decode", () => {
     expect(spec.spec.gates).toEqual({
       policy: { enabled: true },
       scan: { enabled: true, reportsDir: "./reports", waiveMissingReport: false },
+      signature: { enabled: false },
       analysis: [],
       manualApproval: { before: "first" }
     })

@@ -1,0 +1,315 @@
+/**
+ * The signature gate's verifier for cosign's key-based signatures, read from the image's registry.
+ *
+ * Why this shape: `cosign sign --key` (v2) stores a signature as an OCI manifest tagged
+ * `sha256-<hex of the image digest>.sig` in the image's repository; each layer is a "simple signing"
+ * JSON payload (`critical.image.docker-manifest-digest` names the signed digest) with the base64
+ * signature over the payload's bytes in the layer's `dev.cosignproject.cosign/signature`
+ * annotation. The npm `sigstore` / `@sigstore/verify` libraries verify Sigstore *bundles* and have no
+ * registry client, so the registry is read here (Distribution API over Effect's `HttpClient`, with
+ * the registry's Basic or Bearer challenge), and each layer becomes a message-signature bundle that
+ * `@sigstore/verify`'s `Verifier` checks against the trusted key (no transparency log or timestamp
+ * is required: a key-based signature made with `--tlog-upload=false` has none, and the key itself
+ * is the trust). The payload's digest must equal the artifact's digest, or the signature vouches for
+ * other bytes: a signature copied to another image's tag is refused.
+ */
+import { createHash, createPublicKey, type KeyObject } from "node:crypto"
+import type { Bundle } from "@sigstore/bundle"
+import { HashAlgorithm } from "@sigstore/protobuf-specs"
+import { type TrustMaterial, toSignedEntity, Verifier } from "@sigstore/verify"
+import {
+  SignatureError,
+  type SignatureRequest,
+  type SignatureVerdict,
+  SignatureVerifier,
+  type SignatureVerifierShape
+} from "@sluice/core"
+import { Duration, Effect, Layer, Schema } from "effect"
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
+
+export interface RegistryCredentials {
+  readonly username: string
+  readonly password: string
+}
+
+export interface CosignVerifierOptions {
+  /** Credentials for a registry host (with its port), e.g. from the Docker adapter's config. */
+  readonly credentials?: (registry: string) => RegistryCredentials | undefined
+  /** Per registry request (default 30 s). */
+  readonly timeoutMs?: number
+}
+
+/** The annotation cosign puts the base64 signature in, on each layer of the `.sig` manifest. */
+export const COSIGN_SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+export const SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+const SIMPLE_SIGNING_TYPE = "cosign container image signature"
+const KEY_HINT = "sluice-signature-gate"
+const DIGEST = /^sha256:([a-f0-9]{64})$/
+const MANIFEST_ACCEPT = [
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json"
+]
+
+const SignatureManifest = Schema.Struct({
+  layers: Schema.Array(
+    Schema.Struct({
+      mediaType: Schema.String,
+      digest: Schema.String,
+      annotations: Schema.optional(Schema.Record(Schema.String, Schema.String))
+    })
+  )
+})
+
+/** The simple-signing payload: only `critical` is trusted (cosign's `optional` is unsigned metadata in practice). */
+const SimpleSigningPayload = Schema.Struct({
+  critical: Schema.Struct({
+    identity: Schema.Struct({ "docker-reference": Schema.String }),
+    image: Schema.Struct({ "docker-manifest-digest": Schema.String }),
+    type: Schema.String
+  })
+})
+
+/** `sha256:<hex>` of the key's DER SubjectPublicKeyInfo: the signer as the journal names it. */
+export const keyFingerprint = (key: KeyObject): string =>
+  `sha256:${createHash("sha256")
+    .update(key.export({ type: "spki", format: "der" }))
+    .digest("hex")}`
+
+const isLocal = (registry: string) => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry)
+const registryRoot = (registry: string, scheme: string) =>
+  `${scheme}://${registry === "docker.io" ? "registry-1.docker.io" : registry}`
+
+/** Verifies one simple-signing layer's signature with `@sigstore/verify` against the trusted key. */
+const verifyWithKey = (key: KeyObject, payload: Uint8Array, signature: Uint8Array): string | undefined => {
+  const trust: TrustMaterial = {
+    certificateAuthorities: [],
+    timestampAuthorities: [],
+    tlogs: [],
+    ctlogs: [],
+    publicKey: (hint) => {
+      if (hint !== KEY_HINT) throw new Error(`unknown key ${hint}`)
+      return { publicKey: key, validFor: () => true }
+    }
+  }
+  const bundle = {
+    mediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+    verificationMaterial: {
+      content: { $case: "publicKey", publicKey: { hint: KEY_HINT } },
+      tlogEntries: [],
+      timestampVerificationData: { rfc3161Timestamps: [] }
+    },
+    content: {
+      $case: "messageSignature",
+      messageSignature: {
+        messageDigest: { algorithm: HashAlgorithm.SHA2_256, digest: createHash("sha256").update(payload).digest() },
+        signature: Buffer.from(signature)
+      }
+    }
+  } as unknown as Bundle
+  try {
+    // Thresholds 0: a key-based signature's trust is the key; no log, SCT or timestamp is asked for.
+    new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(
+      toSignedEntity(bundle, Buffer.from(payload))
+    )
+    return undefined
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e)
+  }
+}
+
+/**
+ * A {@link SignatureVerifier} for cosign key-based signatures stored in the image's registry. Needs
+ * an `HttpClient` (e.g. `FetchHttpClient.layer` from `effect/http`).
+ */
+export const makeCosignVerifier = (options: CosignVerifierOptions = {}) =>
+  Effect.map(Effect.service(HttpClient.HttpClient), (client): SignatureVerifierShape => {
+    const timeout = Duration.millis(options.timeoutMs ?? 30_000)
+    const verify = Effect.fn("CosignVerifier.verify")(function* (request: SignatureRequest) {
+      const { digest, registry, repository } = request
+      const fail = (reason: SignatureError["reason"], message: string, cause?: unknown) =>
+        new SignatureError({ reason, digest, message, ...(cause === undefined ? {} : { cause }) })
+      const hex = DIGEST.exec(digest)?.[1]
+      if (hex === undefined) return yield* fail("malformed", `${digest} is not a sha256 digest`)
+      let key: KeyObject
+      try {
+        key = createPublicKey(request.trust.publicKey)
+      } catch (e) {
+        return yield* fail("malformed", `the signature gate's publicKey cannot be read: ${String(e)}`, e)
+      }
+      const fingerprint = keyFingerprint(key)
+      const sigTag = `sha256-${hex}.sig`
+      const source = `${registry}/${repository}:${sigTag}`
+      const what = `${digest} of ${request.image}`
+
+      // One reader per scheme: http first for a registry on this host (as docker and cosign do).
+      let authorization: string | undefined
+      const credentials = options.credentials?.(registry)
+      const send = (url: string, accept: ReadonlyArray<string>) =>
+        client
+          .execute(
+            HttpClientRequest.get(url).pipe(
+              HttpClientRequest.setHeaders({
+                ...(accept.length > 0 ? { accept: accept.join(", ") } : {}),
+                ...(authorization === undefined ? {} : { authorization })
+              })
+            )
+          )
+          .pipe(Effect.timeout(timeout))
+      const token = (challenge: string) =>
+        Effect.gen(function* () {
+          const basic =
+            credentials === undefined
+              ? undefined
+              : `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`
+          if (/^basic/i.test(challenge)) return basic
+          if (!/^bearer/i.test(challenge)) return undefined
+          const params: Record<string, string> = {}
+          for (const m of challenge.matchAll(/(\w+)="([^"]*)"/g)) params[m[1] as string] = m[2] as string
+          if (params.realm === undefined) return undefined
+          const url = new URL(params.realm)
+          if (params.service !== undefined) url.searchParams.set("service", params.service)
+          url.searchParams.set("scope", `repository:${repository}:pull`)
+          const res = yield* client
+            .execute(
+              HttpClientRequest.get(url).pipe(
+                HttpClientRequest.setHeaders(basic === undefined ? {} : { authorization: basic })
+              )
+            )
+            .pipe(Effect.timeout(timeout))
+          if (res.status !== 200) return undefined
+          const body = (yield* res.json) as { token?: unknown; access_token?: unknown }
+          const t = body.token ?? body.access_token
+          return typeof t === "string" ? `Bearer ${t}` : undefined
+        })
+      const get = (root: string, path: string, accept: ReadonlyArray<string>) =>
+        Effect.gen(function* () {
+          const url = `${root}/v2/${repository}/${path}`
+          let res: HttpClientResponse.HttpClientResponse = yield* send(url, accept)
+          if (res.status === 401 && authorization === undefined) {
+            authorization = yield* token(res.headers["www-authenticate"] ?? "")
+            if (authorization !== undefined) res = yield* send(url, accept)
+          }
+          return res
+        })
+
+      const read = (root: string) =>
+        Effect.gen(function* () {
+          const res = yield* get(root, `manifests/${sigTag}`, MANIFEST_ACCEPT)
+          if (res.status === 404) {
+            return yield* fail(
+              "unsigned",
+              `${what} is not signed: the registry has no cosign signature ${source} (sign it with cosign sign --key)`
+            )
+          }
+          if (res.status !== 200) {
+            return yield* fail(
+              "unreachable",
+              `cannot read the signatures of ${what}: GET ${sigTag} answered ${res.status}${res.status === 401 || res.status === 403 ? " (no or refused registry credentials)" : ""}`
+            )
+          }
+          const manifest = yield* res.json.pipe(
+            Effect.flatMap(Schema.decodeUnknownEffect(SignatureManifest)),
+            Effect.mapError((e) => fail("malformed", `the signature manifest ${source} is not a manifest: ${e}`, e))
+          )
+          const layers = manifest.layers.filter((l) => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE)
+          if (layers.length === 0)
+            return yield* fail("unsigned", `${source} holds no cosign simple-signing layer: ${what} is not signed`)
+          const problems: string[] = []
+          let otherDigest: string | undefined
+          for (const layer of layers) {
+            const sig = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION]
+            if (sig === undefined || !DIGEST.test(layer.digest)) {
+              problems.push(`layer ${layer.digest}: no signature annotation`)
+              continue
+            }
+            const blob = yield* get(root, `blobs/${layer.digest}`, [])
+            if (blob.status !== 200) {
+              problems.push(`layer ${layer.digest}: GET answered ${blob.status}`)
+              continue
+            }
+            const payload = new Uint8Array(yield* blob.arrayBuffer)
+            // Content addressing: the bytes must be the ones the signature manifest names.
+            if (`sha256:${createHash("sha256").update(payload).digest("hex")}` !== layer.digest) {
+              problems.push(`layer ${layer.digest}: the registry served other bytes`)
+              continue
+            }
+            const why = verifyWithKey(key, payload, Buffer.from(sig, "base64"))
+            if (why !== undefined) {
+              problems.push(`layer ${layer.digest}: ${why}`)
+              continue
+            }
+            // Only a payload whose signature verifies is read: its claims are the signer's.
+            let claims: typeof SimpleSigningPayload.Type
+            try {
+              claims = Schema.decodeUnknownSync(SimpleSigningPayload)(JSON.parse(Buffer.from(payload).toString("utf8")))
+            } catch (e) {
+              problems.push(`layer ${layer.digest}: the signed payload is not a simple-signing document (${String(e)})`)
+              continue
+            }
+            if (claims.critical.type !== SIMPLE_SIGNING_TYPE) {
+              problems.push(`layer ${layer.digest}: signed payload of type ${JSON.stringify(claims.critical.type)}`)
+              continue
+            }
+            const signed = claims.critical.image["docker-manifest-digest"]
+            if (signed !== digest) {
+              otherDigest = signed
+              continue
+            }
+            return {
+              digest,
+              signer: { kind: "key", fingerprint },
+              source,
+              scheme: "cosign simple-signing (key)"
+            } satisfies SignatureVerdict
+          }
+          if (otherDigest !== undefined) {
+            return yield* fail(
+              "mismatch",
+              `the signature ${source} was made by key ${fingerprint} for ${otherDigest}, not for ${what}: the image under that name is not the one signed`
+            )
+          }
+          return yield* fail(
+            "invalid",
+            `no signature of ${what} verifies against key ${fingerprint} (${source}: ${problems.join("; ")})`
+          )
+        })
+
+      // A registry on this host is tried over http, then https (as docker and cosign do); only a
+      // transport failure moves on to the next scheme: an answer (401, 404, …) is the registry's.
+      const schemes = isLocal(registry) ? ["http", "https"] : ["https"]
+      const transport: string[] = []
+      for (const scheme of schemes) {
+        const result = yield* read(registryRoot(registry, scheme)).pipe(
+          Effect.catchTags({
+            HttpClientError: (e) => Effect.succeed({ transport: `${scheme}: ${e.message}`, cause: e as unknown }),
+            TimeoutError: (e) =>
+              Effect.succeed({
+                transport: `${scheme}: no answer within ${Duration.toMillis(timeout)} ms`,
+                cause: e as unknown
+              })
+          })
+        )
+        if (!("transport" in result)) return result
+        transport.push(result.transport)
+        if (transport.length === schemes.length) {
+          return yield* fail(
+            "unreachable",
+            `cannot read the signatures of ${what} from ${registry} (${transport.join("; ")})`,
+            result.cause
+          )
+        }
+      }
+      return yield* fail("unreachable", `cannot read the signatures of ${what} from ${registry}`)
+    })
+    return { verify }
+  })
+
+export const CosignSignatureVerifier = {
+  /** The verifier as a `SignatureVerifier` layer (provide an `HttpClient`). */
+  layer: (options: CosignVerifierOptions = {}): Layer.Layer<SignatureVerifier, never, HttpClient.HttpClient> =>
+    Layer.effect(
+      SignatureVerifier,
+      Effect.map(makeCosignVerifier(options), (s) => SignatureVerifier.of(s))
+    ),
+  make: makeCosignVerifier
+} as const
