@@ -144,6 +144,20 @@ export const metricsPort: OptionSpec = {
   description:
     "serve Sluice's own metrics (Prometheus text) at http://<host:port>/metrics while\nthe rollout runs (host default 127.0.0.1)"
 }
+export const otlpEndpoint: OptionSpec = {
+  name: "otlp-endpoint",
+  kind: "string",
+  value: "<url>",
+  description:
+    "export the rollout's spans over OTLP/HTTP to this collector (e.g. Jaeger at\nhttp://127.0.0.1:4318; /v1/traces is appended); default $OTEL_EXPORTER_OTLP_ENDPOINT"
+}
+export const cdeventsUrl: OptionSpec = {
+  name: "cdevents-url",
+  kind: "string",
+  value: "<url>",
+  description:
+    "POST a CDEvent (service.upgraded, or service.rolledback) as a CloudEvent to this\nwebhook when the rollout ends; a delivery failure is a warning, never the rollout's"
+}
 export const id: OptionSpec = {
   name: "id",
   kind: "string",

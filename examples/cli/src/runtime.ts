@@ -2,7 +2,6 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import {
-  EventSink,
   formatSpecProblem,
   type InterpreterError,
   issueToProblems,
@@ -30,6 +29,7 @@ import { UsageError, UserError } from "./errors.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
 import type { Io } from "./io.js"
 import { makeRenderer, type OutputMode, type Renderer } from "./render/renderers.js"
+import { eventSinkLayer, tracingLayer } from "./telemetry.js"
 import { faultTargets, parseFaults, parseLatency } from "./simulated/faults.js"
 import {
   DEFAULT_APPLY_LATENCY,
@@ -565,8 +565,9 @@ export const loggerLayer = (io: Io, options: LogOptions = {}) => {
     Logger.layer([
       Logger.make((o) => {
         const annotations = o.fiber.getRef(References.CurrentLogAnnotations)
-        // A store's warning about one of its files (annotated `store`) is not a progress event.
-        if (!explicit && "rolloutId" in annotations && !("store" in annotations)) return
+        // A store's warning about one of its files (annotated `store`) is not a progress event, nor
+        // is a webhook's delivery failure (annotated `webhook`).
+        if (!explicit && "rolloutId" in annotations && !("store" in annotations) && !("webhook" in annotations)) return
         if (options.format === "json") {
           io.err(`${Logger.formatJson.log(o)}\n`)
           return
@@ -601,6 +602,10 @@ export interface RunRequest<E> {
   readonly exitCode?: (result: RolloutResult) => number
   /** `--metrics-port`: where to serve Sluice's metrics while the rollout runs. */
   readonly metricsPort?: string | undefined
+  /** `--otlp-endpoint`: where to export the rollout's spans (default $OTEL_EXPORTER_OTLP_ENDPOINT). */
+  readonly otlpEndpoint?: string | undefined
+  /** `--cdevents-url`: where to POST CDEvents when the rollout ends. */
+  readonly cdeventsUrl?: string | undefined
   readonly logs?: LogOptions
 }
 
@@ -692,6 +697,8 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
   })
   let metricsServer: http.Server | undefined
   try {
+    const traces = tracingLayer(io, req.otlpEndpoint, "apply")
+    const sink = eventSinkLayer(io, req.cdeventsUrl, renderer.event, "apply")
     if (req.metricsPort !== undefined)
       metricsServer = await serveMetrics(io, parseMetricsAddress(req.metricsPort, "apply"))
     const store = withCreateHook(req.store, (header) => {
@@ -702,9 +709,10 @@ export const runRollout = async <E>(req: RunRequest<E>): Promise<number> => {
       req.adapter.layer,
       Layer.succeed(RolloutStore, store),
       req.gates,
-      EventSink.fromCallback(renderer.event),
+      sink,
       loggerLayer(io, req.logs),
-      metricsServer === undefined ? Layer.empty : RolloutMetrics.layer
+      metricsServer === undefined ? Layer.empty : RolloutMetrics.layer,
+      traces
     )
     const exit = await Effect.runPromiseExit(req.program.pipe(Effect.provide(layer)), { signal: controller.signal })
     renderer.stop()

@@ -137,6 +137,24 @@ export { createRollback, type RollbackOptions, rollbackRollout } from "./run/rol
 
 // Sluice's own metrics (Effect Metric; render with PrometheusMetrics.format from effect/observability).
 export { makeRolloutMetrics, RolloutMetrics, type RolloutMetricsShape } from "./telemetry/RolloutMetrics.js"
+// CDEvents (service.upgraded / service.rolledback as CloudEvents) to a webhook.
+export {
+  CDEVENTS_SPEC_VERSION,
+  type CDEventsOptions,
+  cdEventFor,
+  cdEventsLayer,
+  makeCDEventsSink,
+  ociPurl,
+  SERVICE_ROLLEDBACK,
+  SERVICE_UPGRADED
+} from "./events/CDEvents.js"
+// Sluice's spans (Effect's Tracer) and the OTLP/HTTP exporter for them.
+export {
+  otlpTracesUrl,
+  otlpTracingLayer,
+  type OtlpTracingOptions,
+  TARGET_SPAN_LIMIT
+} from "./telemetry/RolloutTracing.js"
 
 // Events.
 export {

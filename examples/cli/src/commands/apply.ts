@@ -65,6 +65,8 @@ export const runApply = async (io: Io, parsed: Parsed): Promise<number> => {
   return runRollout({
     io,
     metricsPort: str(parsed, "metrics-port"),
+    otlpEndpoint: str(parsed, "otlp-endpoint"),
+    cdeventsUrl: str(parsed, "cdevents-url"),
     logs,
     mode: outputModeOf(io, parsed),
     verbose: flag(parsed, "verbose"),

@@ -208,6 +208,8 @@ export const takeOver = async (io: Io, parsed: Parsed, id: string, inspected: In
     return await runRollout({
       io,
       metricsPort: str(parsed, "metrics-port"),
+      otlpEndpoint: str(parsed, "otlp-endpoint"),
+      cdeventsUrl: str(parsed, "cdevents-url"),
       logs: logOptionsOf(parsed, "resume"),
       mode: outputModeOf(io, parsed),
       verbose: flag(parsed, "verbose"),

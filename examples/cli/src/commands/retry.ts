@@ -103,6 +103,8 @@ export const startFromStored = async (
   return runRollout({
     io,
     metricsPort: str(parsed, "metrics-port"),
+    otlpEndpoint: str(parsed, "otlp-endpoint"),
+    cdeventsUrl: str(parsed, "cdevents-url"),
     mode: outputModeOf(io, parsed),
     verbose: flag(parsed, "verbose"),
     store: fileStore(storeRoot),

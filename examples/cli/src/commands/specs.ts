@@ -24,7 +24,16 @@ export const FAULTS_HELP = `Faults (--faults), a comma-separated list of KIND=VA
 other targets on that version are healthy. Durations: 500ms, 3s, 1m30s.
 Example: --faults transient=0.05,never-healthy=:2.1.0,fail-after=:2.2.0@3s,permanent=node-007`
 
-const takeoverOptions = [o.metricsPort, ...o.output, ...o.connection, ...o.simulatedRun, o.store, o.help]
+const takeoverOptions = [
+  o.metricsPort,
+  o.otlpEndpoint,
+  o.cdeventsUrl,
+  ...o.output,
+  ...o.connection,
+  ...o.simulatedRun,
+  o.store,
+  o.help
+]
 const timeout = {
   name: "timeout",
   kind: "string",
@@ -97,6 +106,8 @@ export const applyCommand: CommandSpec = {
     ...o.simulatedRun,
     o.allowEmpty,
     o.metricsPort,
+    o.otlpEndpoint,
+    o.cdeventsUrl,
     ...o.output,
     o.store,
     o.help
@@ -262,6 +273,8 @@ export const retryCommand: CommandSpec = {
   options: [
     { ...o.id, description: "id of the new rollout (default <id>-retry, <id>-retry-2, …)" },
     o.metricsPort,
+    o.otlpEndpoint,
+    o.cdeventsUrl,
     ...o.output,
     ...o.connection,
     ...o.simulatedRun,
@@ -286,6 +299,8 @@ export const undoCommand: CommandSpec = {
     { name: "history", kind: "flag", description: "list the revisions and change nothing" },
     { ...o.id, description: "id of the new rollout (default <id>-undo, <id>-undo-2, …)" },
     o.metricsPort,
+    o.otlpEndpoint,
+    o.cdeventsUrl,
     ...o.output,
     ...o.connection,
     ...o.simulatedRun,
@@ -309,6 +324,8 @@ export const rollbackCommand: CommandSpec = {
   options: [
     { ...o.id, description: "id of the rollback run (default <id>-rollback)" },
     o.metricsPort,
+    o.otlpEndpoint,
+    o.cdeventsUrl,
     ...o.output,
     ...o.connection,
     ...o.simulatedRun,

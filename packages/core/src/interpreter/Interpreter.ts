@@ -38,6 +38,7 @@ import { outstandingCommands, track } from "./outstanding.js"
 import { forEachPooled } from "./pool.js"
 import type { RolloutConfig } from "./RolloutConfig.js"
 import { RolloutMetrics } from "../telemetry/RolloutMetrics.js"
+import { makeRolloutTracing, type RolloutTracing } from "../telemetry/RolloutTracing.js"
 
 export { replay } from "./journal.js"
 
@@ -258,10 +259,21 @@ const coalesce = (events: ReadonlyArray<MachineEvent>): MachineEvent[] => {
   return out
 }
 
+// The run's spans outlive its own scope: the rollout's span ends after the run released its lease.
 const drive = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string, from?: StoredSnapshot) =>
-  runOf(header, entries, owner, from).pipe(Effect.annotateLogs({ rolloutId: header.rolloutId }))
+  Effect.scoped(
+    Effect.flatMap(makeRolloutTracing(header, entries.length > 0), (tracing) =>
+      tracing.inRollout(runOf(header, entries, owner, tracing, from))
+    )
+  ).pipe(Effect.annotateLogs({ rolloutId: header.rolloutId }))
 
-const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owner: string, from?: StoredSnapshot) =>
+const runOf = (
+  header: RolloutHeader,
+  entries: ReadonlyArray<JournalEntry>,
+  owner: string,
+  tracing: RolloutTracing,
+  from?: StoredSnapshot
+) =>
   Effect.scoped(
     Effect.gen(function* () {
       const store = yield* RolloutStore
@@ -273,7 +285,7 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const sink = Option.getOrUndefined(yield* Effect.serviceOption(EventSink))
       const { config, rolloutId } = header
       const telemetry = Option.getOrUndefined(yield* Effect.serviceOption(RolloutMetrics))
-      const events = makeEmitter(rolloutId, sink, telemetry)
+      const events = makeEmitter(rolloutId, sink, telemetry, tracing)
       const call = makeAdapterCall(config.operations, events, telemetry)
 
       yield* store.acquire(rolloutId, owner)
@@ -321,8 +333,21 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
       const gates = makeGates({ config, adapter, policy, scans, call, events, targets })
       const signatureGate = makeSignatureGate({ config, trust: config.gates.signature, verifier, events })
       const verify = makeHealthCheck({ adapter, health: config.health, call, events, topologyOf })
-      const ops = makeTargetOps({ header, adapter, call, events, verify, journal, applied, targets, topologyOf, send })
+      const ops = makeTargetOps({
+        header,
+        adapter,
+        call,
+        events,
+        verify,
+        journal,
+        applied,
+        targets,
+        topologyOf,
+        send,
+        tracing
+      })
 
+      const analysis = makeAnalysis({ header, metrics, events, send })
       const runner = yield* makeCommandRunner(failRun)
       let batchSeq = 0
 
@@ -379,7 +404,8 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
                 type: "GATES_DENIED",
                 reason: `gate could not inspect targets (fail closed): ${failureMessage(e)}`
               })
-            )
+            ),
+            tracing.inRun("sluice.gates", { "sluice.gate.scope": "preflight" })
           ),
         checkWave: (wave: number) =>
           gates.check(header.machineInput.waves[wave]?.targets ?? [], wave).pipe(
@@ -399,11 +425,17 @@ const runOf = (header: RolloutHeader, entries: ReadonlyArray<JournalEntry>, owne
                 wave,
                 reason: `wave ${wave} re-check failed (fail closed): ${failureMessage(e)}`
               })
-            )
+            ),
+            tracing.inWave(wave, "sluice.gates", { "sluice.gate.scope": "wave" })
           ),
-        updateTargets: ops.update,
-        rollbackTargets: ops.rollback,
-        runAnalysis: makeAnalysis({ header, metrics, events, send }),
+        updateTargets: (wave: number, ids: ReadonlyArray<string>) =>
+          ops.update(wave, ids).pipe(tracing.inWave(wave, "sluice.update", { "sluice.batch.targets": ids.length })),
+        rollbackTargets: (ids: ReadonlyArray<string>) =>
+          ops.rollback(ids).pipe(tracing.inRollback("sluice.rollback.batch", { "sluice.batch.targets": ids.length })),
+        runAnalysis: (wave: number, names: ReadonlyArray<string>) =>
+          analysis(wave, names).pipe(
+            tracing.inWave(wave, "sluice.analysis", { "sluice.analysis.names": names.join(",") })
+          ),
         finalize: Effect.fn("Interpreter.finalize")(function* () {
           const touched = progressOf(snapshot.context).touched.flatMap((id) => {
             const t = targets.get(id)

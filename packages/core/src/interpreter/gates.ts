@@ -64,7 +64,9 @@ export const makeGates = (deps: {
   const gates = enabledPolicyGates(config.gates)
   const enabled: ReadonlySet<PolicyGate> = new Set(gates)
 
-  const decide = Effect.fn("Gates.decide")(function* (
+  // Untraced: it runs once per target (a span each would be 100,000 spans); the gate's span is
+  // the interpreter's `sluice.gates`, which the decisions annotate.
+  const decide = Effect.fnUntraced(function* (
     targetId: string,
     workload: WorkloadSource,
     engine: PolicyEngine["Service"],
@@ -145,7 +147,7 @@ export const makeGates = (deps: {
   })
 
   /** Runs the enabled policy-engine gates over targets; `undefined` wave = the pre-flight gate. */
-  const check = Effect.fn("Gates.check")(function* (ids: ReadonlyArray<string>, wave: number | undefined) {
+  const check = Effect.fnUntraced(function* (ids: ReadonlyArray<string>, wave: number | undefined) {
     if (gates.length === 0) return [] as DeniedTarget[]
     if (policy === undefined) {
       return [

@@ -7,6 +7,7 @@ import { type AdapterCall, failureMessage } from "./adapterCall.js"
 import type { Emitter } from "./emitter.js"
 import type { Verdict } from "./health.js"
 import type { Journal } from "./journal.js"
+import { disabledTracing, type RolloutTracing } from "../telemetry/RolloutTracing.js"
 
 /** Whether a target runs `previous`: the same image and, when the revision has one, the same configuration. */
 const sameRevision = (running: Revision, previous: Revision) =>
@@ -32,8 +33,13 @@ export const makeTargetOps = (deps: {
   readonly targets: ReadonlyMap<string, Target>
   readonly topologyOf: (id: string) => string | undefined
   readonly send: (event: MachineEvent) => Effect.Effect<void>
+  /** Per-target spans only when the tracing says so (a tracer is installed, the fleet is small). */
+  readonly tracing?: RolloutTracing
 }) => {
   const { header, adapter, call, events, verify, journal, applied, targets, topologyOf, send } = deps
+  const tracing = deps.tracing ?? disabledTracing
+  // Decided once: without it the per-target path below builds no span and no wrapper at all.
+  const perTarget = tracing.perTarget
   const { config, rolloutId } = header
   const topologyKey = header.plan.topologyKey
 
@@ -67,9 +73,13 @@ export const makeTargetOps = (deps: {
     // "old removed" and "new started" would be down for nobody's reason. Only a crash can
     // interrupt it, and resume finishes such half-done applies. The retries belong to the
     // apply too: a cancel during a backoff would leave a half-updated target in that state.
-    const apply = Effect.uninterruptible(
+    const applyCall = Effect.uninterruptible(
       call("apply", targetId, adapter.apply(target, config.artifact, { rolloutId, wave, mode }))
     )
+    const apply = perTarget ? tracing.target("sluice.target.apply", targetId, wave)(applyCall) : applyCall
+    const check = perTarget
+      ? tracing.target("sluice.target.verify", targetId, wave)(verify(wave, target))
+      : verify(wave, target)
     return updating.pipe(
       Effect.andThen(apply),
       Effect.flatMap((revision) =>
@@ -80,7 +90,7 @@ export const makeTargetOps = (deps: {
         })
       ),
       Effect.andThen(events.enabled ? events.emit({ type: "targetApplied", wave, targetId }) : Effect.void),
-      Effect.andThen(verify(wave, target)),
+      Effect.andThen(check),
       Effect.flatMap((verdict) =>
         verdict.healthy
           ? send({ type: "TARGETS_HEALTHY", targetIds: [targetId] })
@@ -193,6 +203,10 @@ export const makeTargetOps = (deps: {
       return Effect.forEach(targetIds, (id) => updateOne(wave, mode, id), { concurrency: "unbounded", discard: true })
     },
     rollback: (targetIds: ReadonlyArray<string>) =>
-      Effect.forEach(targetIds, rollbackOne, { concurrency: "unbounded", discard: true })
+      Effect.forEach(
+        targetIds,
+        perTarget ? (id) => tracing.target("sluice.target.rollback", id, -1)(rollbackOne(id)) : rollbackOne,
+        { concurrency: "unbounded", discard: true }
+      )
   }
 }
