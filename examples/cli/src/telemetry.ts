@@ -6,8 +6,9 @@ import type { Io } from "./io.js"
 /**
  * The tracer of a rollout run: Effect's OTLP/HTTP exporter when `--otlp-endpoint` (or, as
  * OpenTelemetry SDKs read it, OTEL_EXPORTER_OTLP_ENDPOINT) names a collector; none otherwise, and
- * then the engine builds no span at all. The exporter flushes when the run's layer closes, and a
- * collector that cannot be reached costs a logged warning, never the rollout.
+ * then the engine builds no span at all. The exporter flushes when the run's layer closes (waiting
+ * at most 3 s); a collector that cannot be reached loses the spans (logged at debug level), never
+ * the rollout.
  */
 export const tracingLayer = (io: Io, option: string | undefined, command: string) => {
   const endpoint = option ?? nonEmpty(io.env.OTEL_EXPORTER_OTLP_ENDPOINT)

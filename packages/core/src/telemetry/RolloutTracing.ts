@@ -295,7 +295,8 @@ export interface OtlpTracingOptions {
 /**
  * Effect's OTLP tracer (`effect/observability`), JSON over HTTP with `fetch`: provide it to a
  * rollout and its spans are exported in batches, the rest flushed when the layer's scope closes.
- * An export that fails is logged by the exporter and never fails the rollout.
+ * An export that fails never fails the rollout: the exporter retries, then drops the batch and
+ * pauses for a minute, logging that at debug level; closing waits at most 3 s for the last export.
  */
 export const otlpTracingLayer = (options: OtlpTracingOptions) =>
   OtlpTracer.layer({
