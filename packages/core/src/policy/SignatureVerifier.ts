@@ -6,7 +6,10 @@ import { Context, type Effect, Schema } from "effect"
  * Fulcio root and Rekor, which a rollout cannot reach offline, so the spec does not accept one yet.
  */
 export interface SignatureTrust {
-  /** A PEM `PUBLIC KEY` block (cosign's `cosign.pub`): ECDSA P-256/P-384, Ed25519 or RSA. */
+  /**
+   * A PEM `PUBLIC KEY` block (cosign's `cosign.pub`): ECDSA (`cosign generate-key-pair` makes P-256)
+   * or RSA, signatures over SHA-256 as cosign makes them. An Ed25519 key verifies nothing (denied).
+   */
   readonly publicKey: string
 }
 
