@@ -3,7 +3,12 @@ import { Effect, Layer, Tracer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startRollout } from "../../src/interpreter/Interpreter.js"
 import type { RolloutHeader } from "../../src/store/RolloutStore.js"
-import { disabledTracing, makeRolloutTracing, otlpTracingLayer } from "../../src/telemetry/RolloutTracing.js"
+import {
+  disabledTracing,
+  makeRolloutTracing,
+  otlpTracingLayer,
+  TARGET_SPAN_LIMIT
+} from "../../src/telemetry/RolloutTracing.js"
 import { chunkPlan, configFor, V2, world } from "../support/harness.js"
 import {
   type JaegerSpan,
@@ -77,6 +82,49 @@ describe("tracing without a tracer", () => {
     )
     expect(off).toBe(disabledTracing)
   })
+})
+
+describe("the span budget", () => {
+  // Spans recorded in process (Effect's own NativeSpan behind a tracer of the test's): what is
+  // counted is how many spans the engine asks for, which no exporter changes.
+  const recorded = async (size: number) => {
+    const names: string[] = []
+    const tracer = Tracer.make({
+      span: (options) => {
+        names.push(options.name)
+        return new Tracer.NativeSpan(options)
+      }
+    })
+    const w = world({ size, namePrefix: `budget-${size}` })
+    const ids = [...w.fleet.targets.keys()]
+    const plan = {
+      ...chunkPlan(ids, Math.ceil(size / 2), { maxUnavailable: size }),
+      targets: [...w.fleet.targets.values()].map((t) => t.target)
+    }
+    const result = await Effect.runPromise(
+      startRollout({ config: configFor({ rolloutId: `budget-${size}` }), spec: {}, plan: () => plan }).pipe(
+        Effect.withTracer(tracer),
+        Effect.provide(w.layer)
+      )
+    )
+    expect(result.outcome).toBe("completed")
+    const count = (name: string) => names.filter((n) => n === name).length
+    return { count, total: names.length }
+  }
+
+  it("has a span per target operation up to TARGET_SPAN_LIMIT targets, batch spans only above it", async () => {
+    const small = await recorded(TARGET_SPAN_LIMIT)
+    expect(small.count("sluice.target.apply")).toBe(TARGET_SPAN_LIMIT)
+    expect(small.count("sluice.target.verify")).toBe(TARGET_SPAN_LIMIT)
+    const large = await recorded(TARGET_SPAN_LIMIT + 1)
+    expect(large.count("sluice.target.apply")).toBe(0)
+    expect(large.count("sluice.target.verify")).toBe(0)
+    expect(large.count("sluice.rollout")).toBe(1)
+    expect(large.count("sluice.wave")).toBe(2)
+    expect(large.count("sluice.update")).toBeGreaterThan(0)
+    // Bounded by the waves and batches, not by the fleet.
+    expect(large.total).toBeLessThan(TARGET_SPAN_LIMIT / 10)
+  }, 120_000)
 })
 
 describe.skipIf(binary === undefined)("Sluice's spans in a real Jaeger (OTLP/HTTP)", () => {
