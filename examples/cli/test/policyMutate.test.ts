@@ -210,6 +210,48 @@ _kind := "other" if input.workload.kind != "DaemonSet"
     expect(failing.stdout).not.toContain("mutation score")
   })
 
+  it("a mutant that hangs the engine is stopped after --mutate-timeout and counted as an error", async () => {
+    const dir = tmpStore()
+    fs.mkdirSync(path.join(dir, "upper"))
+    // replace(x, "", y) never returns in opa's Wasm: the "E" → "" mutant loops forever.
+    fs.writeFileSync(
+      path.join(dir, "upper", "upper.rego"),
+      `package sluice.policies.upper
+
+deny contains {"rule": "upper/e", "message": "an upper-case E in the name"} if {
+\treplace(input.workload.name, "E", "e") != input.workload.name
+}
+`
+    )
+    const cases = path.join(dir, "cases.yaml")
+    fs.writeFileSync(
+      cases,
+      `cases:
+  - name: a name with an E is denied
+    input: { workload: { platform: kubernetes, kind: DaemonSet, name: agEnt, containers: [{ name: a, type: container, image: "r/a:1" }] } }
+    expect: { allow: false, deny: [upper/e] }
+`
+    )
+    const r = await sluice([
+      "policy",
+      "test",
+      path.join(dir, "upper"),
+      cases,
+      "--mutate",
+      "--mutate-timeout",
+      "3",
+      "--json"
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    const mutation = JSON.parse(r.stdout).mutation as MutationJson
+    expect(mutation.mutants.find((m) => m.line === 4 && m.original === '"E"')).toMatchObject({
+      status: "error",
+      detail: "the cases did not finish within 3 s on this mutant (it hangs the engine)"
+    })
+    expect(mutation).toMatchObject({ run: 5, errors: 1 })
+    expect(mutation.score).toBe(40)
+  })
+
   it("the built-in policies: their samples and opa tests kill most mutants (a bounded, spread sample)", async () => {
     const { file, count } = builtinCases(tmpStore())
     expect(count).toBeGreaterThan(30)

@@ -117,8 +117,10 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
   const mutateMin = percentArg(parsed, "mutate-min")
   const mutateMax = countArg(parsed, "mutate-max")
   const mutateJobs = countArg(parsed, "mutate-jobs")
+  const mutateTimeout = countArg(parsed, "mutate-timeout")
   const wantCoverage = flag(parsed, "coverage") || coverageMin !== undefined
-  const wantMutate = flag(parsed, "mutate") || mutateMin !== undefined || mutateMax !== undefined
+  const wantMutate =
+    flag(parsed, "mutate") || mutateMin !== undefined || mutateMax !== undefined || mutateTimeout !== undefined
   const sources = path.resolve(io.cwd, bundleText)
   if ((wantCoverage || wantMutate) && (bundleText === "builtin" || !isRegoFolder(sources))) {
     // Coverage and mutants are about lines of Rego: a compiled bundle has none left.
@@ -215,6 +217,7 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
         baseline: report,
         ...(hasRegoTests ? { regoTests } : {}),
         ...(mutateMax === undefined ? {} : { max: mutateMax }),
+        ...(mutateTimeout === undefined ? {} : { timeoutMs: mutateTimeout * 1000 }),
         // Each job is an opa build plus the cases in this process: more jobs than CPUs only queue.
         jobs: Math.min(mutateJobs ?? 2, Math.max(1, os.availableParallelism()))
       })

@@ -419,6 +419,13 @@ export const policyTestCommand: CommandSpec = {
       description: "mutants built and run at once (default 2, at most the CPUs)"
     },
     {
+      name: "mutate-timeout",
+      kind: "string",
+      value: "<s>",
+      description:
+        "seconds a mutant's cases may run before it counts as an error (a mutant can make\nthe evaluation loop); default 50 times the unmutated run, at least 30"
+    },
+    {
       name: "mutate-min",
       kind: "string",
       value: "<pct>",

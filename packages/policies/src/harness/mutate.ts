@@ -1,8 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
 import { Effect, Schema } from "effect"
-import { type CasesReport, type HarnessOptions, type PolicyCasesError, runPolicyCasesEffect } from "./cases.js"
+import type { CasesReport, HarnessOptions, PolicyCasesError } from "./cases.js"
+import type { MutantAnswer, MutantJob } from "./mutantWorker.js"
 import { applyMutant, generateMutants, type Mutant, type MutationOperator, sampleMutants } from "./mutants.js"
 import { parseRego, type RegoTestOutcome, type RegoToolError, regoSources } from "./rego.js"
 
@@ -17,9 +20,9 @@ import { parseRego, type RegoTestOutcome, type RegoToolError, regoSources } from
  *   own Rego tests did;
  * - `survived`: every case passed (the cases would not notice the policy broken this way);
  * - `invalid`: opa does not compile the mutant (not a policy; counted in no score);
- * - `error`: the mutant compiled but could not be evaluated (its bundle did not load, or the engine
- *   failed closed on some case, `engine/…`) and no case failed. Never counted as killed: the
- *   score is killed / (killed + survived + error).
+ * - `error`: the mutant compiled but could not be evaluated (its bundle did not load, its cases did
+ *   not finish in time, or the engine failed closed on some case, `engine/…`, and no case failed).
+ *   Never counted as killed: the score is killed / (killed + survived + error).
  */
 export type MutantStatus = "killed" | "survived" | "invalid" | "error"
 
@@ -82,7 +85,41 @@ export interface MutationOptions {
   readonly max?: number
   /** Mutants built and run at once (default 2). */
   readonly jobs?: number
+  /**
+   * How long a mutant's cases may run (default: 50 times the unmutated run, at least 30 s); a
+   * mutant still running then is an error (its evaluation hangs), never a pass.
+   */
+  readonly timeoutMs?: number
 }
+
+const WORKER = new URL("./mutantWorker.js", import.meta.url)
+
+/** Runs the cases on a compiled mutant in a worker thread, stopped after `timeoutMs`. */
+const evaluateMutant = (job: MutantJob, timeoutMs: number) =>
+  Effect.callback<MutantAnswer | { readonly _tag: "timeout" } | { readonly _tag: "crashed"; readonly message: string }>(
+    (resume) => {
+      const worker = new Worker(WORKER, { workerData: job })
+      let done = false
+      const finish = (answer: MutantAnswer | { _tag: "timeout" } | { _tag: "crashed"; message: string }) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        void worker.terminate()
+        resume(Effect.succeed(answer))
+      }
+      const timer = setTimeout(() => finish({ _tag: "timeout" }), timeoutMs)
+      worker.once("message", (answer: MutantAnswer) => finish(answer))
+      worker.once("error", (e) => finish({ _tag: "crashed", message: e.message }))
+      worker.once("exit", (code) =>
+        finish({ _tag: "crashed", message: `the worker exited (${code}) without a result` })
+      )
+      return Effect.sync(() => {
+        done = true
+        clearTimeout(timer)
+        void worker.terminate()
+      })
+    }
+  )
 
 const engineFailed = (r: CasesReport["results"][number]) =>
   r.decision === undefined || r.decision.deny.some((v) => v.rule.startsWith("engine/"))
@@ -125,6 +162,12 @@ export const runMutationEffect = Effect.fnUntraced(function* (
     options.max ?? 200
   )
   const baselineErrors = options.baseline.results.map(engineFailed)
+  const timeoutMs =
+    options.timeoutMs ?? Math.max(30_000, 50 * options.baseline.results.reduce((t, r) => t + r.durationMs, 0))
+  if (!existsSync(fileURLToPath(WORKER))) {
+    // Running from TypeScript sources: the worker is only there compiled (lib/).
+    return yield* new MutationError({ message: `the mutant worker is missing (${fileURLToPath(WORKER)}): build first` })
+  }
 
   const runOne = (mutant: Mutant & { readonly id: number; readonly path: string }) =>
     Effect.acquireUseRelease(
@@ -147,12 +190,23 @@ export const runMutationEffect = Effect.fnUntraced(function* (
           const out = join(work, "bundle.tar.gz")
           const built = yield* options.build(src, out)
           if (built._tag === "invalid") return { ...mutant, status: "invalid", detail: built.message } as MutantResult
-          const ran = yield* runPolicyCasesEffect(out, options.casesFile, options.harness ?? {}).pipe(
-            Effect.map((report) => ({ _tag: "ran" as const, report })),
-            Effect.catchTag("BundleLoadError", (e) =>
-              Effect.succeed({ _tag: "unloadable" as const, message: e.message })
-            )
+          const ran = yield* evaluateMutant(
+            { bundle: out, casesFile: options.casesFile, harness: options.harness ?? {} },
+            timeoutMs
           )
+          if (ran._tag === "timeout") {
+            return {
+              ...mutant,
+              status: "error",
+              detail: `the cases did not finish within ${Math.round(timeoutMs / 1000)} s on this mutant (it hangs the engine)`
+            } as MutantResult
+          }
+          if (ran._tag === "crashed") {
+            return { ...mutant, status: "error", detail: `the evaluation crashed: ${ran.message}` } as MutantResult
+          }
+          if (ran._tag === "failed") {
+            return yield* new MutationError({ message: `cannot run the cases on mutant ${mutant.id}: ${ran.message}` })
+          }
           if (ran._tag === "unloadable") {
             return {
               ...mutant,
@@ -160,7 +214,7 @@ export const runMutationEffect = Effect.fnUntraced(function* (
               detail: `the mutant's bundle does not load: ${ran.message}`
             } as MutantResult
           }
-          const failed = ran.report.results.find((r) => !r.passed)
+          const failed = ran.results.find((r) => !r.passed)
           if (failed !== undefined) {
             return { ...mutant, status: "killed", detail: failed.name } as MutantResult
           }
@@ -171,14 +225,9 @@ export const runMutationEffect = Effect.fnUntraced(function* (
             }
             if (tested._tag === "error") return { ...mutant, status: "error", detail: tested.message } as MutantResult
           }
-          const crashed = ran.report.results.find((r, i) => engineFailed(r) && baselineErrors[i] !== true)
+          const crashed = ran.results.find((r, i) => r.engine.length > 0 && baselineErrors[i] !== true)
           if (crashed !== undefined) {
-            const why = crashed.decision?.deny.find((v) => v.rule.startsWith("engine/"))
-            return {
-              ...mutant,
-              status: "error",
-              detail: `${crashed.name}: ${why !== undefined ? `[${why.rule}] ${why.message}` : "not evaluated"}`
-            } as MutantResult
+            return { ...mutant, status: "error", detail: `${crashed.name}: ${crashed.engine[0]}` } as MutantResult
           }
           return { ...mutant, status: "survived" } as MutantResult
         }),
