@@ -187,12 +187,20 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
   const sample = (l: Latency) => l.minMs + Math.floor(rng.next() * (l.maxMs - l.minMs + 1))
 
   const fleet = new Map<string, SimTarget>()
+  // One labels object per zone, shared by its targets (labels are read-only): at 100,000 targets a
+  // copy each is 100,000 objects the engine's benchmark would count as its own memory.
+  const labelsOf = new Map<string, Readonly<Record<string, string>>>()
   for (let i = 0; i < options.size; i++) {
     const name = `${prefix}-${String(i).padStart(width, "0")}`
     const zone = zones[i % zones.length] ?? "zone-a"
     const restored = options.state?.[name]
+    let labels = labelsOf.get(zone)
+    if (labels === undefined) {
+      labels = Object.freeze({ zone, "sluice.dev/fleet": "simulated" })
+      labelsOf.set(zone, labels)
+    }
     fleet.set(name, {
-      target: { id: name, name, labels: { zone, "sluice.dev/fleet": "simulated" }, ordinal: i },
+      target: { id: name, name, labels, ordinal: i },
       image: restored?.image ?? options.image,
       phase: restored?.phase ?? "running",
       startedAt: restored?.startedAt ?? Number.NEGATIVE_INFINITY,
@@ -287,7 +295,17 @@ export const makeSimulatedFleet = (options: SimulatedFleetOptions): SimulatedFle
       return latency > 0 ? Effect.andThen(Effect.sleep(latency), secondHalf) : secondHalf
     })
 
-  const revisionOf = (t: SimTarget): Revision => ({ image: t.image })
+  // One revision object per image, shared (revisions are read-only): the rollout keeps one per
+  // target twice (the previous one and the applied one).
+  const revisions = new Map<string, Revision>()
+  const revisionOf = (t: SimTarget): Revision => {
+    let r = revisions.get(t.image)
+    if (r === undefined) {
+      r = Object.freeze({ image: t.image })
+      revisions.set(t.image, r)
+    }
+    return r
+  }
 
   const healthOf = (t: SimTarget, now: number): HealthReport => {
     observeDown(now)
