@@ -3,7 +3,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { chromium } from "playwright-core"
+import type { JournalEntry } from "@sluice/core"
 import { describe, expect, it } from "vitest"
+import type { ReportInput } from "../src/report/html.js"
 import { FAST, fixture, sluice, tmpStore } from "./helpers.js"
 
 // The report page is checked in a real browser: Debian's chromium, driven by playwright-core.
@@ -15,6 +17,44 @@ if (!browser) {
   if (process.env.CI === "true") throw new Error(`CI=true and ${message}`)
   console.warn(`\n!!! SKIPPING the report page suite: ${message}\n`)
 }
+/** A report input for a rollout with no plan: what the page shows comes from `entries` alone. */
+const reportInput = (o: {
+  readonly rolloutId: string
+  readonly image: string
+  readonly entries: ReadonlyArray<JournalEntry>
+  readonly state: string
+}): ReportInput => ({
+  header: {
+    rolloutId: o.rolloutId,
+    createdAt: 0,
+    spec: {},
+    image: o.image,
+    adapter: "simulated",
+    config: {} as never,
+    machineInput: {
+      waves: [],
+      rollback: { onFailure: true, onAbort: true },
+      progressDeadlineMs: 1,
+      rollbackConcurrency: 1
+    },
+    plan: { strategy: "rolling", targets: [], waves: [], upToDate: [], fingerprint: "f" } as never,
+    previous: {}
+  },
+  entries: o.entries,
+  progress: {
+    failedWithinBudget: [],
+    touched: [],
+    updated: [],
+    inFlight: [],
+    rollbackPending: [],
+    rollbackInFlight: [],
+    rolledBack: [],
+    rollbackFailed: []
+  },
+  result: undefined,
+  state: o.state
+})
+
 /** Where the screenshot is kept: the CI's artifacts directory when it gives one. */
 const artifacts = process.env.SLUICE_ARTIFACTS ?? fs.mkdtempSync(path.join(os.tmpdir(), "sluice-report-"))
 
@@ -77,37 +117,14 @@ describe.skipIf(!browser)("sluice report --html (real Chromium)", () => {
 
   it("escapes what the journal says (a reason is text, never markup)", async () => {
     const { renderReport } = await import("../src/report/html.js")
-    const html = renderReport({
-      header: {
+    const html = renderReport(
+      reportInput({
         rolloutId: "<script>x</script>",
-        createdAt: 0,
-        spec: {},
         image: 'agent:"2"',
-        adapter: "simulated",
-        config: {} as never,
-        machineInput: {
-          waves: [],
-          rollback: { onFailure: true, onAbort: true },
-          progressDeadlineMs: 1,
-          rollbackConcurrency: 1
-        },
-        plan: { strategy: "rolling", targets: [], waves: [], upToDate: [], fingerprint: "f" } as never,
-        previous: {}
-      },
-      entries: [{ kind: "event", at: 1, event: { type: "GATES_DENIED", reason: "<img src=x onerror=alert(1)>" } }],
-      progress: {
-        failedWithinBudget: [],
-        touched: [],
-        updated: [],
-        inFlight: [],
-        rollbackPending: [],
-        rollbackInFlight: [],
-        rolledBack: [],
-        rollbackFailed: []
-      },
-      result: undefined,
-      state: "blocked"
-    })
+        entries: [{ kind: "event", at: 1, event: { type: "GATES_DENIED", reason: "<img src=x onerror=alert(1)>" } }],
+        state: "blocked"
+      })
+    )
     expect(html).not.toContain("<script>x</script>")
     expect(html).not.toContain("<img src=x")
     expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;")
@@ -155,44 +172,21 @@ describe.skipIf(!browser)("sluice report --html (real Chromium)", () => {
         ]
       }
     }
-    const html = renderReport({
-      header: {
+    const html = renderReport(
+      reportInput({
         rolloutId: "judged",
-        createdAt: 0,
-        spec: {},
         image: "agent:2",
-        adapter: "simulated",
-        config: {} as never,
-        machineInput: {
-          waves: [],
-          rollback: { onFailure: true, onAbort: true },
-          progressDeadlineMs: 1,
-          rollbackConcurrency: 1
-        },
-        plan: { strategy: "rolling", targets: [], waves: [], upToDate: [], fingerprint: "f" } as never,
-        previous: {}
-      },
-      entries: [
-        { kind: "event", at: 1000, event: { type: "WAVE_CHECKED", wave: 0 } },
-        {
-          kind: "event",
-          at: 5000,
-          event: { type: "ANALYSIS_FAILED", wave: 0, reason: verdict.reason, verdicts: [verdict] }
-        }
-      ],
-      progress: {
-        failedWithinBudget: [],
-        touched: [],
-        updated: [],
-        inFlight: [],
-        rollbackPending: [],
-        rollbackInFlight: [],
-        rolledBack: [],
-        rollbackFailed: []
-      },
-      result: undefined,
-      state: "rollingBack"
-    })
+        entries: [
+          { kind: "event", at: 1000, event: { type: "WAVE_CHECKED", wave: 0 } },
+          {
+            kind: "event",
+            at: 5000,
+            event: { type: "ANALYSIS_FAILED", wave: 0, reason: verdict.reason, verdicts: [verdict] }
+          }
+        ],
+        state: "rollingBack"
+      })
+    )
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sluice-report-")), "judged.html")
     fs.writeFileSync(file, html)
     const b = await chromium.launch({ executablePath: browser!, args: ["--no-sandbox"] })

@@ -174,6 +174,7 @@ export {
   type ControlSignal,
   type JournalEntry,
   type JournalSnapshot,
+  pendingInOrder,
   type RolloutHeader,
   RolloutLocked,
   RolloutNotFound,

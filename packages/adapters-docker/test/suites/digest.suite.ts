@@ -19,7 +19,8 @@ import {
   registryPassword,
   removeSuiteContainers,
   repoRoot,
-  socketPath
+  socketPath,
+  writeLocalAdapterConfig
 } from "../support/engine.js"
 import { createAgent, tempDir } from "../support/fleet.js"
 
@@ -130,16 +131,7 @@ describe.skipIf(!ready)("scan reports bound to the image digest (real registry, 
     })
     dir = tempDir("sluice-digest-")
     store = path.join(dir, "store")
-    adapterFile = path.join(dir, "adapter.json")
-    fs.writeFileSync(
-      adapterFile,
-      JSON.stringify({
-        hosts: [{ name: "local", endpoint: `unix://${socketPath}` }],
-        registries: { [REGISTRY]: { username: "sluice", password: registryPassword } },
-        dockerConfig: false
-      }),
-      { mode: 0o600 }
-    )
+    adapterFile = writeLocalAdapterConfig(dir, REGISTRY)
     await removeSuiteContainers(SUITE)
     await createAgent({ suite: SUITE, name: NAME, group: "a", image: "sluice-test/agent:v1", rich: false })
   }, 300_000)

@@ -20,7 +20,7 @@ import {
   registryPassword,
   removeSuiteContainers,
   repoRoot,
-  socketPath
+  writeLocalAdapterConfig
 } from "../support/engine.js"
 import { createAgent, tempDir } from "../support/fleet.js"
 
@@ -174,16 +174,7 @@ describe.skipIf(!ready)("the signature gate (real registry, real cosign)", () =>
     })
     dir = tempDir("sluice-signature-")
     store = path.join(dir, "store")
-    adapterFile = path.join(dir, "adapter.json")
-    fs.writeFileSync(
-      adapterFile,
-      JSON.stringify({
-        hosts: [{ name: "local", endpoint: `unix://${socketPath}` }],
-        registries: { [REGISTRY]: { username: "sluice", password: registryPassword } },
-        dockerConfig: false
-      }),
-      { mode: 0o600 }
-    )
+    adapterFile = writeLocalAdapterConfig(dir, REGISTRY)
     // A private Docker client config with the registry login: cosign pushes the signatures through
     // it, and the CLI's signature gate reads them through it.
     dockerConfig = path.join(dir, "docker-config")

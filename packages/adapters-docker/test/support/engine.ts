@@ -176,3 +176,21 @@ export const ownsDockerd = (): boolean => {
     return false
   }
 }
+
+/**
+ * `<dir>/adapter.json` for the CLI suites: the local engine, and the local registry's login (mode
+ * 0600: it holds the password). Returns its path.
+ */
+export const writeLocalAdapterConfig = (dir: string, registry: string): string => {
+  const file = path.join(dir, "adapter.json")
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      hosts: [{ name: "local", endpoint: `unix://${socketPath}` }],
+      registries: { [registry]: { username: "sluice", password: registryPassword } },
+      dockerConfig: false
+    }),
+    { mode: 0o600 }
+  )
+  return file
+}

@@ -12,6 +12,7 @@ import {
   type ControlRequest,
   type JournalEntry,
   type JournalSnapshot,
+  pendingInOrder,
   type RolloutHeader,
   RolloutLocked,
   RolloutNotFound,
@@ -1015,24 +1016,7 @@ export const make = Effect.fnUntraced(function* (options: KubernetesStoreOptions
         ).pipe(retrying, asStore(rolloutId, "sendControl"))
       }),
 
-    pendingControls: (rolloutId: string) =>
-      listControls(rolloutId, "pendingControls").pipe(
-        Effect.map((found) => {
-          // Oldest first by the request's own time; a request id seen twice counts once.
-          const seen = new Set<string>()
-          const out: Array<ControlRequest> = []
-          const sorted = [...found].sort(
-            (a, b) =>
-              a.request.at - b.request.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0)
-          )
-          for (const { request } of sorted) {
-            if (seen.has(request.id)) continue
-            seen.add(request.id)
-            out.push(request)
-          }
-          return out
-        })
-      ),
+    pendingControls: (rolloutId: string) => listControls(rolloutId, "pendingControls").pipe(Effect.map(pendingInOrder)),
 
     ackControls: (rolloutId: string, ids: ReadonlyArray<string>) =>
       Effect.gen(function* () {

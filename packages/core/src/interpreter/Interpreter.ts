@@ -311,17 +311,15 @@ const runOf = (
       const timerDue = new Map(replayed.timerDue)
       // When a target last became healthy (the progress deadline counts from it).
       let lastProgressAt = replayed.lastProgressAt
+      /** When a progress deadline due at `due` fires: no earlier than the deadline after the last progress. */
+      const deadlineAt = (due: number) =>
+        lastProgressAt === undefined ? due : Math.max(due, lastProgressAt + config.health.progressDeadlineMs)
       if (entries.length > 0 && replayed.lastAliveAt !== undefined) {
         // Time with no process running the rollout does not count against its progress deadline:
         // each deadline moves on by how long the rollout was left alone (the re-issued timer intent
         // records the moved time, so a second crash starts from it).
         const away = Math.max(0, (yield* Clock.currentTimeMillis) - replayed.lastAliveAt)
-        for (const id of replayed.deadlineTimers) {
-          const due = timerDue.get(id)!
-          const effective =
-            lastProgressAt === undefined ? due : Math.max(due, lastProgressAt + config.health.progressDeadlineMs)
-          timerDue.set(id, effective + away)
-        }
+        for (const id of replayed.deadlineTimers) timerDue.set(id, deadlineAt(timerDue.get(id)!) + away)
         lastProgressAt = undefined
       }
       const applied = new Map(replayed.applied)
@@ -462,10 +460,7 @@ const runOf = (
             while (true) {
               const now = yield* Clock.currentTimeMillis
               const due = timerDue.get(timerId) ?? now
-              const effective =
-                purpose === "deadline" && lastProgressAt !== undefined
-                  ? Math.max(due, lastProgressAt + config.health.progressDeadlineMs)
-                  : due
+              const effective = purpose === "deadline" ? deadlineAt(due) : due
               if (now >= effective) break
               yield* Effect.sleep(effective - now)
             }

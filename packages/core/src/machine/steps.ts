@@ -385,6 +385,9 @@ export const rollbacksSettled = (ctx: RolloutContext, targetIds: ReadonlyArray<s
 
 export const rollbackDone = (ctx: RolloutContext): boolean => rollbackPending(ctx) === 0 && ctx.rollbackInFlight === 0
 
+/** The flags of a target that failed within the budget and whose own rollback is running. */
+const REPAIRING = Flag.failedWithinBudget | Flag.rollbackInFlight
+
 /** The group a target's failures count against (the whole rollout without a group key). */
 const groupOf = (ctx: RolloutContext, targetId: string): string => ctx.failureBudget?.groupOf?.[targetId] ?? ""
 
@@ -419,8 +422,7 @@ export const tolerateFailure = (ctx: RolloutContext, targetId: string): Step => 
 export const repairsSettled = (ctx: RolloutContext, targetIds: ReadonlyArray<string>, ok: boolean): Step => {
   let settled = 0
   const status = ctx.status.update(known(ctx, targetIds), (flags) => {
-    const both = Flag.failedWithinBudget | Flag.rollbackInFlight
-    if ((flags & both) !== both) return flags
+    if ((flags & REPAIRING) !== REPAIRING) return flags
     settled++
     return ok ? (flags & ~(Flag.rollbackInFlight | Flag.inFlight)) | Flag.rolledBack : flags
   })
@@ -435,6 +437,5 @@ export const repairsSettled = (ctx: RolloutContext, targetIds: ReadonlyArray<str
 
 /** Whether any of these targets is a repair still in flight (its rollback failed: the rollout fails). */
 export const isRepairing = (ctx: RolloutContext, targetIds: ReadonlyArray<string>): boolean => {
-  const both = Flag.failedWithinBudget | Flag.rollbackInFlight
-  return known(ctx, targetIds).some((i) => (ctx.status.get(i) & both) === both)
+  return known(ctx, targetIds).some((i) => (ctx.status.get(i) & REPAIRING) === REPAIRING)
 }

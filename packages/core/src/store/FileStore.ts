@@ -7,6 +7,7 @@ import {
   type ControlRequest,
   type JournalEntry,
   type JournalSnapshot,
+  pendingInOrder,
   type RolloutHeader,
   RolloutLocked,
   RolloutNotFound,
@@ -483,25 +484,7 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
         )
       }),
 
-    pendingControls: (rolloutId: string) =>
-      inbox(rolloutId).pipe(
-        Effect.map((found) => {
-          // Oldest first by the request's own time (not the file name); a request id seen twice
-          // (a copied file) counts once.
-          const seen = new Set<string>()
-          const out: Array<ControlRequest> = []
-          const sorted = [...found].sort(
-            (a, b) =>
-              a.request.at - b.request.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0)
-          )
-          for (const { request } of sorted) {
-            if (seen.has(request.id)) continue
-            seen.add(request.id)
-            out.push(request)
-          }
-          return out
-        })
-      ),
+    pendingControls: (rolloutId: string) => inbox(rolloutId).pipe(Effect.map(pendingInOrder)),
 
     ackControls: (rolloutId: string, ids: ReadonlyArray<string>) =>
       Effect.gen(function* () {

@@ -69,6 +69,25 @@ export interface ControlRequest {
   readonly reason?: string
 }
 
+/**
+ * The pending controls a store found, as every store hands them to the interpreter: oldest first
+ * by the request's own time (not where or how it was stored), ties by id, and a request id seen
+ * twice (a copied file, a resent object) once.
+ */
+export const pendingInOrder = (found: Iterable<{ readonly request: ControlRequest }>): Array<ControlRequest> => {
+  const seen = new Set<string>()
+  const out: Array<ControlRequest> = []
+  const sorted = [...found].sort(
+    (a, b) => a.request.at - b.request.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0)
+  )
+  for (const { request } of sorted) {
+    if (seen.has(request.id)) continue
+    seen.add(request.id)
+    out.push(request)
+  }
+  return out
+}
+
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   rolloutId: Schema.String,
   operation: Schema.String,
