@@ -82,6 +82,22 @@ export {
   type TargetState
 } from "./adapter/TargetAdapter.js"
 export { type AnalysisScope, MetricsError, MetricsProvider } from "./adapter/MetricsProvider.js"
+// The registry reader (Distribution API) the adapters and the signature verifier share.
+export {
+  credentialsFromDockerConfig,
+  type ImageConfig,
+  imageConfig,
+  isLocalRegistry,
+  MANIFEST_ACCEPT,
+  type ManifestDigest,
+  manifestDigest,
+  openRepository,
+  RegistryCredentials,
+  RegistryError,
+  type RegistryOptions,
+  type RepositoryReader,
+  registryConfigKeys
+} from "./registry/Registry.js"
 export { PrometheusMetrics, type PrometheusOptions } from "./adapter/PrometheusMetrics.js"
 // Analysis: Argo-style measurement limits and the canary judge (pure), and the verdicts journaled.
 export * from "./analysis/judge/index.js"
