@@ -7,6 +7,10 @@
 #   - trivy and cosign (built from Go modules into .tools/bin) for the digest-binding and
 #     signature-gate tests,
 #   - jaeger all-in-one (built from Go modules into .tools/bin) for the trace tests.
+# The Go builds (opa, Kubernetes, trivy, cosign, jaeger) start first, in the background
+# (scripts/go-tools.sh), and run while the other steps provision; the setup then waits for them,
+# unless SLUICE_SETUP_DEFER_BUILDS=1 (as `npm run test:full` sets it): then `npm test` waits for
+# them after its type check, lint and package checks, just before the tests.
 # Safe to run again; every step reuses what it finds. Prints how long each step took (and appends
 # it to $SLUICE_TIMINGS when set: .ci/run's summary table).
 set -euo pipefail
@@ -45,13 +49,17 @@ need_apt() {
   fi
 }
 
+# opa (the policy bundle and tests), the Kubernetes control plane binaries, trivy (the
+# digest-binding tests scan with it), cosign (the signature-gate tests sign with it), jaeger (the
+# trace tests read Sluice's spans back from it).
+step "start the Go builds in the background" bash scripts/go-tools.sh start
 step "base tools (jq, openssl, prometheus, chromium)" need_apt jq openssl prometheus chromium
-step "opa" bash scripts/opa/build-opa.sh
-step "kubernetes control plane binaries" bash scripts/kube/build-tools.sh
 step "docker engine" bash scripts/docker/provision.sh
 step "docker test images" bash scripts/docker/build-test-images.sh
 step "docker registry" bash scripts/docker/registry.sh
-step "trivy (the digest-binding test scans with it)" bash scripts/docker/build-trivy.sh
-step "cosign (the signature-gate test signs with it)" bash scripts/docker/build-cosign.sh
-step "jaeger (the trace tests read Sluice's spans back from it)" bash scripts/jaeger/build-jaeger.sh
+if [ "${SLUICE_SETUP_DEFER_BUILDS:-}" = 1 ]; then
+  echo "==> setup: the Go builds go on in the background; npm test waits for them before the tests"
+else
+  step "wait for the Go builds" bash scripts/go-tools.sh wait
+fi
 record 0 "setup (scripts/setup.sh)" "$(since "$setup_t0")" 0

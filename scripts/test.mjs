@@ -22,6 +22,11 @@ const phases = [
   { name: "lint", commands: [[bin("biome"), ["check", "."]]] },
   // publint and @arethetypeswrong/cli on each @sluice/* package as packed (needs the dist/ just built).
   { name: "packages", commands: [[process.execPath, [path.join(root, "scripts/check-packages.mjs")]]] },
+  // The Go builds that `npm run test:full`'s setup left running (scripts/go-tools.sh): waited for
+  // here, after the phases that need none of them.
+  ...(fs.existsSync(path.join(root, ".tools/logs/.pending"))
+    ? [{ name: "wait for the Go builds", commands: [["bash", [path.join(root, "scripts/go-tools.sh"), "wait"]]] }]
+    : []),
   { name: "tests", commands: [[process.execPath, [path.join(root, "scripts/run-tests.mjs"), ...args]]] }
 ]
 
