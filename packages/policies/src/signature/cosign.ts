@@ -18,14 +18,16 @@ import type { Bundle } from "@sigstore/bundle"
 import { HashAlgorithm } from "@sigstore/protobuf-specs"
 import { type TrustMaterial, toSignedEntity, Verifier } from "@sigstore/verify"
 import {
+  openRepository,
+  RegistryError,
   SignatureError,
   type SignatureRequest,
   type SignatureVerdict,
   SignatureVerifier,
   type SignatureVerifierShape
 } from "@sluice/core"
-import { Duration, Effect, Layer, Schema } from "effect"
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { HttpClient } from "effect/http"
 
 export interface RegistryCredentials {
   readonly username: string
@@ -75,10 +77,6 @@ export const keyFingerprint = (key: KeyObject): string =>
     .update(key.export({ type: "spki", format: "der" }))
     .digest("hex")}`
 
-const isLocal = (registry: string) => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry)
-const registryRoot = (registry: string, scheme: string) =>
-  `${scheme}://${registry === "docker.io" ? "registry-1.docker.io" : registry}`
-
 /** Verifies one simple-signing layer's signature with `@sigstore/verify` against the trusted key. */
 const verifyWithKey = (key: KeyObject, payload: Uint8Array, signature: Uint8Array): string | undefined => {
   const trust: TrustMaterial = {
@@ -123,7 +121,7 @@ const verifyWithKey = (key: KeyObject, payload: Uint8Array, signature: Uint8Arra
  */
 export const makeCosignVerifier = (options: CosignVerifierOptions = {}) =>
   Effect.map(Effect.service(HttpClient.HttpClient), (client): SignatureVerifierShape => {
-    const timeout = Duration.millis(options.timeoutMs ?? 30_000)
+    const timeoutMs = options.timeoutMs ?? 30_000
     const verify = Effect.fn("CosignVerifier.verify")(function* (request: SignatureRequest) {
       const { digest, registry, repository } = request
       const fail = (reason: SignatureError["reason"], message: string, cause?: unknown) =>
@@ -141,165 +139,111 @@ export const makeCosignVerifier = (options: CosignVerifierOptions = {}) =>
       const source = `${registry}/${repository}:${sigTag}`
       const what = `${digest} of ${request.image}`
 
-      // One reader per scheme: http first for a registry on this host (as docker and cosign do).
-      let authorization: string | undefined
+      // Core's registry reader: the registry's auth challenge, http then https for one on this host.
       const credentials = options.credentials?.(registry)
-      const send = (url: string, accept: ReadonlyArray<string>) =>
-        client
-          .execute(
-            HttpClientRequest.get(url).pipe(
-              HttpClientRequest.setHeaders({
-                ...(accept.length > 0 ? { accept: accept.join(", ") } : {}),
-                ...(authorization === undefined ? {} : { authorization })
-              })
-            )
-          )
-          .pipe(Effect.timeout(timeout))
-      const token = (challenge: string) =>
-        Effect.gen(function* () {
-          const basic =
-            credentials === undefined
-              ? undefined
-              : `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`
-          if (/^basic/i.test(challenge)) return basic
-          if (!/^bearer/i.test(challenge)) return undefined
-          const params: Record<string, string> = {}
-          for (const m of challenge.matchAll(/(\w+)="([^"]*)"/g)) params[m[1] as string] = m[2] as string
-          if (params.realm === undefined) return undefined
-          const url = new URL(params.realm)
-          if (params.service !== undefined) url.searchParams.set("service", params.service)
-          url.searchParams.set("scope", `repository:${repository}:pull`)
-          const res = yield* client
-            .execute(
-              HttpClientRequest.get(url).pipe(
-                HttpClientRequest.setHeaders(basic === undefined ? {} : { authorization: basic })
-              )
-            )
-            .pipe(Effect.timeout(timeout))
-          if (res.status !== 200) return undefined
-          const body = (yield* res.json) as { token?: unknown; access_token?: unknown }
-          const t = body.token ?? body.access_token
-          return typeof t === "string" ? `Bearer ${t}` : undefined
-        })
-      const get = (root: string, path: string, accept: ReadonlyArray<string>) =>
-        Effect.gen(function* () {
-          const url = `${root}/v2/${repository}/${path}`
-          let res: HttpClientResponse.HttpClientResponse = yield* send(url, accept)
-          if (res.status === 401 && authorization === undefined) {
-            authorization = yield* token(res.headers["www-authenticate"] ?? "")
-            if (authorization !== undefined) res = yield* send(url, accept)
-          }
-          return res
-        })
+      const reader = yield* openRepository(registry, repository, {
+        credentials:
+          credentials === undefined
+            ? undefined
+            : { username: credentials.username, password: Redacted.make(credentials.password) },
+        timeoutMs
+      }).pipe(Effect.provideService(HttpClient.HttpClient, client))
 
-      const read = (root: string) =>
-        Effect.gen(function* () {
-          const res = yield* get(root, `manifests/${sigTag}`, MANIFEST_ACCEPT)
-          if (res.status === 404) {
-            return yield* fail(
-              "unsigned",
-              `${what} is not signed: the registry has no cosign signature ${source} (sign it with cosign sign --key)`
-            )
-          }
-          if (res.status !== 200) {
-            return yield* fail(
-              "unreachable",
-              `cannot read the signatures of ${what}: GET ${sigTag} answered ${res.status}${res.status === 401 || res.status === 403 ? " (no or refused registry credentials)" : ""}`
-            )
-          }
-          const manifest = yield* res.json.pipe(
-            Effect.flatMap(Schema.decodeUnknownEffect(SignatureManifest)),
-            Effect.mapError((e) => fail("malformed", `the signature manifest ${source} is not a manifest: ${e}`, e))
-          )
-          const layers = manifest.layers.filter((l) => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE)
-          if (layers.length === 0)
-            return yield* fail("unsigned", `${source} holds no cosign simple-signing layer: ${what} is not signed`)
-          const problems: string[] = []
-          let otherDigest: string | undefined
-          for (const layer of layers) {
-            const sig = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION]
-            if (sig === undefined || !DIGEST.test(layer.digest)) {
-              problems.push(`layer ${layer.digest}: no signature annotation`)
-              continue
-            }
-            const blob = yield* get(root, `blobs/${layer.digest}`, [])
-            if (blob.status !== 200) {
-              problems.push(`layer ${layer.digest}: GET answered ${blob.status}`)
-              continue
-            }
-            const payload = new Uint8Array(yield* blob.arrayBuffer)
-            // Content addressing: the bytes must be the ones the signature manifest names.
-            if (`sha256:${createHash("sha256").update(payload).digest("hex")}` !== layer.digest) {
-              problems.push(`layer ${layer.digest}: the registry served other bytes`)
-              continue
-            }
-            const why = verifyWithKey(key, payload, Buffer.from(sig, "base64"))
-            if (why !== undefined) {
-              problems.push(`layer ${layer.digest}: ${why}`)
-              continue
-            }
-            // Only a payload whose signature verifies is read: its claims are the signer's.
-            let claims: typeof SimpleSigningPayload.Type
-            try {
-              claims = Schema.decodeUnknownSync(SimpleSigningPayload)(JSON.parse(Buffer.from(payload).toString("utf8")))
-            } catch (e) {
-              problems.push(`layer ${layer.digest}: the signed payload is not a simple-signing document (${String(e)})`)
-              continue
-            }
-            if (claims.critical.type !== SIMPLE_SIGNING_TYPE) {
-              problems.push(`layer ${layer.digest}: signed payload of type ${JSON.stringify(claims.critical.type)}`)
-              continue
-            }
-            const signed = claims.critical.image["docker-manifest-digest"]
-            if (signed !== digest) {
-              otherDigest = signed
-              continue
-            }
-            return {
-              digest,
-              signer: { kind: "key", fingerprint },
-              source,
-              scheme: "cosign simple-signing (key)"
-            } satisfies SignatureVerdict
-          }
-          if (otherDigest !== undefined) {
-            return yield* fail(
-              "mismatch",
-              `the signature ${source} was made by key ${fingerprint} for ${otherDigest}, not for ${what}: the image under that name is not the one signed`
-            )
-          }
+      const read = Effect.gen(function* () {
+        const res = yield* reader.get(`manifests/${sigTag}`, MANIFEST_ACCEPT)
+        if (res.status === 404) {
           return yield* fail(
-            "invalid",
-            `no signature of ${what} verifies against key ${fingerprint} (${source}: ${problems.join("; ")})`
-          )
-        })
-
-      // A registry on this host is tried over http, then https (as docker and cosign do); only a
-      // transport failure moves on to the next scheme: an answer (401, 404, …) is the registry's.
-      const schemes = isLocal(registry) ? ["http", "https"] : ["https"]
-      const transport: string[] = []
-      for (const scheme of schemes) {
-        const result = yield* read(registryRoot(registry, scheme)).pipe(
-          Effect.catchTags({
-            HttpClientError: (e) => Effect.succeed({ transport: `${scheme}: ${e.message}`, cause: e as unknown }),
-            TimeoutError: (e) =>
-              Effect.succeed({
-                transport: `${scheme}: no answer within ${Duration.toMillis(timeout)} ms`,
-                cause: e as unknown
-              })
-          })
-        )
-        if (!("transport" in result)) return result
-        transport.push(result.transport)
-        if (transport.length === schemes.length) {
-          return yield* fail(
-            "unreachable",
-            `cannot read the signatures of ${what} from ${registry} (${transport.join("; ")})`,
-            result.cause
+            "unsigned",
+            `${what} is not signed: the registry has no cosign signature ${source} (sign it with cosign sign --key)`
           )
         }
-      }
-      return yield* fail("unreachable", `cannot read the signatures of ${what} from ${registry}`)
+        if (res.status !== 200) {
+          return yield* fail(
+            "unreachable",
+            `cannot read the signatures of ${what}: GET ${sigTag} answered ${res.status}${res.status === 401 || res.status === 403 ? " (no or refused registry credentials)" : ""}`
+          )
+        }
+        const manifest = yield* res.json.pipe(
+          Effect.flatMap(Schema.decodeUnknownEffect(SignatureManifest)),
+          Effect.mapError((e) => fail("malformed", `the signature manifest ${source} is not a manifest: ${e}`, e))
+        )
+        const layers = manifest.layers.filter((l) => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE)
+        if (layers.length === 0)
+          return yield* fail("unsigned", `${source} holds no cosign simple-signing layer: ${what} is not signed`)
+        const problems: string[] = []
+        let otherDigest: string | undefined
+        for (const layer of layers) {
+          const sig = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION]
+          if (sig === undefined || !DIGEST.test(layer.digest)) {
+            problems.push(`layer ${layer.digest}: no signature annotation`)
+            continue
+          }
+          const blob = yield* reader.get(`blobs/${layer.digest}`)
+          if (blob.status !== 200) {
+            problems.push(`layer ${layer.digest}: GET answered ${blob.status}`)
+            continue
+          }
+          const payload = new Uint8Array(
+            yield* blob.arrayBuffer.pipe(
+              Effect.mapError((e) =>
+                fail("unreachable", `cannot read the signature layer ${layer.digest}: ${e.message}`, e)
+              )
+            )
+          )
+          // Content addressing: the bytes must be the ones the signature manifest names.
+          if (`sha256:${createHash("sha256").update(payload).digest("hex")}` !== layer.digest) {
+            problems.push(`layer ${layer.digest}: the registry served other bytes`)
+            continue
+          }
+          const why = verifyWithKey(key, payload, Buffer.from(sig, "base64"))
+          if (why !== undefined) {
+            problems.push(`layer ${layer.digest}: ${why}`)
+            continue
+          }
+          // Only a payload whose signature verifies is read: its claims are the signer's.
+          let claims: typeof SimpleSigningPayload.Type
+          try {
+            claims = Schema.decodeUnknownSync(SimpleSigningPayload)(JSON.parse(Buffer.from(payload).toString("utf8")))
+          } catch (e) {
+            problems.push(`layer ${layer.digest}: the signed payload is not a simple-signing document (${String(e)})`)
+            continue
+          }
+          if (claims.critical.type !== SIMPLE_SIGNING_TYPE) {
+            problems.push(`layer ${layer.digest}: signed payload of type ${JSON.stringify(claims.critical.type)}`)
+            continue
+          }
+          const signed = claims.critical.image["docker-manifest-digest"]
+          if (signed !== digest) {
+            otherDigest = signed
+            continue
+          }
+          return {
+            digest,
+            signer: { kind: "key", fingerprint },
+            source,
+            scheme: "cosign simple-signing (key)"
+          } satisfies SignatureVerdict
+        }
+        if (otherDigest !== undefined) {
+          return yield* fail(
+            "mismatch",
+            `the signature ${source} was made by key ${fingerprint} for ${otherDigest}, not for ${what}: the image under that name is not the one signed`
+          )
+        }
+        return yield* fail(
+          "invalid",
+          `no signature of ${what} verifies against key ${fingerprint} (${source}: ${problems.join("; ")})`
+        )
+      })
+
+      // No answer at all (connection refused on every scheme, the time limit): the gate cannot
+      // tell, and denies. Anything the registry answered is judged by `read` above.
+      return yield* read.pipe(
+        Effect.catchIf(
+          (e): e is RegistryError => e instanceof RegistryError,
+          (e) => fail("unreachable", `cannot read the signatures of ${what} from ${registry} (${e.message})`, e)
+        )
+      )
     })
     return { verify }
   })
