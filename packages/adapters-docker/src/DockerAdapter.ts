@@ -401,27 +401,16 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
       const auth = yield* Effect.promise(() =>
         resolveRegistryAuth(ref.registry, config.registries, config.dockerConfig, scrubber)
       )
-      const fromRegistry = yield* Effect.tryPromise({
-        try: (signal) => resolveManifestDigest(ref, auth?.auth, signal),
-        catch: (e) =>
-          toAdapterError(
+      const fromRegistry = yield* resolveManifestDigest(ref, auth?.auth, apiTimeoutMs).pipe(
+        Effect.mapError((e) =>
+          adapterError(
             scrubber,
             "inspect",
             undefined,
-            `resolve the digest of ${ref.raw} from registry ${ref.registry}`,
-            e
+            `resolve the digest of ${ref.raw} from registry ${ref.registry}: ${e.message}`,
+            e.reason === "unreachable"
           )
-      }).pipe(
-        Effect.timeoutOrElse({
-          duration: apiTimeoutMs,
-          orElse: () =>
-            fail(
-              "inspect",
-              undefined,
-              `resolve the digest of ${ref.raw}: no answer within ${apiTimeoutMs / 1000}s`,
-              true
-            )
-        }),
+        ),
         Effect.result
       )
       if (Result.isSuccess(fromRegistry)) return fromRegistry.success as ResolvedDigest | undefined
@@ -746,17 +735,17 @@ export const makeDockerAdapter = Effect.fnUntraced(function* (input: DockerAdapt
         const auth = yield* Effect.promise(() =>
           resolveRegistryAuth(ref.registry, config.registries, config.dockerConfig, scrubber)
         )
-        image = yield* Effect.tryPromise({
-          try: (signal) => fetchImageConfig(ref, auth?.auth, signal),
-          catch: (e) =>
-            toAdapterError(
+        image = yield* fetchImageConfig(ref, auth?.auth, apiTimeoutMs).pipe(
+          Effect.mapError((e) =>
+            adapterError(
               scrubber,
               "inspect",
               target.id,
-              `read the configuration of ${ref.raw} from registry ${ref.registry}`,
-              e
+              `read the configuration of ${ref.raw} from registry ${ref.registry}: ${e.message}`,
+              e.reason === "unreachable"
             )
-        })
+          )
+        )
       }
       const spec = extractCreateSpec(container, oldImage)
       const cfg: Json = spec.config

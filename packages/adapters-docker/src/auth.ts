@@ -2,7 +2,8 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Redacted } from "effect"
+import { credentialsFromDockerConfig } from "@sluice/core"
+import { Redacted, Result } from "effect"
 import type { RegistryCredentials } from "./config.js"
 import type { SecretScrubber } from "./errors.js"
 import { configKeysFor, DOCKER_HUB } from "./imageRef.js"
@@ -37,7 +38,7 @@ const defaultDockerConfigPath = (): string =>
   path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"), "config.json")
 
 interface DockerClientConfig {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>
+  auths?: unknown
   credHelpers?: Record<string, string>
   credsStore?: string
 }
@@ -112,34 +113,26 @@ export const resolveRegistryAuth = async (
       }
     }
   }
-  for (const key of keys) {
-    const entry = cfg.auths?.[key]
-    if (entry === undefined) continue
-    let username = entry.username
-    let password = entry.password
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, "base64").toString("utf8")
-      const i = decoded.indexOf(":")
-      if (i > 0) {
-        username = decoded.slice(0, i)
-        password = decoded.slice(i + 1)
-      }
-      scrubber.add(entry.auth)
-    }
-    if (entry.identitytoken) {
-      scrubber.add(entry.identitytoken)
-      return { auth: { identitytoken: entry.identitytoken, serveraddress: serverAddress(registry) }, source: file }
-    }
-    if (username !== undefined && password !== undefined) {
-      scrubber.add(password)
-      return {
-        auth: { username, password, serveraddress: serverAddress(registry) },
-        source: file,
-        username
-      }
+  // `auths` is read by core's rule (the same one the Kubernetes adapter applies to pull secrets);
+  // a config whose `auths` cannot be read gives no credentials, as an unreadable file does.
+  const found = credentialsFromDockerConfig(cfg, registry)
+  if (Result.isFailure(found) || found.success === undefined) return undefined
+  const c = found.success
+  if ("identityToken" in c) {
+    scrubber.add(Redacted.value(c.identityToken))
+    return {
+      auth: { identitytoken: Redacted.value(c.identityToken), serveraddress: serverAddress(registry) },
+      source: file
     }
   }
-  return undefined
+  const password = Redacted.value(c.password)
+  scrubber.add(password)
+  scrubber.add(Buffer.from(`${c.username}:${password}`).toString("base64"))
+  return {
+    auth: { username: c.username, password, serveraddress: serverAddress(registry) },
+    source: file,
+    username: c.username
+  }
 }
 
 /** The X-Registry-Auth header value (URL-safe base64 JSON, as the Docker CLI sends it). */

@@ -1,3 +1,4 @@
+import { RegistryCredentials } from "@sluice/core"
 import { Schema } from "effect"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
@@ -39,12 +40,8 @@ export const HostConfig = Schema.Struct({
 })
 export type HostConfig = typeof HostConfig.Type
 
-/** Registry credentials: user + password, or an identity token (OAuth refresh token). */
-export const RegistryCredentials = Schema.Union([
-  Schema.Struct({ username: Schema.String, password: Schema.RedactedFromValue(Schema.String) }),
-  Schema.Struct({ identityToken: Schema.RedactedFromValue(Schema.String) })
-])
-export type RegistryCredentials = typeof RegistryCredentials.Type
+/** Registry credentials (core's: user + password, or an identity token), as the Kubernetes adapter takes them too. */
+export { RegistryCredentials }
 
 export const HttpProbe = Schema.Struct({
   type: Schema.Literal("http"),

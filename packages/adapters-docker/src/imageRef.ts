@@ -1,4 +1,4 @@
-import { type ImageRef, imageName, parseImageRef as parseReference } from "@sluice/core"
+import { type ImageRef, imageName, parseImageRef as parseReference, registryConfigKeys } from "@sluice/core"
 import { Result } from "effect"
 
 /**
@@ -33,8 +33,5 @@ export const parseImageRef = (raw: string): ParsedImageRef | undefined => {
 export const defaultPullsAlways = (ref: ParsedImageRef): boolean =>
   ref.digest === undefined && (ref.tag === undefined || ref.tag === "latest")
 
-/** The keys Docker's config.json may use for a registry (`auths`, `credHelpers`). */
-export const configKeysFor = (registry: string): ReadonlyArray<string> =>
-  registry === DOCKER_HUB
-    ? ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "https://docker.io", "registry-1.docker.io"]
-    : [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`]
+/** The keys Docker's config.json may file a registry's credentials under (core's rule). */
+export const configKeysFor = registryConfigKeys
