@@ -75,6 +75,7 @@ export {
   type HealthReport,
   type HealthStatus,
   type ProbeSpec,
+  type ResolveDigestContext,
   type ResolvedDigest,
   type RollbackContext,
   TargetAdapter,
@@ -119,7 +120,12 @@ export {
   violationFields
 } from "./policy/PolicyEngine.js"
 export {
+  CertificateSigner,
+  type KeylessIdentity,
+  KeySigner,
   SignatureError,
+  type SignatureKeylessTrust,
+  type SignatureKeyTrust,
   type SignatureRequest,
   type SignatureTrust,
   SignatureVerdict,

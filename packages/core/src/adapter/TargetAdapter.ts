@@ -99,6 +99,15 @@ export interface ResolvedDigest {
   readonly configDigest?: string
 }
 
+/** What `resolveDigest` is told about the rollout it resolves for. */
+export interface ResolveDigestContext {
+  /**
+   * The spec's selector, as given (the adapter decodes it): the workloads the image will run in,
+   * e.g. for the registry credentials they pull with (Kubernetes `imagePullSecrets`).
+   */
+  readonly selector: unknown
+}
+
 export interface TargetAdapterShape {
   readonly name: string
   readonly capabilities: AdapterCapabilities
@@ -113,7 +122,10 @@ export interface TargetAdapterShape {
    * registry digest (e.g. built on the engine and never pushed). Without this member, the spec must
    * pin the digest for the scan report to be bound to it.
    */
-  readonly resolveDigest?: (image: ImageRef) => Effect.Effect<ResolvedDigest | undefined, AdapterError>
+  readonly resolveDigest?: (
+    image: ImageRef,
+    context?: ResolveDigestContext
+  ) => Effect.Effect<ResolvedDigest | undefined, AdapterError>
   /**
    * The workload as it will run once `artifact` is applied, for the policy gate. Optional: without
    * it the core swaps the image into the inspected workload (`withImage`).

@@ -29,7 +29,7 @@ export const resolveArtifactDigest = Effect.fnUntraced(function* (
     return { ...config, artifactDigest: { digest: image.digest, source: "spec", reference: image.raw } }
   }
   if (adapter.resolveDigest === undefined) return config
-  const resolved = yield* adapter.resolveDigest(image).pipe(
+  const resolved = yield* adapter.resolveDigest(image, { selector: config.selector }).pipe(
     Effect.timeout(config.operations.timeoutMs),
     Effect.mapError((e) => ({
       message: `cannot resolve the digest of ${image.raw} through the ${adapter.name} adapter: ${"message" in e ? e.message : String(e)}`
