@@ -120,7 +120,12 @@ export {
   violationFields
 } from "./policy/PolicyEngine.js"
 export {
+  CertificateSigner,
+  type KeylessIdentity,
+  KeySigner,
   SignatureError,
+  type SignatureKeylessTrust,
+  type SignatureKeyTrust,
   type SignatureRequest,
   type SignatureTrust,
   SignatureVerdict,

@@ -139,7 +139,7 @@ export {
   readInputFile,
   readScanFile
 } from "./harness/inputs.js"
-// The signature gate's verifier: cosign key-based signatures read from the image's registry.
+// The signature gate's verifier: cosign signatures (by a key or a certificate identity) read from the image's registry.
 export {
   COSIGN_SIGNATURE_ANNOTATION,
   CosignSignatureVerifier,

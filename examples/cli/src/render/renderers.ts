@@ -55,7 +55,7 @@ export const describeEvent = (e: RolloutEvent, model: ProgressModel, style: Styl
         const signed =
           e.signature === undefined
             ? ""
-            : `: ${e.signature.digest} signed by key ${e.signature.signer.fingerprint} (${e.signature.source})`
+            : `: ${e.signature.digest} signed by ${e.signature.signer.kind === "key" ? `key ${e.signature.signer.fingerprint}` : `${e.signature.signer.subject} (OIDC issuer ${e.signature.signer.issuer}, certificate ${e.signature.signer.certificate})`} (${e.signature.source})`
         return `${style.green("✓")} ${e.gate} gate passed${where}${signed}${warn}`
       }
       const targets = new Set(e.violations.map((v) => v.targetId)).size

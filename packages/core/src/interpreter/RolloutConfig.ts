@@ -93,8 +93,9 @@ export interface RolloutConfig {
     readonly scan: boolean
     readonly analysis: ReadonlyArray<AnalysisConfig>
     /**
-     * `spec.gates.signature`, present only when it is on: the key a signature of the artifact's digest
-     * must verify against (absent in headers written before the gate existed: the gate is off).
+     * `spec.gates.signature`, present only when it is on: the key or the certificate identity a
+     * signature of the artifact's digest must verify against (absent in headers written before the
+     * gate existed: the gate is off).
      */
     readonly signature?: SignatureTrust
     /** The spec's settings handed to the policy engine with every evaluation (profiles, waivers). */

@@ -71,7 +71,9 @@ export const configFromSpec = (
       analysis,
       ...(body.gates.signature.enabled && body.gates.signature.publicKey !== undefined
         ? { signature: { publicKey: body.gates.signature.publicKey } }
-        : {}),
+        : body.gates.signature.enabled && body.gates.signature.keyless !== undefined
+          ? { signature: { keyless: body.gates.signature.keyless } }
+          : {}),
       params: {
         ...(body.gates.policy.profiles === undefined ? {} : { podSecurity: { profiles: body.gates.policy.profiles } }),
         scan: { waiveMissingReport: body.gates.scan.waiveMissingReport }

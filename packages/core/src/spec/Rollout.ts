@@ -58,7 +58,8 @@ export const EXACTLY_ONE_RULES: ReadonlyArray<{
   { path: ["spec", "strategy"], what: "strategy", keys: ["rolling", "canary", "blueGreen", "recreate", "partition"] },
   { path: ["spec", "strategy", "canary", "steps", "*"], what: "step kind", keys: ["setWeight", "pause", "analysis"] },
   { path: ["spec", "strategy", "partition"], what: "of", keys: ["partitions", "steps"] },
-  { path: ["spec", "health", "probe"], what: "probe kind", keys: ["http", "tcp", "exec"] }
+  { path: ["spec", "health", "probe"], what: "probe kind", keys: ["http", "tcp", "exec"] },
+  { path: ["spec", "gates", "signature", "keyless"], what: "subject match", keys: ["subject", "subjectRegExp"] }
 ]
 
 const rule = (path: string) => EXACTLY_ONE_RULES.find((r) => r.path.join(".") === path)!
@@ -703,23 +704,72 @@ export const PemPublicKey = expecting(
   "a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----, as in cosign.pub)"
 )
 
+/** PEM `CERTIFICATE` blocks (one or more): the CA certificates a keyless signer's certificate must chain to. */
+const PEM_CERTIFICATES =
+  /^\s*(?:-----BEGIN CERTIFICATE-----\r?\n(?:[A-Za-z0-9+/=]+\r?\n)+-----END CERTIFICATE-----\s*)+$/
+export const PemCertificates = expecting(
+  Schema.String.check(Schema.isPattern(PEM_CERTIFICATES)),
+  "PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----, one or more)"
+)
+
+/** A JavaScript regular expression that compiles (anchored by the verifier: the whole SAN must match). */
+const SubjectRegExp = expecting(
+  NonEmpty.check(
+    Schema.makeFilter((s: string) => {
+      try {
+        new RegExp(s)
+        return undefined
+      } catch (e) {
+        return `not a regular expression: ${e instanceof Error ? e.message : String(e)}`
+      }
+    })
+  ),
+  "a regular expression, e.g. https://ci\\.example\\.com/.+"
+)
+
+/**
+ * A keyless signer: a certificate issued by one of `roots` to `subject` (exactly) or to a SAN
+ * matching `subjectRegExp` (anchored), for the OIDC `issuer` (Kyverno's `keyless` attestor, without
+ * Rekor or CT: see `KeylessIdentity` in the core's SignatureVerifier).
+ */
+export const KeylessSpec = Schema.Struct({
+  issuer: NonEmpty,
+  subject: Schema.optionalKey(NonEmpty),
+  subjectRegExp: Schema.optionalKey(SubjectRegExp),
+  roots: PemCertificates
+}).check(exactlyOneOf(rule("spec.gates.signature.keyless").what, rule("spec.gates.signature.keyless").keys))
+export type KeylessSpec = typeof KeylessSpec.Type
+
 /**
  * The signature gate: the image's digest must carry a cosign signature that verifies against
- * `publicKey`, before any target is touched. Off by default; on, it needs a key.
+ * `publicKey`, or one made with a certificate for the `keyless` identity, before any target is
+ * touched. Off by default; on, it needs one of the two. Not both: Kyverno's attestor set requires
+ * every entry to verify unless its `count` says fewer, and a gate with both would leave that choice
+ * unsaid; one trust per gate keeps what a pass means plain.
  */
 export const SignatureGateSpec = Schema.Struct({
   enabled: Schema.Boolean.pipe(withDefault(false)),
-  publicKey: Schema.optionalKey(PemPublicKey)
+  publicKey: Schema.optionalKey(PemPublicKey),
+  keyless: Schema.optionalKey(KeylessSpec)
 }).check(
   Schema.makeFilter((g) =>
-    g.enabled && g.publicKey === undefined
+    g.publicKey !== undefined && g.keyless !== undefined
       ? {
-          path: ["publicKey"],
+          path: ["keyless"],
           issue: new SchemaIssue.InvalidValue({
-            message: "the signature gate is enabled: it needs the signer's publicKey (the PEM of cosign.pub)"
+            message:
+              "publicKey and keyless are both given: the signature gate trusts one signer, a key or a certificate identity (drop one)"
           })
         }
-      : undefined
+      : g.enabled && g.publicKey === undefined && g.keyless === undefined
+        ? {
+            path: ["publicKey"],
+            issue: new SchemaIssue.InvalidValue({
+              message:
+                "the signature gate is enabled: it needs the signer's publicKey (the PEM of cosign.pub) or a keyless identity (issuer, subject or subjectRegExp, roots)"
+            })
+          }
+        : undefined
   )
 )
 export type SignatureGateSpec = typeof SignatureGateSpec.Type

@@ -130,8 +130,17 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.gates.scan.waiveMissingReport": "Let an image without a report pass (with a warning).",
   "spec.gates.signature": "The image signature gate (cosign signatures in the image's registry).",
   "spec.gates.signature.enabled":
-    "Require a signature of the artifact's digest that verifies against `publicKey` before any target is touched.",
-  "spec.gates.signature.publicKey": "The signer's public key: the PEM of `cosign.pub`, inline.",
+    "Require a signature of the artifact's digest, by `publicKey` or by the `keyless` identity, before any target is touched.",
+  "spec.gates.signature.publicKey": "The signer's public key: the PEM of `cosign.pub`, inline (not with `keyless`).",
+  "spec.gates.signature.keyless":
+    "A certificate identity instead of a key (cosign `sign --certificate`): the certificate is checked at verification time, without Rekor or CT.",
+  "spec.gates.signature.keyless.issuer":
+    "The OIDC issuer the certificate must carry (Fulcio extension 1.3.6.1.4.1.57264.1.8, or the legacy .1.1), exactly.",
+  "spec.gates.signature.keyless.subject": "The certificate's SAN (email or URI), exactly.",
+  "spec.gates.signature.keyless.subjectRegExp":
+    "A regular expression (JavaScript) the whole SAN must match: anchored at both ends.",
+  "spec.gates.signature.keyless.roots":
+    "The trusted CA certificate(s), PEM inline: the certificate must chain to one (intermediates from the signature's chain).",
   "spec.gates.analysis": "Analysis templates that canary `analysis` steps name.",
   "spec.gates.analysis[].name": "The template's name.",
   "spec.gates.analysis[].provider": "Where the metric comes from.",

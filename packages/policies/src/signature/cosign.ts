@@ -1,5 +1,6 @@
 /**
- * The signature gate's verifier for cosign's key-based signatures, read from the image's registry.
+ * The signature gate's verifier for cosign's signatures, read from the image's registry: made with a
+ * key (`cosign sign --key`), or with a certificate identity (`--certificate`, checked in `keyless.ts`).
  *
  * Why this shape: `cosign sign --key` (v2) stores a signature as an OCI manifest tagged
  * `sha256-<hex of the image digest>.sig` in the image's repository; each layer is a "simple signing"
@@ -13,10 +14,7 @@
  * is the trust). The payload's digest must equal the artifact's digest, or the signature vouches for
  * other bytes: a signature copied to another image's tag is refused.
  */
-import { createHash, createPublicKey, type KeyObject } from "node:crypto"
-import type { Bundle } from "@sigstore/bundle"
-import { HashAlgorithm } from "@sigstore/protobuf-specs"
-import { type TrustMaterial, toSignedEntity, Verifier } from "@sigstore/verify"
+import { createHash } from "node:crypto"
 import {
   openRepository,
   RegistryError,
@@ -28,6 +26,7 @@ import {
 } from "@sluice/core"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { HttpClient } from "effect/http"
+import { type LayerTrust, layerTrust } from "./trust.js"
 
 export interface RegistryCredentials {
   readonly username: string
@@ -45,7 +44,6 @@ export interface CosignVerifierOptions {
 export const COSIGN_SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 export const SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 const SIMPLE_SIGNING_TYPE = "cosign container image signature"
-const KEY_HINT = "sluice-signature-gate"
 const DIGEST = /^sha256:([a-f0-9]{64})$/
 const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.manifest.v1+json",
@@ -72,48 +70,7 @@ const SimpleSigningPayload = Schema.Struct({
 })
 
 /** `sha256:<hex>` of the key's DER SubjectPublicKeyInfo: the signer as the journal names it. */
-export const keyFingerprint = (key: KeyObject): string =>
-  `sha256:${createHash("sha256")
-    .update(key.export({ type: "spki", format: "der" }))
-    .digest("hex")}`
-
-/** Verifies one simple-signing layer's signature with `@sigstore/verify` against the trusted key. */
-const verifyWithKey = (key: KeyObject, payload: Uint8Array, signature: Uint8Array): string | undefined => {
-  const trust: TrustMaterial = {
-    certificateAuthorities: [],
-    timestampAuthorities: [],
-    tlogs: [],
-    ctlogs: [],
-    publicKey: (hint) => {
-      if (hint !== KEY_HINT) throw new Error(`unknown key ${hint}`)
-      return { publicKey: key, validFor: () => true }
-    }
-  }
-  const bundle = {
-    mediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
-    verificationMaterial: {
-      content: { $case: "publicKey", publicKey: { hint: KEY_HINT } },
-      tlogEntries: [],
-      timestampVerificationData: { rfc3161Timestamps: [] }
-    },
-    content: {
-      $case: "messageSignature",
-      messageSignature: {
-        messageDigest: { algorithm: HashAlgorithm.SHA2_256, digest: createHash("sha256").update(payload).digest() },
-        signature: Buffer.from(signature)
-      }
-    }
-  } as unknown as Bundle
-  try {
-    // Thresholds 0: a key-based signature's trust is the key; no log, SCT or timestamp is asked for.
-    new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(
-      toSignedEntity(bundle, Buffer.from(payload))
-    )
-    return undefined
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
-  }
-}
+export { keyFingerprint } from "./trust.js"
 
 /**
  * A {@link SignatureVerifier} for cosign key-based signatures stored in the image's registry. Needs
@@ -128,13 +85,15 @@ export const makeCosignVerifier = (options: CosignVerifierOptions = {}) =>
         new SignatureError({ reason, digest, message, ...(cause === undefined ? {} : { cause }) })
       const hex = DIGEST.exec(digest)?.[1]
       if (hex === undefined) return yield* fail("malformed", `${digest} is not a sha256 digest`)
-      let key: KeyObject
+      let trust: LayerTrust
       try {
-        key = createPublicKey(request.trust.publicKey)
+        trust = layerTrust(request.trust)
       } catch (e) {
-        return yield* fail("malformed", `the signature gate's publicKey cannot be read: ${String(e)}`, e)
+        const part = request.trust.keyless === undefined ? "publicKey" : "keyless roots or subjectRegExp"
+        return yield* fail("malformed", `the signature gate's ${part} cannot be read: ${String(e)}`, e)
       }
-      const fingerprint = keyFingerprint(key)
+      // No trusted timestamp says when a certificate signed: it must be valid now.
+      const now = new Date(yield* Effect.clockWith((clock) => clock.currentTimeMillis))
       const sigTag = `sha256-${hex}.sig`
       const source = `${registry}/${repository}:${sigTag}`
       const what = `${digest} of ${request.image}`
@@ -154,7 +113,7 @@ export const makeCosignVerifier = (options: CosignVerifierOptions = {}) =>
         if (res.status === 404) {
           return yield* fail(
             "unsigned",
-            `${what} is not signed: the registry has no cosign signature ${source} (sign it with cosign sign --key)`
+            `${what} is not signed: the registry has no cosign signature ${source} (sign it with cosign sign)`
           )
         }
         if (res.status !== 200) {
@@ -195,9 +154,9 @@ export const makeCosignVerifier = (options: CosignVerifierOptions = {}) =>
             problems.push(`layer ${layer.digest}: the registry served other bytes`)
             continue
           }
-          const why = verifyWithKey(key, payload, Buffer.from(sig, "base64"))
-          if (why !== undefined) {
-            problems.push(`layer ${layer.digest}: ${why}`)
+          const checked = trust.check(layer.annotations, payload, Buffer.from(sig, "base64"), now)
+          if ("problem" in checked) {
+            problems.push(`layer ${layer.digest}: ${checked.problem}`)
             continue
           }
           // Only a payload whose signature verifies is read: its claims are the signer's.
@@ -219,20 +178,20 @@ export const makeCosignVerifier = (options: CosignVerifierOptions = {}) =>
           }
           return {
             digest,
-            signer: { kind: "key", fingerprint },
+            signer: checked.signer,
             source,
-            scheme: "cosign simple-signing (key)"
+            scheme: trust.scheme
           } satisfies SignatureVerdict
         }
         if (otherDigest !== undefined) {
           return yield* fail(
             "mismatch",
-            `the signature ${source} was made by key ${fingerprint} for ${otherDigest}, not for ${what}: the image under that name is not the one signed`
+            `the signature ${source} was made by ${trust.describe} for ${otherDigest}, not for ${what}: the image under that name is not the one signed`
           )
         }
         return yield* fail(
           "invalid",
-          `no signature of ${what} verifies against key ${fingerprint} (${source}: ${problems.join("; ")})`
+          `no signature of ${what} verifies against ${trust.describe} (${source}: ${problems.join("; ")})`
         )
       })
 
