@@ -82,10 +82,10 @@ fleet deploy "$kubeconfig" "$demo/node-agent.yaml"
 fleet show "$kubeconfig" sluice-demo node-agent
 
 step "2. node-agent 1.0.0 → 2.0.0, zone by zone: policy and scan gates, then waves, each one Ready before the next"
-sluice plan -f examples/k8s/demo/rollout-v2.yaml --kubeconfig "$kubeconfig"
+sluice plan -f examples/k8s/demo/rollout-v2.yaml --adapter-config examples/k8s/demo/adapter.yaml --kubeconfig "$kubeconfig"
 echo
 code=0
-sluice apply -f examples/k8s/demo/rollout-v2.yaml --kubeconfig "$kubeconfig" --id node-agent-v2 || code=$?
+sluice apply -f examples/k8s/demo/rollout-v2.yaml --adapter-config examples/k8s/demo/adapter.yaml --kubeconfig "$kubeconfig" --id node-agent-v2 || code=$?
 echo
 echo "exit code $code $( ((code == 0)) && echo "(completed)" || echo "(expected 0)")"
 fleet show "$kubeconfig" sluice-demo node-agent
@@ -96,7 +96,7 @@ dim "(the kwok stage scripts/kube/stages/pod-never-ready-on-nodes.yaml, keyed on
 dim " annotations sluice.dev/never-ready-image and sluice.dev/never-ready-nodes in node-agent.yaml)"
 echo
 code=0
-sluice apply -f examples/k8s/demo/rollout-v2.1.yaml --kubeconfig "$kubeconfig" --id node-agent-v2-1 || code=$?
+sluice apply -f examples/k8s/demo/rollout-v2.1.yaml --adapter-config examples/k8s/demo/adapter.yaml --kubeconfig "$kubeconfig" --id node-agent-v2-1 || code=$?
 echo
 echo "exit code $code $( ((code == 3)) && echo "(rolled back)" || echo "(expected 3)")"
 fleet show "$kubeconfig" sluice-demo node-agent

@@ -350,6 +350,10 @@ const readKubernetesConnection = (storeRoot: string, rolloutId: string): unknown
   }
 }
 
+/** The decoded configuration back in the form the adapter takes (it decodes it again; secrets in the clear). */
+const kubernetesInput = (k8s: typeof import("@sluice/adapters-k8s"), config: KubernetesAdapterConfig) =>
+  Schema.encodeSync(k8s.KubernetesAdapterConfig)(config)
+
 /**
  * The kubernetes adapter's configuration: `--adapter-config` decoded strictly (unknown keys are
  * errors, with their path; its `kubeconfig` is relative to the file), then `--kubeconfig` (relative
@@ -430,7 +434,7 @@ export const kubernetesConfigOf = async (
   }
   // The kubeconfig and context are checked now (no request is sent), so a wrong one is a usage
   // error naming it before anything else happens.
-  const checked = await Effect.runPromiseExit(Effect.scoped(k8s.KubernetesAdapter.make(config)))
+  const checked = await Effect.runPromiseExit(Effect.scoped(k8s.KubernetesAdapter.make(kubernetesInput(k8s, config))))
   if (Exit.isFailure(checked)) {
     const error = Cause.findErrorOption(checked.cause)
     const message = error._tag === "Some" ? error.value.message : Cause.pretty(checked.cause)
@@ -507,14 +511,16 @@ export const openAdapter = async (
     case "kubernetes": {
       const k8s = await import("@sluice/adapters-k8s")
       const config = await kubernetesConfigOf(io, parsed, options.continuing, storeRoot)
-      const layer = Layer.mergeAll(k8s.KubernetesAdapter.layer(config), prometheus)
+      const layer = Layer.mergeAll(k8s.KubernetesAdapter.layer(kubernetesInput(k8s, config)), prometheus)
       return {
         layer,
         release: () => {},
         // Where the cluster is (paths and names, no credentials), for resume, abort and rollback.
         onCreate: (header) => {
           fs.mkdirSync(path.join(storeRoot, header.rolloutId), { recursive: true })
-          fs.writeFileSync(kubernetesFile(storeRoot, header.rolloutId), `${JSON.stringify(config, null, 2)}\n`)
+          // Registry credentials are not kept: a resume resolves no digest (the journal has it).
+          const { registries: _, ...connection } = config
+          fs.writeFileSync(kubernetesFile(storeRoot, header.rolloutId), `${JSON.stringify(connection, null, 2)}\n`)
         }
       }
     }

@@ -17,6 +17,7 @@ import {
 } from "./config.js"
 import { makeDaemonSetDriver } from "./daemonset.js"
 import { makeDeploymentDriver } from "./deployment.js"
+import { makeDigestResolver } from "./digest.js"
 import type { Driver } from "./driver.js"
 import { KubernetesConfigError, type Operation, permanent } from "./errors.js"
 import { Kube } from "./kube.js"
@@ -207,6 +208,8 @@ export const makeKubernetesAdapter = (input: KubernetesAdapterConfigInput = {}) 
       return undefined
     }
 
+    const resolveDigest = makeDigestResolver(config, conns)
+
     const shape: KubernetesAdapterShape = {
       name: "kubernetes",
       capabilities: { surge: true, configOnly: false, trafficWeight: false },
@@ -235,6 +238,7 @@ export const makeKubernetesAdapter = (input: KubernetesAdapterConfigInput = {}) 
           )
           return found.flat()
         }),
+      ...(config.resolveDigests === false ? {} : { resolveDigest }),
       inspect: (target) => withData("inspect", target, (driver, d) => driver.inspect(target, d)),
       render: (state, artifact) => withData("inspect", state.target, (driver, d) => driver.render(state, artifact, d)),
       apply: (target, artifact, ctx) =>

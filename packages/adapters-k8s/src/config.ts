@@ -1,3 +1,4 @@
+import { RegistryCredentials } from "@sluice/core"
 import { Schema, SchemaIssue } from "effect"
 
 const Labels = Schema.Record(Schema.String, Schema.String)
@@ -133,7 +134,27 @@ export const KubernetesAdapterConfig = Schema.Struct({
    * is then the default file of the clusters that name none; `context` and `inCluster` belong to
    * each cluster.
    */
-  clusters: Schema.optionalKey(Schema.Array(KubernetesCluster).check(Schema.isMinLength(1), distinctClusters))
+  clusters: Schema.optionalKey(Schema.Array(KubernetesCluster).check(Schema.isMinLength(1), distinctClusters)),
+  /**
+   * Resolve the artifact's tag to the digest its registry names now, before any gate, and deploy by
+   * that digest (`repo:tag@sha256:…` in every pod template), so that a tag moved during the rollout
+   * changes nothing and the scan gate takes only a report made for those bytes (default true). A
+   * registry that cannot be reached, refuses the credentials or does not know the tag then stops the
+   * rollout before anything is touched. `false`: the tag is deployed as written (pin a digest in the
+   * spec instead), e.g. for a registry only the nodes can reach.
+   */
+  resolveDigests: Schema.optionalKey(Schema.Boolean),
+  /**
+   * Credentials per registry host (`registry.example.com`, `localhost:5000`, `docker.io`), as the
+   * Docker adapter takes them, for resolving the artifact's tag to the digest the rollout deploys
+   * by. Tried first; then `dockerConfig`, then the `imagePullSecrets` of the selected workloads.
+   */
+  registries: Schema.optionalKey(Schema.Record(Schema.String, RegistryCredentials)),
+  /**
+   * A Docker client config file (`auths`) with registry credentials, for the same purpose. Read
+   * only when given: the operator's own `~/.docker/config.json` is not what the nodes pull with.
+   */
+  dockerConfig: Schema.optionalKey(Schema.NonEmptyString)
 }).check(
   Schema.makeFilter((c) => {
     if (c.clusters === undefined) return undefined

@@ -325,6 +325,7 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
 
   return {
     discover,
+    workloads: (selector: KubernetesSelector) => findWorkloads(workloadApi, selector),
     inspect,
     render,
     apply,

@@ -641,5 +641,15 @@ export const makeDeploymentDriver = (kube: Kube): Driver => {
       return notes
     })
 
-  return { discover, inspect, render, apply, health, rollback, finalize, conclude }
+  return {
+    discover,
+    workloads: (selector: KubernetesSelector) => findWorkloads(workloadApi, selector),
+    inspect,
+    render,
+    apply,
+    health,
+    rollback,
+    finalize,
+    conclude
+  }
 }

@@ -14,10 +14,13 @@ import type {
 import type { Effect } from "effect"
 import type { KubernetesSelector } from "./config.js"
 import type { TargetData } from "./targets.js"
+import type { WorkloadObject } from "./workloads.js"
 
 /** One kind of workload (DaemonSet, StatefulSet, Deployment): the adapter dispatches each call to its driver. */
 export interface Driver {
   readonly discover: (selector: KubernetesSelector) => Effect.Effect<ReadonlyArray<Target>, AdapterError>
+  /** The workload objects the selector names (for what their pod templates say, e.g. imagePullSecrets). */
+  readonly workloads: (selector: KubernetesSelector) => Effect.Effect<ReadonlyArray<WorkloadObject>, AdapterError>
   readonly inspect: (target: Target, d: TargetData) => Effect.Effect<TargetState, AdapterError>
   readonly render: (
     state: TargetState,

@@ -442,6 +442,7 @@ export const makeStatefulSetDriver = (kube: Kube): Driver => {
 
   return {
     discover,
+    workloads: (selector: KubernetesSelector) => findWorkloads(workloadApi, selector),
     inspect,
     render,
     apply,

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url"
 import { beforeAll, expect, it } from "vitest"
 import { clusterInfo, describeWithCluster, kube } from "../support/cluster.js"
 import { useKwokNodes } from "../support/nodes.js"
+import { tagsAsWritten } from "../support/tags.js"
 import { createAgentDaemonSet, IMAGE, podImages, watchPods } from "./support/daemonset.js"
 
 const CLI = fileURLToPath(new URL("../../../../examples/cli/dist/main.js", import.meta.url))
@@ -75,6 +76,7 @@ spec:
           "agent.yaml",
           "--kubeconfig",
           clusterInfo().kubeconfig ?? "",
+          ...tagsAsWritten(),
           "--id",
           "cli-crash",
           "--store",

@@ -303,7 +303,7 @@ describeWithCluster("many clusters in one rollout (kubernetes adapter, two contr
     mkdirSync(join(work, "conf"))
     writeFileSync(
       join(work, "conf", "clusters.yaml"),
-      `clusters:\n  - { name: east, kubeconfig: ${sides[0]!.kubeconfig} }\n  - { name: west, kubeconfig: ../west.kubeconfig }\n`
+      `resolveDigests: false\nclusters:\n  - { name: east, kubeconfig: ${sides[0]!.kubeconfig} }\n  - { name: west, kubeconfig: ../west.kubeconfig }\n`
     )
     writeFileSync(join(work, "agent.yaml"), spec({ namespace, name, image: IMAGE("2.0.0") }))
     const store = join(work, "store")

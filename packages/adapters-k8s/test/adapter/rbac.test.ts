@@ -16,6 +16,7 @@ import { loadAllYaml, RbacAuthorizationV1Api, type V1PolicyRule } from "@kuberne
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithCluster, kube, uniqueSuffix, useTestNamespace } from "../support/cluster.js"
 import { useKwokNodes, ZONE_LABEL } from "../support/nodes.js"
+import { tagsAsWritten } from "../support/tags.js"
 import { notYet, waitFor } from "../support/wait.js"
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
@@ -35,8 +36,9 @@ interface RbacObject {
 const fileRules = (): ReadonlyArray<V1PolicyRule> => {
   const objects = loadAllYaml(fs.readFileSync(RBAC_FILE, "utf8")) as ReadonlyArray<RbacObject>
   const kinds = objects.map((o) => o.kind).sort()
-  expect(kinds).toEqual(["ClusterRole", "ClusterRoleBinding", "Namespace", "ServiceAccount"])
-  const role = objects.find((o) => o.kind === "ClusterRole")
+  // The second ClusterRole reads image pull secrets, bound per namespace (test/adapter/digest.test.ts).
+  expect(kinds).toEqual(["ClusterRole", "ClusterRole", "ClusterRoleBinding", "Namespace", "ServiceAccount"])
+  const role = objects.find((o) => o.kind === "ClusterRole" && o.metadata.name === "sluice-rollouts")
   if (role?.rules === undefined) throw new Error(`${RBAC_FILE}: no ClusterRole rules`)
   return role.rules
 }
@@ -55,7 +57,8 @@ const sluice = (args: ReadonlyArray<string>, cwd: string): Promise<Ran> =>
       return
     }
     const { KUBECONFIG: _k, SLUICE_STORE: _s, ...env } = process.env
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...env, NO_COLOR: "1" } })
+    const argv = args[0] === "apply" ? [...args, ...tagsAsWritten()] : args
+    const child = spawn(process.execPath, [CLI, ...argv], { cwd, env: { ...env, NO_COLOR: "1" } })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => {

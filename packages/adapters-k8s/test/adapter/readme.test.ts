@@ -31,6 +31,7 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { KubernetesAdapter, KubernetesAdapterConfig, KubernetesSelector } from "../../src/index.js"
 import { describeWithCluster, kube } from "../support/cluster.js"
 import { useKwokNodes, ZONE_LABEL } from "../support/nodes.js"
+import { tagsAsWritten } from "../support/tags.js"
 import { notYet, waitFor } from "../support/wait.js"
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
@@ -293,7 +294,10 @@ describeWithCluster("the READMEs' Kubernetes examples, as written", () => {
         expect(plan.stdout).toContain("3 target(s) to update")
         expect(plan.stdout).toContain(`nodes per zone (${ZONE_LABEL}): zone-a 1, zone-b 1, zone-c 1`)
       } else if (verb === "apply") {
-        apply = run(line) // runs until the rollout ends; the next commands come "from another shell"
+        // Runs until the rollout ends; the next commands come "from another shell". The README's
+        // image is on a registry this test cannot reach (a real cluster's is): its tag is deployed
+        // as written instead of resolved to its digest (test/adapter/digest.test.ts covers that).
+        apply = run(`${line} ${tagsAsWritten().join(" ")}`)
       } else if (verb === "status") {
         // Once the canary wave is done the rollout waits in its timed pause.
         const status = await waitFor(

@@ -13,6 +13,7 @@ import type { Command, DeniedTarget, MachineEvent, MachineInput, Note, Outcome }
 import type { Inventory, Plan } from "../plan/Plan.js"
 import { PolicyEngine, ScanReportSource } from "../policy/PolicyEngine.js"
 import { SignatureVerifier } from "../policy/SignatureVerifier.js"
+import { isSameImage } from "../spec/ImageRef.js"
 import {
   type JournalEntry,
   type RolloutHeader,
@@ -88,6 +89,19 @@ export const discoverInventory = (config: RolloutConfig) =>
     return { inventory, states }
   })
 
+/**
+ * The inventory as the caller's planner must see it when the tag was resolved to a digest: the
+ * planner compares each target's image with the spec's reference (`repo:tag`), but the rollout
+ * deploys `repo:tag@sha256:…`, so a target already running exactly that is shown running the
+ * spec's reference (up to date, left alone); any other (another digest) stays as it is.
+ */
+const plannable = (inventory: Inventory, config: RolloutConfig): Inventory => {
+  const resolved = config.artifactDigest
+  if (resolved?.source !== "registry") return inventory
+  const image = config.artifact.image
+  return inventory.map((item) => (isSameImage(image, item.image) ? { ...item, image: resolved.reference } : item))
+}
+
 const machineInputFor = (plan: Plan, config: RolloutConfig): MachineInput => ({
   waves: plan.waves.map((w) => ({
     index: w.index,
@@ -152,7 +166,7 @@ export const startRollout = (options: StartOptions) =>
         revisions: new Map(states.map((s) => [s.target.id, s.revision]))
       }))
     )
-    const plan = options.plan(inventory)
+    const plan = options.plan(plannable(inventory, config))
     // What each planned target runs now is what rollback restores: the inspect that built the
     // inventory already read it.
     const previous: Record<string, Revision> = {}

@@ -14,7 +14,8 @@ if (Result.isFailure(parsed)) {
 }
 const spec = parsed.success
 const layer = Layer.mergeAll(
-  KubernetesAdapter.layer({ kubeconfig }),
+  // The test images are on a registry nobody answers at (kwok nodes pull nothing).
+  KubernetesAdapter.layer({ kubeconfig, resolveDigests: false }),
   PolicyEngineLive.layer,
   FileStoreLayer(storeDir),
   EventSink.fromCallback((event) => process.stdout.write(`${JSON.stringify(event)}\n`))

@@ -16,7 +16,7 @@ import {
   resumeRollout,
   startRollout
 } from "@sluice/core"
-import { PolicyEngineLive } from "@sluice/policies"
+import { PolicyEngineLive, TrivyReportDirectory } from "@sluice/policies"
 import { Effect, Layer, Result } from "effect"
 import { KubernetesAdapter } from "../../../src/index.js"
 import { clusterInfo } from "../../support/cluster.js"
@@ -30,6 +30,8 @@ export interface RunOptions {
   readonly operations?: Partial<RolloutConfig["operations"]>
   /** Adapter configuration (default: the test cluster's admin kubeconfig). */
   readonly adapter?: Parameters<typeof KubernetesAdapter.layer>[0]
+  /** A directory of Trivy reports for the scan gate. */
+  readonly scans?: string
 }
 
 export interface Run {
@@ -47,13 +49,19 @@ export const parseSpec = (yaml: string) => {
 
 const layerFor = (options: RunOptions, store: RolloutStoreShape, events: RolloutEvent[]) =>
   Layer.mergeAll(
-    KubernetesAdapter.layer(options.adapter ?? { kubeconfig: clusterInfo().kubeconfig ?? "" }),
+    // The test images are on a registry nobody answers at (kwok nodes pull nothing): unless a test
+    // says otherwise, tags are deployed as written, without resolving their digest.
+    KubernetesAdapter.layer({
+      resolveDigests: false,
+      ...(options.adapter ?? { kubeconfig: clusterInfo().kubeconfig ?? "" })
+    }),
     PolicyEngineLive.layer,
     MemoryStoreLayer(store),
     EventSink.fromCallback((event) => {
       events.push(event)
       options.onEvent?.(event)
-    })
+    }),
+    options.scans === undefined ? Layer.empty : TrivyReportDirectory.layer(options.scans)
   )
 
 /** Plans and runs a rollout to its outcome. */
