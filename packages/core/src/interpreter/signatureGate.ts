@@ -14,7 +14,7 @@ export interface SignatureGateResult {
 
 /**
  * The signature gate: the artifact's digest (resolved before any gate, see `artifactDigest.ts`)
- * must carry a signature that verifies against the spec's trusted key. It runs once, before the
+ * must carry a signature by the spec's trusted key or certificate identity. It runs once, before the
  * policy and scan gates and before any target is touched: the rollout deploys by that digest, so
  * the bytes a later wave runs are the bytes verified here. It fails closed: no verifier, no
  * known digest, or any verification failure is a deny whose message names the digest.
