@@ -11,8 +11,9 @@
  * the registry's Basic or Bearer challenge), and each layer becomes a message-signature bundle that
  * `@sigstore/verify`'s `Verifier` checks against the trusted key (no transparency log or timestamp
  * is required: a key-based signature made with `--tlog-upload=false` has none, and the key itself
- * is the trust). The payload's digest must equal the artifact's digest, or the signature vouches for
- * other bytes: a signature copied to another image's tag is refused.
+ * is the trust; for a keyless trust, the key of the layer's certificate once `keyless.ts` accepted
+ * it). The payload's digest must equal the artifact's digest, or the signature vouches for other
+ * bytes: a signature copied to another image's tag is refused.
  */
 import { createHash } from "node:crypto"
 import {

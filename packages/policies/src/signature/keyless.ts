@@ -55,12 +55,15 @@ export interface KeylessTrust {
 
 /** Throws when the roots or the regular expression cannot be read (the gate denies `malformed`). */
 export const keylessTrust = (identity: KeylessIdentity): KeylessTrust => {
+  // Anchored: a Kyverno or cosign `subjectRegExp` matches anywhere in the SAN, which lets
+  // `ci@example\.com` accept `ci@example.com.evil.io`; here the whole SAN must match.
+  // Compiled alone first: `a)|(.*` would close the anchoring group and match anything, and only
+  // an expression that compiles on its own keeps its alternatives inside the group.
+  if (identity.subjectRegExp !== undefined) new RegExp(identity.subjectRegExp)
+  const pattern = identity.subjectRegExp === undefined ? undefined : new RegExp(`^(?:${identity.subjectRegExp})$`)
   const roots = parseCertificates(identity.roots)
   const notCA = roots.filter((r) => !r.isCA)
   if (notCA.length > 0) throw new Error(`${notCA.length} of the roots is not a CA certificate`)
-  // Anchored: a Kyverno or cosign `subjectRegExp` matches anywhere in the SAN, which lets
-  // `ci@example\.com` accept `ci@example.com.evil.io`; here the whole SAN must match.
-  const pattern = identity.subjectRegExp === undefined ? undefined : new RegExp(`^(?:${identity.subjectRegExp})$`)
   const subject =
     identity.subject !== undefined ? identity.subject : `/${identity.subjectRegExp ?? ""}/ (the whole SAN)`
   return {

@@ -1,5 +1,5 @@
 /**
- * The cosign verifier's fail-closed answers that need no registry (issue 12): a key it cannot read,
+ * The cosign verifier's fail-closed answers that need no registry (issue 12): a key or keyless roots it cannot read,
  * a digest that is not sha256, a registry nobody answers at. Each is a typed SignatureError naming
  * the digest (the gate denies with it). Verification against real cosign signatures in a real
  * registry: packages/adapters-docker/test/suites/signature.suite.ts.
@@ -68,6 +68,26 @@ describe("CosignSignatureVerifier fails closed", () => {
       })
     )
     expect(f).toMatchObject({ reason: "malformed", digest: DIGEST })
+  })
+
+  it("keyless roots that are not certificates, or a subjectRegExp that does not compile: reason malformed", async () => {
+    const request = (keyless: { roots: string; subjectRegExp: string }) =>
+      verify({
+        image: "localhost:1/a:1",
+        registry: "localhost:1",
+        repository: "a",
+        digest: DIGEST,
+        trust: { keyless: { issuer: "https://issuer.example.com", ...keyless } }
+      })
+    const roots = await request({
+      roots: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+      subjectRegExp: ".+"
+    })
+    expect(failureOf(roots)).toMatchObject({ reason: "malformed", digest: DIGEST })
+    expect(failureOf(roots).message).toContain("keyless roots")
+    const regexp = await request({ roots: PEM, subjectRegExp: "(" })
+    expect(failureOf(regexp)).toMatchObject({ reason: "malformed", digest: DIGEST })
+    expect(failureOf(regexp).message).toContain("Invalid regular expression")
   })
 
   it("a digest that is not sha256: reason malformed", async () => {

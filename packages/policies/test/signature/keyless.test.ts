@@ -112,6 +112,11 @@ describe("the keyless trust", () => {
     expect(problemOf(check(identity(), undefined))).toContain("no certificate")
   })
 
+  it("refuses a regular expression that would escape its anchors", () => {
+    // Wrapped as ^(?:…)$ this compiles and matches any SAN; on its own it does not compile.
+    expect(() => keylessTrust(byRegExp("nobody@example\\.com)|(.*"))).toThrow(/Invalid regular expression/)
+  })
+
   it("refuses roots that are not certificates, or not CAs", () => {
     expect(() =>
       keylessTrust(identity({ roots: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" }))
