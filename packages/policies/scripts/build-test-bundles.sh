@@ -28,6 +28,8 @@ build non-decision sluice/decision shape-1
 build undefined sluice/decision undefined-1
 build oom sluice/decision oom-1
 build unexplained sluice/decision unexplained-1
+build hang sluice/decision hang-1
+build slow sluice/decision slow-1
 
 # Directory form of `basic`, like packages/policies/dist.
 rm -rf "$out/basic-dir"; mkdir -p "$out/basic-dir"

@@ -38,8 +38,11 @@ export {
 export { BundleLoadError } from "./engine/errors.js"
 export {
   type BundleInfo,
+  DEFAULT_EVALUATION_TIMEOUT_MS,
+  DEFAULT_WORKER_START_TIMEOUT_MS,
   type EngineDecision,
   EngineRule,
+  type EvaluatorOptions,
   type EngineViolation,
   makeEvaluator,
   mergeDecisions,

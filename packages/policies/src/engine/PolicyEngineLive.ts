@@ -1,8 +1,8 @@
 import { type PolicyDecision, PolicyEngine, type PolicyRequest } from "@sluice/core"
-import { Clock, Context, Effect, Layer, PubSub, Stream } from "effect"
+import { Clock, Context, Effect, Layer, PubSub, type Scope, Stream } from "effect"
 import { type BundleOptions, type BundleSource, builtinBundleDir, loadBundle, type LoadedBundle } from "./bundle.js"
 import type { BundleLoadError } from "./errors.js"
-import { type EngineDecision, makeEvaluator, type PolicyEvaluator } from "./evaluator.js"
+import { type EngineDecision, type EvaluatorOptions, makeEvaluator, type PolicyEvaluator } from "./evaluator.js"
 
 /** One evaluated decision, for the audit trail / event stream. */
 export interface DecisionLogEntry {
@@ -39,7 +39,11 @@ export class PolicyDecisionLog extends Context.Service<
   )
 }
 
-export interface PolicyEngineOptions extends BundleOptions {
+/**
+ * `evaluationTimeoutMs`: how long one evaluation may take (default 5 s); an evaluation still running
+ * then is stopped and denies with `engine/timeout` (policies run in a worker thread for that).
+ */
+export interface PolicyEngineOptions extends BundleOptions, EvaluatorOptions {
   /** Called synchronously with every decision-log entry (in addition to the PubSub). */
   readonly onDecision?: (entry: DecisionLogEntry) => void
 }
@@ -68,19 +72,25 @@ export const loadBundles = (
 
 const rfc3339Millis = (ms: number) => new Date(ms).toISOString()
 
-/** Builds the engine over already loaded bundles (see {@link loadBundles}). */
+/**
+ * Builds the engine over already loaded bundles (see {@link loadBundles}); its evaluation worker is
+ * stopped when the scope closes.
+ */
 export const makePolicyEngine = Effect.fnUntraced(function* (
   loaded: ReadonlyArray<LoadedBundle | BundleLoadError>,
-  options: Pick<PolicyEngineOptions, "onDecision"> = {}
-): Effect.fn.Return<LivePolicyEngine, never, PolicyDecisionLog> {
+  options: Pick<PolicyEngineOptions, "onDecision" | "evaluationTimeoutMs" | "workerStartTimeoutMs"> = {}
+): Effect.fn.Return<LivePolicyEngine, never, PolicyDecisionLog | Scope.Scope> {
   const log = yield* PolicyDecisionLog
-  const evaluator = makeEvaluator(loaded)
+  const evaluator = yield* Effect.acquireRelease(
+    Effect.sync(() => makeEvaluator(loaded, options)),
+    (e) => Effect.sync(() => e.close())
+  )
   const bundles = evaluator.bundles.map((b) => ({ name: b.name, revision: b.revision }))
   const onDecision = options.onDecision
 
   const evaluate = Effect.fnUntraced(function* (request: PolicyRequest) {
     const now = yield* Clock.currentTimeMillis
-    const { decision, inputSha256 } = evaluator.evaluateRequest(request, now)
+    const { decision, inputSha256 } = yield* evaluator.evaluateRequestEffect(request, now)
     const entry: DecisionLogEntry = {
       bundleRevision: evaluator.bundleRevision,
       bundles,

@@ -12,6 +12,7 @@ import {
   DEFAULT_ENTRYPOINT,
   DEFAULT_MEMORY,
   describeThrown,
+  InstantiateError,
   instantiate,
   type MemoryLimits
 } from "./wasm.js"
@@ -243,8 +244,8 @@ export const loadBundle = Effect.fnUntraced(function* (
   yield* Effect.try({
     try: () => instantiate(bundle),
     catch: (e) =>
-      e instanceof BundleLoadError
-        ? e
+      e instanceof InstantiateError
+        ? new BundleLoadError({ bundle: name, reason: e.reason, message: e.message })
         : new BundleLoadError({
             bundle: label,
             reason: "invalid-wasm",

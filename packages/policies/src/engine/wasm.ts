@@ -1,6 +1,9 @@
 import { createRequire } from "node:module"
 import type * as OpaWasm from "@open-policy-agent/opa-wasm"
-import { BundleLoadError } from "./errors.js"
+
+// This module runs in the evaluation worker too (evaluationWorker.ts), which Node loads on its own:
+// from the package's TypeScript sources (its tests) through type stripping, so it imports no other
+// module of the package and no syntax beyond erasable types.
 
 // The package's ESM entry only re-exports `loadPolicy`; its CommonJS entry has `loadPolicySync`,
 // which lets a trapped instance be replaced synchronously from the already compiled module.
@@ -54,17 +57,29 @@ export const classifyThrown = (e: unknown): "engine/out-of-memory" | "engine/eva
     : "engine/eval-error"
 }
 
-/**
- * Instantiates a compiled policy module with its data. Throws {@link BundleLoadError} when the
- * module is not an OPA policy, lacks the entrypoint, or cannot load the data.
- */
-export const instantiate = (bundle: {
+/** Why a module cannot be instantiated (`bundle.ts` makes it a `BundleLoadError`). */
+export class InstantiateError extends Error {
+  readonly reason: "invalid-wasm" | "entrypoint" | "invalid-data"
+  constructor(reason: "invalid-wasm" | "entrypoint" | "invalid-data", message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** What instantiating a bundle needs; structured-cloneable, so a worker can be given it. */
+export interface InstantiableBundle {
   readonly name: string
   readonly module: CompiledModule
   readonly data: unknown
   readonly entrypoint: string
   readonly memory: MemoryLimits
-}): Instance => {
+}
+
+/**
+ * Instantiates a compiled policy module with its data. Throws {@link InstantiateError} when the
+ * module is not an OPA policy, lacks the entrypoint, or cannot load the data.
+ */
+export const instantiate = (bundle: InstantiableBundle): Instance => {
   let policy: LoadedPolicy
   try {
     policy = opa.loadPolicySync(bundle.module as unknown as Parameters<typeof opa.loadPolicySync>[0], {
@@ -72,30 +87,35 @@ export const instantiate = (bundle: {
       maximum: bundle.memory.maximumPages
     })
   } catch (e) {
-    throw new BundleLoadError({
-      bundle: bundle.name,
-      reason: "invalid-wasm",
-      message: `not an OPA Wasm policy: ${describeThrown(e)}`
-    })
+    throw new InstantiateError("invalid-wasm", `not an OPA Wasm policy: ${describeThrown(e)}`)
   }
   const entrypoints = policy.entrypoints as Record<string, unknown>
   const entrypointId = Object.hasOwn(entrypoints, bundle.entrypoint) ? entrypoints[bundle.entrypoint] : undefined
   if (typeof entrypointId !== "number") {
     const known = Object.keys(entrypoints)
-    throw new BundleLoadError({
-      bundle: bundle.name,
-      reason: "entrypoint",
-      message: `policy has no entrypoint "${bundle.entrypoint}" (it has: ${known.length > 0 ? known.join(", ") : "none"}); build it with \`opa build -t wasm -e ${bundle.entrypoint}\``
-    })
+    throw new InstantiateError(
+      "entrypoint",
+      `policy has no entrypoint "${bundle.entrypoint}" (it has: ${known.length > 0 ? known.join(", ") : "none"}); build it with \`opa build -t wasm -e ${bundle.entrypoint}\``
+    )
   }
   try {
     policy.setData(bundle.data as object)
   } catch (e) {
-    throw new BundleLoadError({
-      bundle: bundle.name,
-      reason: "invalid-data",
-      message: `policy cannot load its data: ${describeThrown(e)}`
-    })
+    throw new InstantiateError("invalid-data", `policy cannot load its data: ${describeThrown(e)}`)
   }
   return { policy, entrypointId }
 }
+
+/**
+ * Int32 slots of the buffer the evaluation worker and its client share (here because this is the
+ * one module both sides load).
+ */
+export const WorkerSignal = {
+  /** Bumped by the worker after each reply it posts. */
+  replies: 0,
+  /** Bumped by the client after each request it posts. */
+  requests: 1,
+  /** Index of the bundle being evaluated (so a time-out can name it). */
+  bundle: 2,
+  length: 3
+} as const

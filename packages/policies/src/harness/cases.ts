@@ -3,11 +3,12 @@ import { readdir, stat } from "node:fs/promises"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { type ScanReport, sha256Hex } from "@sluice/core"
-import { Clock, Effect, Result, Schema } from "effect"
+import { Clock, Effect, Result, Schema, type Scope } from "effect"
 import { type BundleLoadError, type BundleSource, loadBundle } from "../engine/bundle.js"
 import {
   type BundleInfo,
   type EngineDecision,
+  EngineRule,
   type EngineViolation,
   makeEvaluator,
   type PolicyEvaluator
@@ -30,6 +31,13 @@ export interface HarnessOptions {
   readonly now?: string
   /** Keep the exact input each case evaluated on its result (`input`), for `--coverage`. */
   readonly keepInputs?: boolean
+  /** How long one evaluation may take, in milliseconds (default: the engine's, 5 s). */
+  readonly evaluationTimeoutMs?: number
+  /**
+   * Stop at the first case whose evaluation timed out; the cases after it fail unevaluated
+   * (mutation testing: a mutant that hangs once is judged, and need not hang on every case).
+   */
+  readonly stopAfterTimeout?: boolean
 }
 
 const Expect = Schema.Struct({
@@ -128,9 +136,21 @@ export const expandBundlePaths = Effect.fnUntraced(function* (bundlePaths: strin
   return out
 })
 
-/** Loads the bundles for the harness (failed loads become denying bundles, listed in `bundles`). */
-export const loadEvaluator = Effect.fnUntraced(function* (bundlePaths: string | ReadonlyArray<string>, data?: unknown) {
-  return makeEvaluator(yield* loadBundles(toSources(yield* expandBundlePaths(bundlePaths), data)))
+/** An evaluator whose worker stops with the scope. */
+const scoped = (make: () => PolicyEvaluator) =>
+  Effect.acquireRelease(Effect.sync(make), (e) => Effect.sync(() => e.close()))
+
+/**
+ * Loads the bundles for the harness (failed loads become denying bundles, listed in `bundles`).
+ * The caller closes it (`close()`: it stops the evaluation worker).
+ */
+export const loadEvaluator = Effect.fnUntraced(function* (
+  bundlePaths: string | ReadonlyArray<string>,
+  data?: unknown,
+  evaluationTimeoutMs?: number
+) {
+  const loaded = yield* loadBundles(toSources(yield* expandBundlePaths(bundlePaths), data))
+  return makeEvaluator(loaded, evaluationTimeoutMs === undefined ? {} : { evaluationTimeoutMs })
 })
 
 /**
@@ -139,10 +159,12 @@ export const loadEvaluator = Effect.fnUntraced(function* (bundlePaths: string | 
  */
 const loadEvaluatorOrFail = Effect.fnUntraced(function* (
   bundlePaths: string | ReadonlyArray<string>,
-  data?: unknown
-): Effect.fn.Return<PolicyEvaluator, BundleLoadError> {
+  data: unknown,
+  evaluationTimeoutMs: number | undefined
+): Effect.fn.Return<PolicyEvaluator, BundleLoadError, Scope.Scope> {
   const sources = toSources(yield* expandBundlePaths(bundlePaths), data)
-  return makeEvaluator(yield* Effect.forEach(sources, (source) => loadBundle(source)))
+  const loaded = yield* Effect.forEach(sources, (source) => loadBundle(source))
+  return yield* scoped(() => makeEvaluator(loaded, evaluationTimeoutMs === undefined ? {} : { evaluationTimeoutMs }))
 })
 
 const parseNow = (now: string, where: string) => {
@@ -161,18 +183,24 @@ const evaluateHarnessInput = (
   scan: ScanReport | undefined,
   epochMillis: number
 ) => {
-  if (input.kind === "source") return evaluator.evaluateRequest({ workload: input.source, scan }, epochMillis)
+  if (input.kind === "source") return evaluator.evaluateRequestEffect({ workload: input.source, scan }, epochMillis)
   const full: Record<string, unknown> = { ...input.input }
   if (scan !== undefined && !("scan" in full)) full.scan = scan.raw
   if (!("now" in full)) full.now = formatRfc3339(epochMillis)
   const json = JSON.stringify(full)
-  return {
-    decision: evaluator.evaluateJson(json),
-    // The bytes evaluated, as the engine's own inputSha256 is (not a canonical form).
-    inputSha256: sha256Hex(json),
-    input: full
-  }
+  return evaluator.evaluateJsonEffect(json).pipe(
+    Effect.map((decision) => ({
+      decision,
+      // The bytes evaluated, as the engine's own inputSha256 is (not a canonical form).
+      inputSha256: sha256Hex(json),
+      input: full
+    }))
+  )
 }
+
+/** The evaluation was stopped at its time limit (or the worker did not start). */
+export const timedOut = (decision: EngineDecision | undefined): EngineViolation | undefined =>
+  decision?.deny.find((v) => v.rule === EngineRule.timeout)
 
 const matches = (violations: ReadonlyArray<EngineViolation>, expected: string) =>
   violations.some((v) => v.rule === expected || v.message.includes(expected))
@@ -223,18 +251,37 @@ export const readCasesFile = Effect.fnUntraced(function* (casesFile: string) {
  * Runs every case of a YAML cases file against the bundles. Fails with `BundleLoadError` when a
  * bundle cannot be loaded (no case is run: their results would say nothing about the policy).
  */
-export const runPolicyCasesEffect = Effect.fnUntraced(function* (
+export const runPolicyCasesEffect = (
   bundlePaths: string | ReadonlyArray<string>,
   casesFile: string,
   options: HarnessOptions = {}
-): Effect.fn.Return<CasesReport, PolicyCasesError | BundleLoadError> {
+): Effect.Effect<CasesReport, PolicyCasesError | BundleLoadError> =>
+  Effect.scoped(runCases(bundlePaths, casesFile, options))
+
+const runCases = Effect.fnUntraced(function* (
+  bundlePaths: string | ReadonlyArray<string>,
+  casesFile: string,
+  options: HarnessOptions
+): Effect.fn.Return<CasesReport, PolicyCasesError | BundleLoadError, Scope.Scope> {
   const file = yield* readCasesFile(casesFile)
-  const evaluator = yield* loadEvaluatorOrFail(bundlePaths, options.data)
+  const evaluator = yield* loadEvaluatorOrFail(bundlePaths, options.data, options.evaluationTimeoutMs)
   const base = dirname(casesFile)
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p))
   const clockNow = yield* Clock.currentTimeMillis
+  yield* evaluator.start
   const results: Array<CaseResult> = []
+  let stoppedBy: string | undefined
   for (const c of file.cases) {
+    if (stoppedBy !== undefined) {
+      results.push({
+        name: c.name,
+        passed: false,
+        durationMs: 0,
+        failures: [`not evaluated: the evaluation of "${stoppedBy}" timed out`],
+        decision: undefined
+      })
+      continue
+    }
     const run = Effect.gen(function* () {
       const nowText = c.now ?? options.now ?? file.now
       const now = nowText !== undefined ? yield* parseNow(nowText, c.name) : clockNow
@@ -244,10 +291,14 @@ export const runPolicyCasesEffect = Effect.fnUntraced(function* (
           : yield* Effect.fromResult(classifyInput(c.input, undefined, undefined))
       const scan = c.scanFile !== undefined ? yield* readScanFile(rel(c.scanFile)) : undefined
       const started = performance.now()
-      const evaluated = evaluateHarnessInput(evaluator, input, scan, now)
+      const evaluated = yield* evaluateHarnessInput(evaluator, input, scan, now)
       const durationMs = performance.now() - started
       const { decision } = evaluated
-      const failures = checkExpectations(decision, c.expect)
+      // A stopped evaluation denies (fail closed), but says nothing of the policy: the case fails,
+      // whatever it expected.
+      const stopped = timedOut(decision)
+      const failures =
+        stopped === undefined ? checkExpectations(decision, c.expect) : [`[${stopped.rule}] ${stopped.message}`]
       return {
         name: c.name,
         passed: failures.length === 0,
@@ -270,6 +321,7 @@ export const runPolicyCasesEffect = Effect.fnUntraced(function* (
         )
       )
     )
+    if (options.stopAfterTimeout === true && timedOut(results.at(-1)?.decision) !== undefined) stoppedBy = c.name
   }
   const passed = results.filter((r) => r.passed).length
   return {
@@ -290,10 +342,20 @@ export const evalPolicyEffect = Effect.fnUntraced(function* (
 ): Effect.fn.Return<EvalResult, HarnessInputError> {
   const input = yield* readInputFile(inputPath, options.imageFile)
   const scan = options.scanFile !== undefined ? yield* readScanFile(options.scanFile) : undefined
-  const evaluator = yield* loadEvaluator(bundlePaths, options.data)
   const now = options.now !== undefined ? yield* parseNow(options.now, "--now") : yield* Clock.currentTimeMillis
-  const { decision, input: evaluated, inputSha256 } = evaluateHarnessInput(evaluator, input, scan, now)
-  return { decision, input: evaluated, inputSha256, bundles: evaluator.bundles }
+  return yield* Effect.acquireUseRelease(
+    loadEvaluator(bundlePaths, options.data, options.evaluationTimeoutMs),
+    (evaluator) =>
+      evaluateHarnessInput(evaluator, input, scan, now).pipe(
+        Effect.map(({ decision, input: evaluated, inputSha256 }) => ({
+          decision,
+          input: evaluated,
+          inputSha256,
+          bundles: evaluator.bundles
+        }))
+      ),
+    (evaluator) => Effect.sync(() => evaluator.close())
+  )
 })
 
 /**

@@ -1,11 +1,14 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { Worker } from "node:worker_threads"
-import { Effect, Schema } from "effect"
-import type { CasesReport, HarnessOptions, PolicyCasesError } from "./cases.js"
-import type { MutantAnswer, MutantJob } from "./mutantWorker.js"
+import { Effect, Exit, Schema } from "effect"
+import {
+  type CasesReport,
+  type HarnessOptions,
+  type PolicyCasesError,
+  runPolicyCasesEffect,
+  timedOut
+} from "./cases.js"
 import { applyMutant, generateMutants, type Mutant, type MutationOperator, sampleMutants } from "./mutants.js"
 import { parseRego, type RegoTestOutcome, type RegoToolError, regoSources } from "./rego.js"
 
@@ -86,40 +89,12 @@ export interface MutationOptions {
   /** Mutants built and run at once (default 2). */
   readonly jobs?: number
   /**
-   * How long a mutant's cases may run (default: 50 times the unmutated run, at least 30 s); a
-   * mutant still running then is an error (its evaluation hangs), never a pass.
+   * How long one case's evaluation may take on a mutant (default: 50 times the slowest case on the
+   * unmutated policy, at least 30 s); the engine stops an evaluation still running then, and the
+   * mutant is an error (it hangs the evaluation), never a pass. Its other cases are not run.
    */
   readonly timeoutMs?: number
 }
-
-const WORKER = new URL("./mutantWorker.js", import.meta.url)
-
-/** Runs the cases on a compiled mutant in a worker thread, stopped after `timeoutMs`. */
-const evaluateMutant = (job: MutantJob, timeoutMs: number) =>
-  Effect.callback<MutantAnswer | { readonly _tag: "timeout" } | { readonly _tag: "crashed"; readonly message: string }>(
-    (resume) => {
-      const worker = new Worker(WORKER, { workerData: job })
-      let done = false
-      const finish = (answer: MutantAnswer | { _tag: "timeout" } | { _tag: "crashed"; message: string }) => {
-        if (done) return
-        done = true
-        clearTimeout(timer)
-        void worker.terminate()
-        resume(Effect.succeed(answer))
-      }
-      const timer = setTimeout(() => finish({ _tag: "timeout" }), timeoutMs)
-      worker.once("message", (answer: MutantAnswer) => finish(answer))
-      worker.once("error", (e) => finish({ _tag: "crashed", message: e.message }))
-      worker.once("exit", (code) =>
-        finish({ _tag: "crashed", message: `the worker exited (${code}) without a result` })
-      )
-      return Effect.sync(() => {
-        done = true
-        clearTimeout(timer)
-        void worker.terminate()
-      })
-    }
-  )
 
 const engineFailed = (r: CasesReport["results"][number]) =>
   r.decision === undefined || r.decision.deny.some((v) => v.rule.startsWith("engine/"))
@@ -163,11 +138,7 @@ export const runMutationEffect = Effect.fnUntraced(function* (
   )
   const baselineErrors = options.baseline.results.map(engineFailed)
   const timeoutMs =
-    options.timeoutMs ?? Math.max(30_000, 50 * options.baseline.results.reduce((t, r) => t + r.durationMs, 0))
-  if (!existsSync(fileURLToPath(WORKER))) {
-    // Running from TypeScript sources: the worker is only there compiled (lib/).
-    return yield* new MutationError({ message: `the mutant worker is missing (${fileURLToPath(WORKER)}): build first` })
-  }
+    options.timeoutMs ?? Math.max(30_000, 50 * options.baseline.results.reduce((t, r) => Math.max(t, r.durationMs), 0))
 
   const runOne = (mutant: Mutant & { readonly id: number; readonly path: string }) =>
     Effect.acquireUseRelease(
@@ -190,28 +161,36 @@ export const runMutationEffect = Effect.fnUntraced(function* (
           const out = join(work, "bundle.tar.gz")
           const built = yield* options.build(src, out)
           if (built._tag === "invalid") return { ...mutant, status: "invalid", detail: built.message } as MutantResult
-          const ran = yield* evaluateMutant(
-            { bundle: out, casesFile: options.casesFile, harness: options.harness ?? {} },
-            timeoutMs
+          // The cases run here, in the engine's evaluation worker, which stops an evaluation past
+          // the limit: opa's Wasm replace(s, "", x) never returns, so a mutant can hang it.
+          const exit = yield* Effect.exit(
+            runPolicyCasesEffect(out, options.casesFile, {
+              ...options.harness,
+              evaluationTimeoutMs: timeoutMs,
+              stopAfterTimeout: true
+            })
           )
-          if (ran._tag === "timeout") {
+          if (Exit.isFailure(exit)) {
+            const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error
+            if (error?._tag === "BundleLoadError") {
+              return {
+                ...mutant,
+                status: "error",
+                detail: `the mutant's bundle does not load: ${error.message}`
+              } as MutantResult
+            }
+            return yield* new MutationError({
+              message: `cannot run the cases on mutant ${mutant.id}: ${error?.message ?? "interrupted"}`,
+              cause: exit.cause
+            })
+          }
+          const ran = exit.value
+          const hung = ran.results.find((r) => timedOut(r.decision) !== undefined)
+          if (hung !== undefined) {
             return {
               ...mutant,
               status: "error",
-              detail: `the cases did not finish within ${Math.round(timeoutMs / 1000)} s on this mutant (it hangs the engine)`
-            } as MutantResult
-          }
-          if (ran._tag === "crashed") {
-            return { ...mutant, status: "error", detail: `the evaluation crashed: ${ran.message}` } as MutantResult
-          }
-          if (ran._tag === "failed") {
-            return yield* new MutationError({ message: `cannot run the cases on mutant ${mutant.id}: ${ran.message}` })
-          }
-          if (ran._tag === "unloadable") {
-            return {
-              ...mutant,
-              status: "error",
-              detail: `the mutant's bundle does not load: ${ran.message}`
+              detail: `${hung.name}: its evaluation did not finish within ${Math.round(timeoutMs / 1000)} s on this mutant (it hangs the engine)`
             } as MutantResult
           }
           const failed = ran.results.find((r) => !r.passed)
@@ -225,9 +204,14 @@ export const runMutationEffect = Effect.fnUntraced(function* (
             }
             if (tested._tag === "error") return { ...mutant, status: "error", detail: tested.message } as MutantResult
           }
-          const crashed = ran.results.find((r, i) => r.engine.length > 0 && baselineErrors[i] !== true)
+          const crashed = ran.results.find((r, i) => engineFailed(r) && baselineErrors[i] !== true)
           if (crashed !== undefined) {
-            return { ...mutant, status: "error", detail: `${crashed.name}: ${crashed.engine[0]}` } as MutantResult
+            const why = crashed.decision?.deny.find((v) => v.rule.startsWith("engine/"))
+            return {
+              ...mutant,
+              status: "error",
+              detail: `${crashed.name}: ${why === undefined ? "not evaluated" : `[${why.rule}] ${why.message}`}`
+            } as MutantResult
           }
           return { ...mutant, status: "survived" } as MutantResult
         }),
