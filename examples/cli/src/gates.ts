@@ -26,7 +26,10 @@ export const gateLayer = async (
     { path: policies.builtinBundleDir, name: "sluice", ...data },
     ...(policy.bundles ?? []).map((p) => ({ path: p, ...data }))
   ]
-  const engine = policies.PolicyEngineLive.layerFromBundles(sources)
+  const engine = policies.PolicyEngineLive.layerFromBundles(
+    sources,
+    policy.evaluationTimeout === undefined ? {} : { evaluationTimeoutMs: policy.evaluationTimeout }
+  )
   const reports =
     scan.enabled && scan.reportsDir !== undefined ? policies.TrivyReportDirectory.layer(scan.reportsDir) : Layer.empty
   return Layer.mergeAll(engine, reports, signatures) as Layer.Layer<PolicyEngine | ScanReportSource | SignatureVerifier>

@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { parseDuration } from "@sluice/core"
 import { Cause, Effect, Exit } from "effect"
 import { flag, type Parsed, str } from "../args.js"
 import { UsageError, UserError } from "../errors.js"
@@ -97,6 +98,17 @@ const countArg = (parsed: Parsed, name: string): number | undefined => {
   return Number(text)
 }
 
+/** `--timeout <duration>`: one evaluation's time limit, in milliseconds (`undefined`: the engine's). */
+const timeoutArg = (parsed: Parsed, command: string): number | undefined => {
+  const text = str(parsed, "timeout")
+  if (text === undefined) return undefined
+  const ms = parseDuration(text)
+  if (ms === undefined || ms <= 0) {
+    throw new UsageError({ message: `--timeout "${text}" is not a positive duration (like 5s)`, command })
+  }
+  return ms
+}
+
 /** Errors of the coverage or mutation run: opa failed or disagreed, so nothing can be claimed. */
 const toolFailure = (io: Io, what: string, cause: Cause.Cause<unknown>): number => {
   const e = Cause.findErrorOption(cause)
@@ -118,6 +130,7 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
   const mutateMax = countArg(parsed, "mutate-max")
   const mutateJobs = countArg(parsed, "mutate-jobs")
   const mutateTimeout = countArg(parsed, "mutate-timeout")
+  const evaluationTimeoutMs = timeoutArg(parsed, "policy test")
   const wantCoverage = flag(parsed, "coverage") || coverageMin !== undefined
   const wantMutate =
     flag(parsed, "mutate") || mutateMin !== undefined || mutateMax !== undefined || mutateTimeout !== undefined
@@ -138,7 +151,11 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
     ...(nowText === undefined ? {} : { now: nowText })
   }
   const exit = await Effect.runPromiseExit(
-    policies.runPolicyCasesEffect(bundle, cases, { ...harness, keepInputs: wantCoverage })
+    policies.runPolicyCasesEffect(bundle, cases, {
+      ...harness,
+      ...(evaluationTimeoutMs === undefined ? {} : { evaluationTimeoutMs }),
+      keepInputs: wantCoverage
+    })
   )
   if (Exit.isFailure(exit)) return failure(exit.cause, bundle)
   const report = exit.value
@@ -250,6 +267,7 @@ export const runPolicyTest = async (io: Io, parsed: Parsed): Promise<number> => 
 export const runPolicyEval = async (io: Io, parsed: Parsed): Promise<number> => {
   const policies = await import("@sluice/policies")
   const [bundleText, inputText] = parsed.positionals as [string, string]
+  const evaluationTimeoutMs = timeoutArg(parsed, "policy eval")
   const bundle = await bundlePath(io, bundleText)
   const input = fileArg(io, inputText, "input")!
   const scan = fileArg(io, str(parsed, "scan"), "scan report")
@@ -261,7 +279,8 @@ export const runPolicyEval = async (io: Io, parsed: Parsed): Promise<number> => 
       ...(scan === undefined ? {} : { scanFile: scan }),
       ...(image === undefined ? {} : { imageFile: image }),
       ...(dataFile === undefined ? {} : { data: dataFile }),
-      ...(nowText === undefined ? {} : { now: nowText })
+      ...(nowText === undefined ? {} : { now: nowText }),
+      ...(evaluationTimeoutMs === undefined ? {} : { evaluationTimeoutMs })
     })
   )
   if (Exit.isFailure(exit)) return failure(exit.cause, bundle)

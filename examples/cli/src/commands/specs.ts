@@ -62,6 +62,14 @@ const now = {
   description: "evaluation time (exceptions expire); default: the cases file's, else the clock"
 } as const
 
+const evaluationTimeout = {
+  name: "timeout",
+  kind: "string",
+  value: "<duration>",
+  description:
+    'how long one evaluation may run (default 5s); an evaluation still running then is\nstopped and denies with engine/timeout (a policy can loop: opa\'s Wasm replace(s, "", x))'
+} as const
+
 const BUNDLE = `<bundle> is an OPA Wasm bundle: a .tar.gz from \`opa build -t wasm\`, a directory holding
 policy.wasm (+ data.json), or "builtin" for Sluice's built-in bundle.`
 
@@ -379,6 +387,7 @@ export const policyTestCommand: CommandSpec = {
   options: [
     data,
     now,
+    evaluationTimeout,
     { ...o.verbose, description: "list passing cases too" },
     { ...o.json, description: "the report as JSON (same as --output json)" },
     {
@@ -423,7 +432,7 @@ export const policyTestCommand: CommandSpec = {
       kind: "string",
       value: "<s>",
       description:
-        "seconds a mutant's cases may run before it counts as an error (a mutant can make\nthe evaluation loop); default 50 times the unmutated run, at least 30"
+        "seconds one evaluation may run on a mutant before the mutant counts as an error (a\nmutant can make the evaluation loop); default 50 times the slowest unmutated case, at\nleast 30"
     },
     {
       name: "mutate-min",
@@ -453,6 +462,8 @@ score), and is an error when it cannot be evaluated (counted as not killed). The
 killed / (run - invalid); the survivors are listed as file:line:column with the change. The cases
 must all pass on the unmutated policy first.
 
+A case whose evaluation does not finish within --timeout fails, whatever it expected.
+
 Exit codes: 0 every case passed (and the thresholds asked are met), 2 some case failed, 5 the
 coverage or the mutation score is below --coverage-min / --mutate-min, 64 a bundle cannot be
 loaded (no case is run: against a bundle that denies everything, every "should be denied" case
@@ -477,6 +488,7 @@ export const policyEvalCommand: CommandSpec = {
     },
     data,
     now,
+    evaluationTimeout,
     { ...o.json, description: "decision, input hash and bundles as JSON" },
     o.help
   ],

@@ -779,7 +779,11 @@ export const Gates = Schema.Struct({
     enabled: Schema.Boolean.pipe(withDefault(true)),
     bundles: Schema.optionalKey(Schema.Array(NonEmpty)),
     profiles: Schema.optionalKey(Schema.Array(PolicyProfile)),
-    data: Schema.optionalKey(PolicyData)
+    data: Schema.optionalKey(PolicyData),
+    /** How long one evaluation may run; unset: the engine's default (5s). */
+    evaluationTimeout: Schema.optionalKey(
+      expecting(DurationMs.check(Schema.isGreaterThan(0)), 'a duration above zero like "5s"')
+    )
   }).pipe(withStructDefault),
   scan: Schema.Struct({
     enabled: Schema.Boolean.pipe(withDefault(true)),

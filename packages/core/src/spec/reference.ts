@@ -97,6 +97,8 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "spec.gates.policy.bundles": "Your OPA Wasm bundles, beside the built-in one (relative to the spec file).",
   "spec.gates.policy.profiles":
     "Built-in profiles the policy gate adds to Sluice's own rules: the Pod Security levels pod-security/baseline and pod-security/restricted (Kubernetes targets).",
+  "spec.gates.policy.evaluationTimeout":
+    'How long one policy evaluation may run (default "5s"); an evaluation still running then is stopped and denies (engine/timeout).',
   "spec.gates.policy.data":
     "Policy data deep-merged over every bundle's data, as `sluice policy eval --data` merges it (`--policy-data <file>` adds to it).",
   "spec.gates.policy.data.sluice": "The built-in bundle's data.",
