@@ -77,6 +77,22 @@ const closedPort = () =>
     })
   })
 
+/** `pushImage` in a child process, for an event callback that must not return before the push is done. */
+const pushSync = (repository: string, tag: string, marker: string): string => {
+  const support = fileURLToPath(new URL("../../../core/test/support/registry.ts", import.meta.url))
+  const out = execFileSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const { pushImage } = await import(${JSON.stringify(support)}); console.log((await pushImage(...JSON.parse(process.argv[1]))).digest)`,
+      JSON.stringify([repository, tag, marker])
+    ],
+    { encoding: "utf8" }
+  )
+  return out.trim().split("\n").at(-1) ?? ""
+}
+
 /** Tags a test image of the engine as `REPO:tag` and pushes it; the digest the registry gave it. */
 const dockerPush = (source: string, tag: string): string => {
   const env = { ...process.env, DOCKER_CONFIG: dockerConfig }
@@ -87,7 +103,14 @@ const dockerPush = (source: string, tag: string): string => {
   return digest
 }
 
-const spec = (o: { namespace: string; name: string; image: string; scan?: boolean; batch?: number }) => `
+const spec = (o: {
+  namespace: string
+  name: string
+  image: string
+  scan?: boolean
+  batch?: number
+  deadline?: string
+}) => `
 apiVersion: sluice.dev/v1alpha1
 kind: Rollout
 metadata: { name: ${o.name} }
@@ -97,7 +120,7 @@ spec:
     selector: { namespace: ${o.namespace}, kind: DaemonSet, name: ${o.name} }
   artifact: { image: "${o.image}" }
   strategy: { rolling: { batchSize: ${o.batch ?? NODES}, maxUnavailable: ${o.batch ?? NODES} } }
-  health: { progressDeadline: 60s, minReadySeconds: 0 }
+  health: { progressDeadline: ${o.deadline ?? "60s"}, minReadySeconds: 0 }
   gates: { policy: { enabled: ${o.scan !== true} }, scan: { enabled: ${o.scan === true} } }
   rollback: { onFailure: true, onAbort: true }
 `
@@ -255,24 +278,50 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     await createDaemonSet(name, `${REPO}:v1`)
     const repository = REPO.slice(REGISTRY.length + 1)
     const first = await pushImage(repository, "moving", `moving-1-${Date.now()}`)
-    let moved: Promise<{ digest: string }> | undefined
+    let moved: string | undefined
     const run = await runRollout({
       spec: spec({ namespace: namespace(), name, image: `${REPO}:moving`, batch: 1 }),
       rolloutId: "digest-moving",
       adapter: adapterWith({ registries: credentials() }),
       onEvent: (e) => {
-        if (e.type === "waveStarted" && e.wave === 0) moved = pushImage(repository, "moving", `moving-2-${Date.now()}`)
+        // Synchronously (a child process), so the tag has moved before the next wave starts.
+        if (e.type === "waveStarted" && e.wave === 0) moved = pushSync(repository, "moving", `moving-2-${Date.now()}`)
       }
     })
     expect(run.result.outcome, run.result.reason).toBe("completed")
-    const second = await moved
-    expect(second?.digest).toBeDefined()
-    expect(second?.digest).not.toBe(first.digest)
+    expect(moved).toBeDefined()
+    expect(moved).not.toBe(first.digest)
     const waves = run.events.filter((e) => e.type === "waveStarted")
     expect(waves.length).toBe(NODES)
     const pods = await podImages(namespace(), name)
     expect(pods).toHaveLength(NODES)
     expect(pods.every((p) => p.image === `${REPO}:moving@${first.digest}`)).toBe(true)
+  }, 180_000)
+
+  it("a digested version that never becomes Ready: the rollback restores the template exactly (from its ControllerRevision)", async () => {
+    const name = "undone"
+    const before = await createDaemonSet(name, `${REPO}:v1`)
+    // kwok's stage keeps a pod whose image contains "never-ready" from ever being Ready.
+    const pushed = await pushImage(REPO.slice(REGISTRY.length + 1), "never-ready", `undone-${Date.now()}`)
+    const run = await runRollout({
+      spec: spec({ namespace: namespace(), name, image: `${REPO}:never-ready`, batch: 1, deadline: "8s" }),
+      rolloutId: "digest-undone",
+      adapter: adapterWith({ registries: credentials() })
+    })
+    expect(run.result.outcome).toBe("rolledBack")
+    expect(run.result.reason).toContain("progress deadline")
+    const applied = run.events.find((e) => e.type === "rolloutStarted")
+    expect(applied?.type === "rolloutStarted" && applied.image).toBe(`${REPO}:never-ready@${pushed.digest}`)
+    const after = await read(name)
+    expect(after.spec?.template).toEqual(before.spec?.template)
+    await waitFor(
+      "every pod back on v1",
+      async () => {
+        const pods = await podImages(namespace(), name)
+        return pods.length === NODES && pods.every((p) => p.image === `${REPO}:v1` && p.ready) ? pods : notYet(pods)
+      },
+      { timeoutMs: 60_000 }
+    )
   }, 180_000)
 
   it("credentials from the workload's imagePullSecret; none, or refused ones, stop the rollout naming where they came from", async () => {
