@@ -178,7 +178,8 @@ export const makeDigestResolver = (config: KubernetesAdapterConfig, clusters: Re
           : refused.length > 0
             ? ` (credentials tried: ${refused.join(", ")})`
             : ` (no credentials for ${image.registry}: none in the adapter configuration's registries${config.dockerConfig === undefined ? "" : " or dockerConfig"}, nor in the selected workloads' imagePullSecrets)`
-      const message = `resolve the digest of ${image.raw}: ${error.message}${credentials}`
+      // Core says whose digest could not be resolved ("cannot resolve the digest of <image> …").
+      const message = `${error.message}${credentials}`
       return yield* error.reason === "unreachable"
         ? transient(op, undefined, message)
         : permanent(op, undefined, message)
