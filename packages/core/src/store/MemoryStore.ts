@@ -13,7 +13,8 @@ import {
 
 interface Slot {
   header: RolloutHeader
-  entries: JournalEntry[]
+  /** The journal as written: one JSON array per append, parsed when read. */
+  appends: string[]
   snapshot?: JournalSnapshot
   controls: ControlRequest[]
   owner: string | undefined
@@ -39,23 +40,24 @@ export const makeMemoryStore = (): RolloutStoreShape & { readonly dump: () => Re
             new StoreError({ rolloutId: header.rolloutId, operation: "create", message: "rollout already exists" })
           )
         }
-        rollouts.set(header.rolloutId, { header, entries: [], controls: [], owner: undefined })
+        rollouts.set(header.rolloutId, { header, appends: [], controls: [], owner: undefined })
         return Effect.void
       }),
     append: (rolloutId, entries) =>
       slot(rolloutId).pipe(
         Effect.mapError((e) => new StoreError({ rolloutId, operation: "append", message: e.message })),
         Effect.map((s) => {
-          // Copy through JSON so nothing shared by reference can change after the write (one copy
-          // of the whole batch: the interpreter appends thousands of entries at once).
-          for (const entry of JSON.parse(JSON.stringify(entries)) as JournalEntry[]) s.entries.push(entry)
+          // Kept as the JSON text, as a file journal keeps its bytes: nothing shared by reference
+          // can change after the write, and a 100,000-target journal is one string per append
+          // instead of a few objects per entry copied and then kept for the whole process.
+          if (entries.length > 0) s.appends.push(JSON.stringify(entries))
         })
       ),
     read: (rolloutId) =>
       slot(rolloutId).pipe(
         Effect.map((s) => ({
           header: s.header,
-          entries: [...s.entries],
+          entries: s.appends.flatMap((text) => JSON.parse(text) as JournalEntry[]),
           ...(s.snapshot === undefined ? {} : { snapshot: s.snapshot })
         }))
       ),
