@@ -153,29 +153,31 @@ const defaultOwner = () => `${os.hostname()}:${process.pid}:${randomUUID().slice
  */
 export const startRollout = (options: StartOptions) =>
   Effect.gen(function* () {
-    const store = yield* RolloutStore
+    const header = yield* headerFor(options)
+    yield* (yield* RolloutStore).create(header)
+    return yield* drive(header, [], options.owner ?? defaultOwner())
+  })
+
+/**
+ * Discovers, plans and builds the rollout's header. Its own generator, so that what only planning
+ * needs (the inventory, every inspected revision) is garbage before the rollout runs: a generator
+ * keeps its locals for as long as it runs, and startRollout's runs the whole rollout.
+ */
+const headerFor = (options: StartOptions) =>
+  Effect.gen(function* () {
     // The artifact's digest, before any gate: the rollout deploys by it and the header records it.
     const config = yield* resolveArtifactDigest(options.config, yield* TargetAdapter).pipe(
       Effect.mapError((p) => new RolloutError({ rolloutId: options.config.rolloutId, message: p.message }))
     )
     // Only the revisions outlive discovery: the inspected workloads (the largest part of a
     // target's state) are garbage as soon as the inventory is built, not for the whole rollout.
-    const { inventory, revisions } = yield* discoverInventory(config).pipe(
-      Effect.map(({ inventory, states }) => ({
-        inventory,
-        revisions: new Map(states.map((s) => [s.target.id, s.revision]))
-      }))
-    )
+    const { inventory, states } = yield* discoverInventory(config)
     const plan = options.plan(plannable(inventory, config))
     // What each planned target runs now is what rollback restores: the inspect that built the
     // inventory already read it.
-    const previous: Record<string, Revision> = {}
-    for (const id of plan.waves.flatMap((w) => w.targets)) {
-      const revision = revisions.get(id)
-      if (revision === undefined) {
-        return yield* new RolloutError({ rolloutId: config.rolloutId, message: `plan names unknown target ${id}` })
-      }
-      previous[id] = revision
+    const previous = previousOf(states, plan)
+    if (typeof previous === "string") {
+      return yield* new RolloutError({ rolloutId: config.rolloutId, message: `plan names unknown target ${previous}` })
     }
     const header: RolloutHeader = {
       rolloutId: config.rolloutId,
@@ -188,9 +190,37 @@ export const startRollout = (options: StartOptions) =>
       plan,
       previous
     }
-    yield* store.create(header)
-    return yield* drive(header, [], options.owner ?? defaultOwner())
+    return header
   })
+
+/**
+ * Each planned target's inspected revision, or the first planned id discovery did not find. Index
+ * loops outside a generator: for-of in one builds an iterator result per target.
+ */
+const previousOf = (
+  states: ReadonlyArray<{ readonly target: Target; readonly revision: Revision }>,
+  plan: Plan
+): Record<string, Revision> | string => {
+  const revisions = new Map<string, Revision>()
+  for (let i = 0; i < states.length; i++) revisions.set(states[i]!.target.id, states[i]!.revision)
+  const previous: Record<string, Revision> = {}
+  for (let w = 0; w < plan.waves.length; w++) {
+    const ids = plan.waves[w]!.targets
+    for (let i = 0; i < ids.length; i++) {
+      const revision = revisions.get(ids[i]!)
+      if (revision === undefined) return ids[i]!
+      previous[ids[i]!] = revision
+    }
+  }
+  return previous
+}
+
+/** The plan's targets by id: filled in a loop, not from 100,000 [id, target] pairs. */
+const targetsById = (targets: ReadonlyArray<Target>): Map<string, Target> => {
+  const byId = new Map<string, Target>()
+  for (let i = 0; i < targets.length; i++) byId.set(targets[i]!.id, targets[i]!)
+  return byId
+}
 
 /** Continues a rollout from its journal, e.g. after the process running it crashed. */
 export const resumeRollout = (rolloutId: string, owner?: string) =>
@@ -336,9 +366,10 @@ const runOf = (
         for (const id of replayed.deadlineTimers) timerDue.set(id, deadlineAt(timerDue.get(id)!) + away)
         lastProgressAt = undefined
       }
-      const applied = new Map(replayed.applied)
+      // The replay's own map (nothing else keeps it): a resumed 100,000-target run holds one copy.
+      const applied = replayed.applied
       const violations = [...replayed.violations]
-      const targets = new Map<string, Target>(header.plan.targets.map((t) => [t.id, t]))
+      const targets = targetsById(header.plan.targets)
       const topologyKey = header.plan.topologyKey
       const topologyOf = (id: string) =>
         topologyKey === undefined ? undefined : (targets.get(id)?.labels[topologyKey] ?? "")
@@ -359,7 +390,7 @@ const runOf = (
         tracing
       })
 
-      const analysis = makeAnalysis({ header, metrics, events, send })
+      const analysis = makeAnalysis({ header, metrics, events, send, targets })
       const runner = yield* makeCommandRunner(failRun)
       let batchSeq = 0
 

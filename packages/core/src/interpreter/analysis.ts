@@ -11,6 +11,7 @@ import {
   type RunTally
 } from "../analysis/run.js"
 import type { AnalysisVerdict, JudgementVerdict } from "../analysis/verdict.js"
+import type { Target } from "../domain/Target.js"
 import type { MachineEvent } from "../machine/types.js"
 import type { Plan } from "../plan/Plan.js"
 import { evaluateSuccessCondition, parseSuccessCondition } from "../spec/SuccessCondition.js"
@@ -95,11 +96,12 @@ export const makeAnalysis = (deps: {
   readonly metrics: MetricsProvider["Service"] | undefined
   readonly events: Emitter
   readonly send: (event: MachineEvent) => Effect.Effect<void>
+  /** The run's targets by id (the plan's), for the labels a per-target query renders. */
+  readonly targets: ReadonlyMap<string, Target>
 }) => {
-  const { header, metrics, events, send } = deps
+  const { header, metrics, events, send, targets } = deps
   const { config, rolloutId } = header
-  const labelsOf = new Map(header.plan.targets.map((t) => [t.id, t.labels] as const))
-  const targetOf = (id: string) => ({ id, labels: labelsOf.get(id) ?? {} })
+  const targetOf = (id: string) => ({ id, labels: targets.get(id)?.labels ?? {} })
 
   /** One target's value of a rendered query: NaN when it has no data (the judge drops it). */
   const sampleOne = (

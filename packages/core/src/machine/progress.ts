@@ -18,20 +18,27 @@ export interface RolloutProgress {
 
 export const progressOf = (ctx: RolloutContext): RolloutProgress => {
   const order = dispatchOrder(ctx)
-  const ids = (indices: Iterable<number>, flag?: number) => {
+  const rollbackOrder = ctx.rollbackOrder
+  const settled = Math.min(ctx.rollbackCursor, rollbackOrder.length)
+  // Index loops over a range, not for-of over slices: at 100,000 targets a rollout's result
+  // (taken when the heap is fullest) would otherwise build an iterator result per target per list.
+  const ids = (indices: ReadonlyArray<number>, from: number, to: number, flag?: number) => {
     const out: string[] = []
-    for (const i of indices) if (flag === undefined || ctx.status.has(i, flag)) out.push(ctx.ids[i]!)
+    for (let k = from; k < to; k++) {
+      const i = indices[k]!
+      if (flag === undefined || ctx.status.has(i, flag)) out.push(ctx.ids[i]!)
+    }
     return out
   }
   return {
-    touched: ids(order),
-    updated: ids(order, Flag.updated),
-    inFlight: ids(order, Flag.inFlight),
-    rollbackPending: ids(ctx.rollbackOrder.slice(ctx.rollbackCursor)),
-    rollbackInFlight: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rollbackInFlight),
-    rolledBack: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rolledBack),
-    rollbackFailed: ids(ctx.rollbackOrder.slice(0, ctx.rollbackCursor), Flag.rollbackFailed),
-    failedWithinBudget: ids(order, Flag.failedWithinBudget)
+    touched: ids(order, 0, order.length),
+    updated: ids(order, 0, order.length, Flag.updated),
+    inFlight: ids(order, 0, order.length, Flag.inFlight),
+    rollbackPending: ids(rollbackOrder, settled, rollbackOrder.length),
+    rollbackInFlight: ids(rollbackOrder, 0, settled, Flag.rollbackInFlight),
+    rolledBack: ids(rollbackOrder, 0, settled, Flag.rolledBack),
+    rollbackFailed: ids(rollbackOrder, 0, settled, Flag.rollbackFailed),
+    failedWithinBudget: ids(order, 0, order.length, Flag.failedWithinBudget)
   }
 }
 
