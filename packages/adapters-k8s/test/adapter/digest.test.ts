@@ -27,7 +27,9 @@ import { clusterInfo, describeWithCluster, kube, useTestNamespace } from "../sup
 import { useKwokNodes } from "../support/nodes.js"
 import { notYet, waitFor } from "../support/wait.js"
 import { agentTemplate, podImages } from "./support/daemonset.js"
+import { createWebDeployment, podImagesOf, waitRolledOut } from "./support/deployment.js"
 import { runRollout } from "./support/rollout.js"
+import { createStatefulSet, waitStatefulSetSettled } from "./support/statefulset.js"
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
 const NODES = 3
@@ -110,6 +112,8 @@ const spec = (o: {
   scan?: boolean
   batch?: number
   deadline?: string
+  kind?: string
+  strategy?: string
 }) => `
 apiVersion: sluice.dev/v1alpha1
 kind: Rollout
@@ -117,9 +121,9 @@ metadata: { name: ${o.name} }
 spec:
   target:
     adapter: kubernetes
-    selector: { namespace: ${o.namespace}, kind: DaemonSet, name: ${o.name} }
+    selector: { namespace: ${o.namespace}, kind: ${o.kind ?? "DaemonSet"}, name: ${o.name} }
   artifact: { image: "${o.image}" }
-  strategy: { rolling: { batchSize: ${o.batch ?? NODES}, maxUnavailable: ${o.batch ?? NODES} } }
+  strategy: ${o.strategy ?? `{ rolling: { batchSize: ${o.batch ?? NODES}, maxUnavailable: ${o.batch ?? NODES} } }`}
   health: { progressDeadline: ${o.deadline ?? "60s"}, minReadySeconds: 0 }
   gates: { policy: { enabled: ${o.scan !== true} }, scan: { enabled: ${o.scan === true} } }
   rollback: { onFailure: true, onAbort: true }
@@ -219,6 +223,46 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     expect(again.result.updated).toEqual([])
     expect((await read(name)).metadata?.resourceVersion).toBe(ds.metadata?.resourceVersion)
   }, 180_000)
+
+  it("a StatefulSet and a Deployment carry the digest in their templates too; the same tag again touches neither", async () => {
+    const pool = nodes().pools[0] ?? ""
+    const pushed = await pushImage(REPO.slice(REGISTRY.length + 1), "sets", `sets-${Date.now()}`)
+    const digested = `${REPO}:sets@${pushed.digest}`
+    await createStatefulSet({ namespace: namespace(), name: "db", image: `${REPO}:v1`, pool, replicas: 2 })
+    await createWebDeployment({ namespace: namespace(), name: "web", image: `${REPO}:v1`, pool, replicas: 2 })
+    const cases = [
+      { kind: "StatefulSet", name: "db", strategy: "{ partition: { partitions: [1, 0] } }" },
+      { kind: "Deployment", name: "web", strategy: "{ rolling: { batchSize: 1, maxUnavailable: 1 } }" }
+    ]
+    for (const c of cases) {
+      const run = await runRollout({
+        spec: spec({ namespace: namespace(), name: c.name, image: `${REPO}:sets`, kind: c.kind, strategy: c.strategy }),
+        rolloutId: `digest-${c.name}`,
+        adapter: adapterWith({ registries: credentials() })
+      })
+      expect(run.result.outcome, `${c.kind}: ${run.result.reason}`).toBe("completed")
+    }
+    const db = await kube().apps.readNamespacedStatefulSet({ name: "db", namespace: namespace() })
+    expect(db.spec?.template.spec?.containers[0]?.image).toBe(digested)
+    const settled = await waitStatefulSetSettled(namespace(), "db", 2)
+    const web = await waitRolledOut(namespace(), "web", digested)
+    expect(await podImagesOf(namespace(), "app=web")).toEqual([digested, digested])
+    for (const c of cases) {
+      const again = await runRollout({
+        spec: spec({ namespace: namespace(), name: c.name, image: `${REPO}:sets`, kind: c.kind, strategy: c.strategy }),
+        rolloutId: `digest-${c.name}-again`,
+        adapter: adapterWith({ registries: credentials() })
+      })
+      expect(again.result.updated, c.kind).toEqual([])
+    }
+    // Spec changes bump the generation; the second rollouts made none.
+    expect(
+      (await kube().apps.readNamespacedStatefulSet({ name: "db", namespace: namespace() })).metadata?.generation
+    ).toBe(settled.metadata?.generation)
+    expect(
+      (await kube().apps.readNamespacedDeployment({ name: "web", namespace: namespace() })).metadata?.generation
+    ).toBe(web.metadata?.generation)
+  }, 240_000)
 
   it.skipIf(!scanReady)(
     "a report of v2, then another image pushed under the tag: the scan gate denies naming both digests; no object changes",
