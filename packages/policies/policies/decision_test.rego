@@ -126,3 +126,34 @@ test_built_in_policies_only_emit_documented_rule_ids if {
 		}
 	}
 }
+
+# data.sluice.rule_ids is the documented list of ids (README's rule table).
+test_rule_ids_are_the_documented_ids if {
+	sluice.rule_ids == {
+		"input/invalid", "params/invalid", "non-root",
+		"resource-limits/missing", "resource-limits/invalid", "resource-limits/requests-exceed-limits", "resource-limits/maximum",
+		"privileges/privileged", "privileges/allow-privilege-escalation", "privileges/capabilities",
+		"privileges/host-network", "privileges/host-pid", "privileges/host-ipc", "privileges/host-path",
+		"privileges/read-only-root-filesystem",
+		"image-provenance/registry", "image-provenance/tag", "image-provenance/digest",
+		"scan-gate/vulnerability", "scan-gate/missing-report", "scan-gate/invalid-report", "scan-gate/exception",
+		"pod-security/no-pod-spec", "pod-security/hostNamespaces", "pod-security/privileged",
+		"pod-security/capabilities_baseline", "pod-security/hostPathVolumes", "pod-security/hostPorts",
+		"pod-security/appArmorProfile", "pod-security/seLinuxOptions", "pod-security/procMount",
+		"pod-security/seccompProfile_baseline", "pod-security/sysctls", "pod-security/windowsHostProcess",
+		"pod-security/hostProbesAndHostLifecycle", "pod-security/allowPrivilegeEscalation",
+		"pod-security/capabilities_restricted", "pod-security/procMount_restricted", "pod-security/restrictedVolumes",
+		"pod-security/runAsNonRoot", "pod-security/runAsUser", "pod-security/seccompProfile_restricted",
+	}
+}
+
+# Entries are ordered by rule, then container (none first), then message.
+test_entries_sort_by_rule_then_container_then_message if {
+	entries := [
+		{"rule": "r", "container": "b", "message": "a"},
+		{"rule": "r", "container": "a", "message": "b"},
+		{"rule": "r", "message": "z"},
+	]
+	d := sluice.decision with data.sluice.policies as {"t": {"deny": entries}}
+	[[e.message, object.get(e, "container", null)] | some e in d.deny] == [["z", null], ["b", "a"], ["a", "b"]]
+}

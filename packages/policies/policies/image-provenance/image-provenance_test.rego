@@ -138,3 +138,44 @@ test_invalid_parameters_deny if {
 		"parameter provenance.allowedRegistries must be an array of strings",
 	}
 }
+
+test_a_non_string_image_reads_as_empty if {
+	d := ip.deny with input as fx.with_container({"image": 5}) with data.sluice.params as params
+	fx.messages(d, "image-provenance/tag") == {"container \"agent\" image \"\" has no tag (pin a version tag or a digest)"}
+	fx.messages(d, "image-provenance/registry") == {"container \"agent\" image \"\" is not from an allowed registry (allowed: localhost:5000/, registry.example.com/, registry.sluice.dev/)"}
+}
+
+test_a_reference_with_two_colons_or_two_digests_is_neither_tagged_nor_pinned if {
+	d := ip.deny with input as with_image("registry.sluice.dev/agent:1:2") with data.sluice.params as params
+	fx.messages(d, "image-provenance/tag") == {"container \"agent\" image \"registry.sluice.dev/agent:1:2\" has no tag (pin a version tag or a digest)"}
+	twice := concat("", ["registry.sluice.dev/agent:1@", fx.digest, "@", fx.digest])
+	fx.rules(ip.deny) == {"image-provenance/digest"} with input as with_image(twice) with data.sluice.params as params
+}
+
+# A digest is its algorithm's prefix and exactly its number of lower-case hex digits.
+test_digests_must_match_their_algorithm_and_length if {
+	hex128 := concat("", [fx.digest_hex, fx.digest_hex])
+	bad := [
+		concat("", ["sha512:", fx.digest_hex]),
+		concat("", ["sha256:", hex128]),
+		concat("", ["sha256:g", substring(fx.digest_hex, 1, 63)]),
+		concat("", ["sha512:g", substring(hex128, 1, 127)]),
+		concat("", ["sha512:", hex128, "00"]),
+		concat("", ["sha512:", substring(hex128, 0, 120), "zzzzzzzz"]),
+	]
+	every d in bad {
+		fx.rules(ip.deny) == {"image-provenance/digest"} with input as with_image(concat("", ["registry.sluice.dev/agent:1@", d])) with data.sluice.params as params
+	}
+	count(ip.deny) == 0 with input as with_image(concat("", ["registry.sluice.dev/agent:1@sha512:", hex128])) with data.sluice.params as params
+}
+
+test_one_registry_and_empty_entries_in_the_message if {
+	d := ip.deny with input as with_image(concat("", ["ghcr.io/a:1@", fx.digest])) with data.sluice.params as {"provenance": {"allowedRegistries": ["", "registry.sluice.dev"], "requireDigest": "deny"}}
+	fx.messages(d, "image-provenance/registry") == {concat("", ["container \"agent\" image \"ghcr.io/a:1@", fx.digest, "\" is not from an allowed registry (allowed: registry.sluice.dev/)"])}
+}
+
+test_allowed_registries_must_be_an_array_of_strings if {
+	every r in [{"a": "registry.sluice.dev/"}, ["registry.sluice.dev/", 5]] {
+		fx.messages(ip.deny, "params/invalid") == {"parameter provenance.allowedRegistries must be an array of strings"} with input as fx.k8s with data.sluice.params as {"provenance": {"allowedRegistries": r, "requireDigest": "deny"}}
+	}
+}

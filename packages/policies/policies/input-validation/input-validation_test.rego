@@ -63,3 +63,12 @@ test_missing_pod_denies if {
 	inp := json.patch(fx.k8s, [{"op": "remove", "path": "/workload/pod"}])
 	iv.deny == {{"rule": "input/invalid", "message": "input.workload.pod must be an object"}} with input as inp
 }
+
+test_simulated_platform_and_init_containers_are_valid if {
+	inp := json.patch(fx.k8s, [{"op": "replace", "path": "/workload/platform", "value": "simulated"}, {"op": "replace", "path": "/workload/containers/0/type", "value": "init"}])
+	count(iv.deny) == 0 with input as inp
+}
+
+test_a_non_string_image_is_no_image if {
+	fx.messages(iv.deny, "input/invalid") == {"container \"agent\" has no image"} with input as fx.with_container({"image": 5})
+}

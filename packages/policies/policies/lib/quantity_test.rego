@@ -65,3 +65,19 @@ test_equal_quantities_in_different_units_compare_equal if {
 	quantity.milli("536870912") == quantity.milli("512Mi")
 	quantity.milli("1G") < quantity.milli("1Gi")
 }
+
+# Every power of ten a quantity can reach: 1e-3 is 1 milli-unit, 1e37 is 10^40 of them.
+test_every_decimal_exponent_scales_exactly if {
+	every k in numbers.range(-2, 37) {
+		quantity.milli(concat("", ["1e", format_int(k, 10)])) == to_number(concat("", ["1", concat("", ["0" | some _ in numbers.range(1, k + 3)])]))
+	}
+	quantity.milli("1e-3") == 1
+	quantity.milli("1e-6") == 0.001
+}
+
+# An exponent is one signed integer of one or two digits.
+test_malformed_exponents_are_invalid if {
+	every q in ["1e2e3", "1e1.", "1e001", "1e+x"] {
+		not quantity.valid(q)
+	}
+}

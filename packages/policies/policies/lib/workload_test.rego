@@ -56,3 +56,7 @@ test_show_renders_values_the_same_in_go_and_wasm if {
 	wl.show([1]) == "a value of type array"
 	wl.show({"a": 1}) == "a value of type object"
 }
+
+test_a_non_string_type_counts_as_container if {
+	wl.type({"type": 5}) == "container"
+}

@@ -176,3 +176,33 @@ test_docker_container_user_wins_over_image_user if {
 	inp := json.patch(fx.docker, [{"op": "replace", "path": "/docker/image/Config/User", "value": "root"}])
 	count(non_root.deny) == 0 with input as inp
 }
+
+test_docker_ignores_kubernetes_run_as_non_root_false if {
+	count(non_root.deny) == 0 with input as fx.docker_with_container({"securityContext": {"runAsNonRoot": false}})
+}
+
+test_kubernetes_ignores_a_docker_user_field if {
+	count(non_root.deny) == 0 with input as fx.with_container({"user": "root"})
+}
+
+test_run_as_user_zero_is_one_violation if {
+	d := non_root.deny with input as fx.with_container({"securityContext": {"runAsNonRoot": null, "runAsUser": 0}})
+	fx.messages(d, "non-root") == {"container \"agent\" runs as UID 0 (runAsUser: 0 in the container securityContext)"}
+}
+
+test_run_as_user_1_proves_non_root if {
+	count(non_root.deny) == 0 with input as fx.with_container({"securityContext": {"runAsNonRoot": null, "runAsUser": 1}})
+}
+
+test_a_null_container_run_as_user_falls_back_to_the_pod if {
+	inp := json.patch(fx.with_container({"securityContext": {"runAsNonRoot": null, "runAsUser": null}}), [{"op": "replace", "path": "/workload/pod/securityContext", "value": {"runAsUser": 1000}}])
+	count(non_root.deny) == 0 with input as inp
+}
+
+test_docker_non_string_users_read_as_no_user if {
+	no_user := {"container \"agent\" has no user set, so it runs as root (set USER in the image or --user)"}
+	fx.messages(non_root.deny, "non-root") == no_user with input as fx.docker_with_container({"user": 5})
+	inp := json.patch(fx.docker_with_container({"user": ""}), [{"op": "replace", "path": "/docker/image/Config/User", "value": 5}])
+	fx.messages(non_root.deny, "non-root") == no_user with input as inp
+	fx.messages(non_root.deny, "non-root") == no_user with input as object.remove(fx.docker_with_container({"user": ""}), ["docker"])
+}

@@ -24,7 +24,9 @@ import data.sluice.lib.workload as wl
 import data.sluice.policies.pod_security_restricted as restricted
 
 # Every check's finding, at whatever level (the restricted package adds its own); which of them
-# deny and which warn depends on the levels selected (lib/pod_security.rego).
+# deny and which warn depends on the levels selected (lib/pod_security.rego). The checks need no
+# ps.has_pod_spec guard: without a pod spec, ps.spec, ps.pod_sc, ps.containers and ps.volumes are
+# empty, so no check finds anything (no-pod-spec below denies instead).
 _results := results | restricted.results
 
 deny contains ps.violation(r.id, r.reason, r.detail, ps.deny_source) if {
@@ -53,7 +55,6 @@ deny contains wl.pod_violation("pod-security/no-pod-spec", [
 _host_namespaces := [concat("", [f, "=true"]) | some f in ["hostNetwork", "hostPID", "hostIPC"]; ps.spec[f] == true]
 
 results contains ps.result("hostNamespaces", "host namespaces", concat(", ", _host_namespaces)) if {
-	ps.has_pod_spec
 	count(_host_namespaces) > 0
 }
 
@@ -65,7 +66,6 @@ results contains ps.result("privileged", "privileged", concat(" ", [
 	ps.containers_phrase(_privileged),
 	"must not set securityContext.privileged=true",
 ])) if {
-	ps.has_pod_spec
 	count(_privileged) > 0
 }
 
@@ -90,7 +90,6 @@ results contains ps.result("capabilities_baseline", "non-default capabilities", 
 	ps.join_quote(sort({a | some c in ps.containers; some a in _non_default(c)})),
 	"in securityContext.capabilities.add",
 ])) if {
-	ps.has_pod_spec
 	count(_cap_containers) > 0
 }
 
@@ -102,7 +101,6 @@ results contains ps.result("hostPathVolumes", "hostPath volumes", concat(" ", [
 	ps.plural("volume", "volumes", count(_host_paths)),
 	ps.join_quote(_host_paths),
 ])) if {
-	ps.has_pod_spec
 	count(_host_paths) > 0
 }
 
@@ -126,7 +124,6 @@ results contains ps.result("hostPorts", "hostPort", concat(" ", [
 	ps.plural("hostPort", "hostPorts", count(_ports)),
 	concat(", ", _ports),
 ])) if {
-	ps.has_pod_spec
 	count(_port_containers) > 0
 }
 
@@ -181,7 +178,6 @@ results contains ps.result(
 	ps.plural("forbidden AppArmor profile", "forbidden AppArmor profiles", count(_apparmor_values)),
 	concat("", [concat(" and ", _apparmor_setters), " must not set AppArmor profile type to ", ps.join_quote(_apparmor_values)]),
 ) if {
-	ps.has_pod_spec
 	count(_apparmor_setters) > 0
 }
 
@@ -223,7 +219,6 @@ results contains ps.result("seLinuxOptions", "seLinuxOptions", concat("", [
 	" set forbidden securityContext.seLinuxOptions: ",
 	concat("; ", _dedupe(_selinux_data)),
 ])) if {
-	ps.has_pod_spec
 	count(_selinux_setters) > 0
 }
 
@@ -254,10 +249,7 @@ proc_mount_detail := concat(" ", [
 	ps.join_quote(sort({m | some c in ps.containers; m := _proc_mount(c)})),
 ]) if count(_proc_mount_containers) > 0
 
-results contains ps.result("procMount", "procMount", proc_mount_detail) if {
-	ps.has_pod_spec
-	not ps.user_namespace
-}
+results contains ps.result("procMount", "procMount", proc_mount_detail) if not ps.user_namespace
 
 # --- seccompProfile_baseline: securityContext.seccompProfile.type ------------------------------
 
@@ -296,9 +288,7 @@ _seccomp_bad_types contains t if {
 	not t in seccomp_ok
 }
 
-results contains ps.result("seccompProfile_baseline", "seccompProfile", seccomp_explicit_detail) if {
-	ps.has_pod_spec
-}
+results contains ps.result("seccompProfile_baseline", "seccompProfile", seccomp_explicit_detail)
 
 # --- sysctls: spec.securityContext.sysctls[*].name ---------------------------------------------
 
@@ -319,7 +309,6 @@ _sysctls := [n |
 else := []
 
 results contains ps.result("sysctls", "forbidden sysctls", concat(", ", _sysctls)) if {
-	ps.has_pod_spec
 	count(_sysctls) > 0
 }
 
@@ -336,7 +325,6 @@ results contains ps.result("windowsHostProcess", "hostProcess", concat("", [
 	concat(" and ", _host_process_setters),
 	" must not set securityContext.windowsOptions.hostProcess=true",
 ])) if {
-	ps.has_pod_spec
 	count(_host_process_setters) > 0
 }
 
@@ -365,6 +353,5 @@ results contains ps.result("hostProbesAndHostLifecycle", "probe or lifecycle hos
 	ps.plural("probe or lifecycle host", "probe or lifecycle hosts", count(_probe_hosts)),
 	ps.join_quote(_probe_hosts),
 ])) if {
-	ps.has_pod_spec
 	count(_probe_containers) > 0
 }

@@ -238,3 +238,150 @@ test_malformed_spec_selection_is_invalid if {
 	d := denies(object.union(pod({"containers": [{"name": "a"}]}), {"params": {"podSecurity": {"profiles": "pod-security/baseline"}}}), {})
 	startswith(d["params/invalid"], "podSecurity.profiles must be a list of ")
 }
+
+# --- boundaries: one offender, the singular wording, the lists the apiserver allows -------------
+
+test_a_single_offender_is_reported_in_the_singular if {
+	d := denies(
+		pod({
+			"hostNetwork": true,
+			"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}], "seLinuxOptions": {"type": "spc_t"}, "windowsOptions": {"hostProcess": true}},
+			"volumes": [{"name": "v", "hostPath": {"path": "/"}}],
+			"containers": [{
+				"name": "a",
+				"ports": [{"containerPort": 80, "hostPort": 8080}],
+				"livenessProbe": {"httpGet": {"port": 80, "host": "a.example"}},
+				"securityContext": {"privileged": true, "capabilities": {"add": ["NET_RAW"]}},
+			}],
+		}),
+		baseline,
+	)
+	d["pod-security/privileged"] == "privileged (container \"a\" must not set securityContext.privileged=true)"
+	d["pod-security/capabilities_baseline"] == "non-default capabilities (container \"a\" must not include \"NET_RAW\" in securityContext.capabilities.add)"
+	d["pod-security/hostPathVolumes"] == "hostPath volumes (volume \"v\")"
+	d["pod-security/hostPorts"] == "hostPort (container \"a\" uses hostPort 8080)"
+	d["pod-security/seLinuxOptions"] == "seLinuxOptions (pod set forbidden securityContext.seLinuxOptions: type \"spc_t\")"
+	d["pod-security/sysctls"] == "forbidden sysctls (kernel.msgmax)"
+	d["pod-security/windowsHostProcess"] == "hostProcess (pod must not set securityContext.windowsOptions.hostProcess=true)"
+	d["pod-security/hostProbesAndHostLifecycle"] == "probe or lifecycle host (container \"a\" uses probe or lifecycle host \"a.example\")"
+}
+
+test_host_port_1_is_a_host_port if {
+	d := denies(pod({"containers": [{"name": "a", "ports": [{"containerPort": 1, "hostPort": 1}, {"containerPort": 2, "hostPort": 0}]}]}), baseline)
+	d["pod-security/hostPorts"] == "hostPort (container \"a\" uses hostPort 1)"
+}
+
+test_host_network_keeps_an_explicit_host_port if {
+	d := denies(pod({"hostNetwork": true, "containers": [{"name": "a", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}), baseline)
+	d["pod-security/hostPorts"] == "hostPort (container \"a\" uses hostPort 8080)"
+}
+
+# The capabilities Pod Security's baseline lets a container add (check_capabilities_baseline.go).
+test_every_default_capability_may_be_added if {
+	caps := ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]
+	every cap in caps {
+		not denies(one({"capabilities": {"add": [cap]}}), baseline)["pod-security/capabilities_baseline"]
+	}
+}
+
+# The sysctls Pod Security's baseline allows (check_sysctls.go, v1.36).
+test_every_safe_sysctl_is_allowed if {
+	safe := [
+		"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+		"net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start",
+		"net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+		"net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem",
+		"net.ipv4.tcp_wmem",
+	]
+	every name in safe {
+		not denies(pod({"securityContext": {"sysctls": [{"name": name, "value": "1"}]}, "containers": [{"name": "a"}]}), baseline)["pod-security/sysctls"]
+	}
+}
+
+# The SELinux types Pod Security's baseline allows (check_seLinuxOptions.go).
+test_every_allowed_selinux_type_passes if {
+	every t in ["container_t", "container_init_t", "container_kvm_t", "container_engine_t"] {
+		not denies(one({"seLinuxOptions": {"type": t}}), baseline)["pod-security/seLinuxOptions"]
+	}
+	d := denies(one({"seLinuxOptions": {"role": "r"}}), baseline)
+	d["pod-security/seLinuxOptions"] == "seLinuxOptions (container \"agent\" set forbidden securityContext.seLinuxOptions: role may not be set)"
+}
+
+test_an_unnamed_or_oddly_named_container_is_named_empty if {
+	denies(pod({"containers": [{"securityContext": {"privileged": true}}]}), baseline)["pod-security/privileged"] == "privileged (container \"\" must not set securityContext.privileged=true)"
+	denies(pod({"containers": [{"name": 5, "securityContext": {"privileged": true}}]}), baseline)["pod-security/privileged"] == "privileged (container \"\" must not set securityContext.privileged=true)"
+}
+
+test_container_apparmor_profile_and_a_null_one if {
+	set := pod({"containers": [{"name": "a", "securityContext": {"appArmorProfile": {"type": "Unconfined"}}}]})
+	denies(set, baseline)["pod-security/appArmorProfile"] == "forbidden AppArmor profile (container \"a\" must not set AppArmor profile type to \"Unconfined\")"
+
+	# a null field is unset: the annotation gives the profile
+	null_field := pod_meta({"annotations": {"container.apparmor.security.beta.kubernetes.io/a": "unconfined"}}, {"containers": [{"name": "a", "securityContext": {"appArmorProfile": null}}]})
+	denies(null_field, baseline)["pod-security/appArmorProfile"] == "forbidden AppArmor profiles (container \"a\" and annotation must not set AppArmor profile type to \"Unconfined\", \"container.apparmor.security.beta.kubernetes.io/a=\"unconfined\"\")"
+}
+
+test_apparmor_ignores_other_annotations_and_allows_empty_ones if {
+	inp := pod_meta({"annotations": {"example.com/apparmor": "unconfined", "container.apparmor.security.beta.kubernetes.io/a": ""}}, {"containers": [{"name": "a"}]})
+	not denies(inp, baseline)["pod-security/appArmorProfile"]
+	pod_type := pod({"securityContext": {"appArmorProfile": {"type": "RuntimeDefault"}}, "containers": [{"name": "a", "securityContext": {"appArmorProfile": {}}}]})
+	denies(pod_type, baseline)["pod-security/appArmorProfile"] == "forbidden AppArmor profile (container \"a\" must not set AppArmor profile type to \"\")"
+}
+
+test_seccomp_null_profiles_are_unset if {
+	inp := pod({"securityContext": {"seccompProfile": null}, "containers": [{"name": "a", "securityContext": {"seccompProfile": null}}]})
+	not denies(inp, baseline)["pod-security/seccompProfile_baseline"]
+	no_type := pod({"containers": [{"name": "a", "securityContext": {"seccompProfile": {}}}]})
+	denies(no_type, baseline)["pod-security/seccompProfile_baseline"] == "seccompProfile (container \"a\" must not set securityContext.seccompProfile.type to \"\")"
+	pod_no_type := pod({"securityContext": {"seccompProfile": {}}, "containers": [{"name": "a"}]})
+	denies(pod_no_type, baseline)["pod-security/seccompProfile_baseline"] == "seccompProfile (pod must not set securityContext.seccompProfile.type to \"\")"
+}
+
+test_proc_mount_null_is_unset if {
+	not denies(one({"procMount": null}), baseline)["pod-security/procMount"]
+}
+
+test_a_malformed_selection_fails_closed_at_the_restricted_level if {
+	d := denies(pod({"hostNetwork": true, "containers": [{"name": "a"}]}), {"podSecurity": {"profiles": ["pod-security/privileged"]}})
+	d["pod-security/hostNamespaces"] == "host namespaces (hostNetwork=true)"
+	d["pod-security/runAsNonRoot"]
+}
+
+test_the_no_pod_spec_message_names_the_level if {
+	denies({"workload": {"platform": "docker"}}, baseline)["pod-security/no-pod-spec"] == "the baseline Pod Security profile is selected, but the workload has no Kubernetes pod spec (input.kubernetes.object: a Pod, or a workload with spec.template)"
+
+	# only a Pod's own spec is a pod spec
+	denies({"kubernetes": {"object": {"kind": "Service", "spec": {"ports": []}}}}, baseline)["pod-security/no-pod-spec"]
+}
+
+test_restricted_replaces_the_baseline_proc_mount_check if {
+	d := denies(pod({"containers": [{"name": "a", "securityContext": {"procMount": "Unmasked"}}]}), restricted)
+	d["pod-security/procMount_restricted"] == "procMount (container \"a\" must not set securityContext.procMount to \"Unmasked\")"
+	not d["pod-security/procMount"]
+}
+
+test_namespace_privileged_enforces_nothing_and_no_label_warns_nothing if {
+	host := {"hostNetwork": true, "containers": [{"name": "a"}]}
+	denies(in_namespace({"pod-security.kubernetes.io/enforce": "privileged"}, host), {}) == {}
+	warns(in_namespace({}, host), {}) == {}
+	warns(in_namespace({"pod-security.kubernetes.io/audit": "strict"}, host), {}) == {}
+}
+
+test_audit_stricter_than_warn_speaks_for_the_warning if {
+	inp := in_namespace({"pod-security.kubernetes.io/warn": "baseline", "pod-security.kubernetes.io/audit": "restricted"}, no_root)
+	warns(inp, {}) == {"pod-security/runAsNonRoot": "namespace \"observability\" (pod-security.kubernetes.io/audit=restricted): runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)"}
+}
+
+test_namespace_name_falls_back_to_the_object_then_empty if {
+	labels := {"pod-security.kubernetes.io/enforce": "restricted"}
+	odd_name := {"kubernetes": {
+		"object": {"kind": "Pod", "metadata": {"namespace": "agents"}, "spec": no_root},
+		"namespace": {"name": 5, "labels": labels},
+	}}
+	startswith(denies(odd_name, {})["pod-security/runAsNonRoot"], "namespace \"agents\" (pod-security.kubernetes.io/enforce=restricted): ")
+	none := {"kubernetes": {
+		"object": {"kind": "Pod", "metadata": {"namespace": 5}, "spec": no_root},
+		"namespace": {"labels": labels},
+	}}
+	startswith(denies(none, {})["pod-security/runAsNonRoot"], "namespace \"\" (pod-security.kubernetes.io/enforce=restricted): ")
+}

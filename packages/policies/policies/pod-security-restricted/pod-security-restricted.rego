@@ -20,19 +20,14 @@ import future.keywords.not
 import data.sluice.lib.pod_security as ps
 import data.sluice.policies.pod_security_baseline as baseline
 
-_on if ps.has_pod_spec
+# No check needs a ps.has_pod_spec guard: without a pod spec, ps.pod_sc, ps.containers and
+# ps.volumes are empty, so none finds anything (the baseline package denies no-pod-spec instead).
 
 # Windows pods are exempt from allowPrivilegeEscalation, capabilities and seccompProfile (v1.25+).
-_linux_on if {
-	_on
-	not ps.windows
-}
+_linux_on if not ps.windows
 
 # Pods in a user namespace (hostUsers: false) are exempt from runAsNonRoot and runAsUser (v1.35+).
-_host_users_on if {
-	_on
-	not ps.user_namespace
-}
+_host_users_on if not ps.user_namespace
 
 # --- restrictedVolumes: spec.volumes[*] other than the inline types allowed --------------------
 
@@ -67,7 +62,6 @@ results contains ps.result("restrictedVolumes", "restricted volume types", conca
 	ps.plural("restricted volume type", "restricted volume types", count(_types)),
 	ps.join_quote(_types),
 ])) if {
-	_on
 	count(_bad_volumes) > 0
 	_types := sort({_volume_type(v) | some v in _bad_volumes})
 }
@@ -186,4 +180,4 @@ results contains ps.result("capabilities_restricted", "unrestricted capabilities
 
 # --- procMount_restricted: securityContext.procMount, no user-namespace exemption ---------------
 
-results contains ps.result("procMount_restricted", "procMount", baseline.proc_mount_detail) if _on
+results contains ps.result("procMount_restricted", "procMount", baseline.proc_mount_detail)

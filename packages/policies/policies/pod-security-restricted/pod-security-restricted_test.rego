@@ -109,3 +109,22 @@ test_proc_mount_restricted_has_no_user_namespace_exemption if {
 	inp := pod({"hostUsers": false, "securityContext": good_pod_sc, "containers": [{"name": "a", "securityContext": object.union(good_sc, {"procMount": "Unmasked"})}]})
 	denies(inp, restricted) == {"pod-security/procMount_restricted": "procMount (container \"a\" must not set securityContext.procMount to \"Unmasked\")"}
 }
+
+test_a_single_offender_is_reported_in_the_singular if {
+	d := denies(
+		pod({
+			"securityContext": {"runAsNonRoot": false, "seccompProfile": {"type": "RuntimeDefault"}},
+			"volumes": [{"name": "v", "nfs": {"server": "s", "path": "/"}}],
+			"containers": [{"name": "a", "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]}}}],
+		}),
+		restricted,
+	)
+	d["pod-security/restrictedVolumes"] == "restricted volume types (volume \"v\" uses restricted volume type \"nfs\")"
+	d["pod-security/runAsNonRoot"] == "runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)"
+	d["pod-security/capabilities_restricted"] == "unrestricted capabilities (container \"a\" must not include \"SYS_ADMIN\" in securityContext.capabilities.add)"
+}
+
+test_a_null_pod_seccomp_profile_is_unset if {
+	d := denies(pod({"securityContext": {"runAsNonRoot": true, "seccompProfile": null}, "containers": [{"name": "a", "securityContext": good_sc}]}), restricted)
+	d["pod-security/seccompProfile_restricted"] == "seccompProfile (pod or container \"a\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")"
+}

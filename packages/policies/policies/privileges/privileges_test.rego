@@ -201,3 +201,65 @@ test_invalid_parameters_deny if {
 		"parameter privileges.allowedHostPaths must be an array of {\"path\": string, \"readOnly\": bool}",
 	}
 }
+
+test_setting_allow_privilege_escalation_true_denies_without_the_warning if {
+	inp := fx.with_container({"securityContext": object.union(fx.container.securityContext, {"allowPrivilegeEscalation": true})})
+	fx.rules(p.deny) == {"privileges/allow-privilege-escalation"} with input as inp with data.sluice.params as params
+	fx.with_rule(p.warn, "privileges/allow-privilege-escalation") == set() with input as inp with data.sluice.params as params
+}
+
+test_a_writable_mount_of_another_volume_is_not_a_host_path_use if {
+	inp := host_path_input(
+		[{"name": "logs", "hostPath": {"path": "/var/log"}, "readOnly": true}, {"name": "scratch", "emptyDir": {}}],
+		[{"name": "scratch", "mountPath": "/tmp"}],
+	)
+	count(p.deny) == 0 with input as inp with data.sluice.params as params
+}
+
+test_a_writable_volume_of_a_path_allowed_writable_is_allowed if {
+	inp := host_path_input([{"name": "state", "hostPath": {"path": "/var/lib/agent"}, "readOnly": false}], [{"name": "state", "mountPath": "/s"}])
+	count(p.deny) == 0 with input as inp with data.sluice.params as params
+}
+
+test_a_path_not_allowed_at_all_is_one_violation if {
+	inp := host_path_input([{"name": "etc", "hostPath": {"path": "/etc"}}], [{"name": "etc", "mountPath": "/etc"}])
+	d := p.deny with input as inp with data.sluice.params as {"privileges": {"allowedHostPaths": [{"path": "/var/log", "readOnly": true}]}}
+	d == {{"rule": "privileges/host-path", "message": "volume \"etc\" mounts host path \"/etc\" which is not on the allowed host paths (/var/log (read-only))"}}
+}
+
+test_unnamed_volumes_and_non_string_paths if {
+	inp := host_path_input([{"hostPath": {"path": "/etc"}}, {"name": 5, "hostPath": {"path": 5}}], [])
+	fx.messages(p.deny, "privileges/host-path") == {
+		"volume \"<unnamed>\" mounts host path \"/etc\" which is not on the allowed host paths (none)",
+		"volume \"<unnamed>\" mounts host path \"\" which is not on the allowed host paths (none)",
+	} with input as inp with data.sluice.params as {"privileges": {"allowedHostPaths": []}}
+}
+
+read_only_volume(path) := host_path_input([{"name": "v", "hostPath": {"path": path}, "readOnly": true}], [])
+
+only(entry) := {"privileges": {"allowedHostPaths": [entry]}}
+
+test_host_path_matching_is_by_whole_segments_and_absolute_paths if {
+	fx.rules(p.deny) == {"privileges/host-path"} with input as read_only_volume("var/log") with data.sluice.params as only({"path": "var/log", "readOnly": true})
+	fx.rules(p.deny) == {"privileges/host-path"} with input as read_only_volume("/var/logs") with data.sluice.params as only({"path": "/var/log", "readOnly": true})
+	count(p.deny) == 0 with input as read_only_volume("/var/lib/agent") with data.sluice.params as only({"path": "/var/lib/agent/", "readOnly": true})
+	count(p.deny) == 0 with input as read_only_volume("/") with data.sluice.params as only({"path": "/", "readOnly": true})
+}
+
+test_a_writable_entry_wins_over_a_read_only_one if {
+	inp := host_path_input([{"name": "logs", "hostPath": {"path": "/var/log"}}], [{"name": "logs", "mountPath": "/l"}])
+	count(p.deny) == 0 with input as inp with data.sluice.params as {"privileges": {"allowedHostPaths": [{"path": "/var", "readOnly": false}, {"path": "/var/log", "readOnly": true}]}}
+}
+
+test_malformed_privilege_parameters_are_invalid if {
+	bad := [
+		{"allowedCapabilities": {"a": "NET_RAW"}},
+		{"allowedCapabilities": ["NET_BIND_SERVICE", 5]},
+		{"allowedHostPaths": {"a": {"path": "/x"}}},
+	]
+	every b in bad {
+		fx.rules(p.deny) == {"params/invalid"} with input as fx.k8s with data.sluice.params as {"privileges": b}
+	}
+	msg := "volume \"etc\" mounts host path \"/etc\" which is not on the allowed host paths (none)"
+	fx.messages(p.deny, "privileges/host-path") == {msg} with input as host_path_input([{"name": "etc", "hostPath": {"path": "/etc"}}], []) with data.sluice.params as {"privileges": {"allowedHostPaths": [{"path": 5}]}}
+}

@@ -219,3 +219,60 @@ test_non_string_threshold_and_non_array_exceptions_deny if {
 		"parameter scan.exceptions must be an array",
 	}
 }
+
+test_critical_threshold_lets_high_through if {
+	count(sg.deny) == 0 with input as with_scan(report([vuln("CVE-2024-0002", "HIGH", "3.0.2")])) with data.sluice.params as with_params({"severityThreshold": "CRITICAL"})
+}
+
+test_a_missing_severity_is_below_low if {
+	v := object.remove(vuln("CVE-2024-0003", "LOW", "3.0.2"), ["Severity"])
+	count(sg.deny) == 0 with input as with_scan(report([v])) with data.sluice.params as with_params({"severityThreshold": "LOW"})
+}
+
+# Absent parameters take their documented defaults: threshold HIGH, unfixed findings count, no waiver.
+test_absent_scan_parameters_take_the_defaults if {
+	unfixed := with_scan(report([vuln("CVE-2024-0004", "HIGH", ""), vuln("CVE-2024-0005", "MEDIUM", "1")]))
+	d := sg.deny with input as unfixed with data.sluice.params as {}
+	fx.rules(d) == {"scan-gate/vulnerability"}
+	count(d) == 1
+	missing := object.remove(fx.k8s, ["scan"])
+	fx.rules(sg.deny) == {"scan-gate/missing-report"} with input as missing with data.sluice.params as {}
+	count(sg.warn) == 0 with input as missing with data.sluice.params as {}
+}
+
+test_a_waiver_is_silent_when_the_report_is_there if {
+	count(sg.warn) == 0 with input as fx.k8s with data.sluice.params as with_params({"waiveMissingReport": true})
+	count(sg.warn) == 0 with input as object.remove(fx.k8s, ["scan"]) with data.sluice.params as params
+}
+
+test_no_exceptions_no_warning_about_now if {
+	count(sg.warn) == 0 with input as object.remove(fx.k8s, ["now"]) with data.sluice.params as params
+}
+
+test_non_string_finding_fields_are_shown if {
+	v := object.union(vuln("x", "HIGH", "3.0.2"), {"VulnerabilityID": 5})
+	fx.messages(sg.deny, "scan-gate/vulnerability") == {"5 (HIGH) in openssl 3.0.1-r0 (fixed in 3.0.2), target \"agent (alpine 3.20.3)\""} with input as with_scan(report([v])) with data.sluice.params as params
+}
+
+test_an_exception_needs_a_string_id_and_a_date if {
+	v := object.union(vuln("x", "HIGH", "3.0.2"), {"VulnerabilityID": 5})
+	p := with_params({"exceptions": [{"id": 5, "expires": "2099-01-01"}, {"id": "CVE-2024-0001"}]})
+	d := sg.deny with input as with_scan(report([v])) with data.sluice.params as p
+	fx.rules(d) == {"scan-gate/vulnerability", "params/invalid"}
+	count(sg.warn) == 0 with input as object.remove(fx.k8s, ["now"]) with data.sluice.params as with_params({"exceptions": [{"id": "CVE-2024-0001"}]})
+}
+
+test_malformed_expiry_dates_are_invalid if {
+	every expires in ["2026-11-2-1", "202-611-21", "2026-112-1", "2026-11-2x", "2026-11---"] {
+		fx.messages(sg.deny, "params/invalid") == {"parameter scan.exceptions[0] must be {\"id\": string, \"expires\": \"YYYY-MM-DD\"}"} with input as fx.k8s with data.sluice.params as with_params({"exceptions": [{"id": "CVE-2024-0001", "expires": expires}]})
+	}
+}
+
+test_now_must_be_a_full_rfc3339_time if {
+	p := with_params({"exceptions": [{"id": "CVE-2024-0001", "expires": "2099-01-01"}]})
+	inp := with_scan(report([vuln("CVE-2024-0001", "CRITICAL", "3.0.2")]))
+	every now in ["2026-11-21T", "2026-1x-21T00:00:00Z"] {
+		fx.messages(sg.warn, "scan-gate/exception") == {"input.now is missing or not an RFC3339 time; scan exceptions were not applied"} with input as object.union(inp, {"now": now}) with data.sluice.params as p
+	}
+	count(sg.deny) == 0 with input as object.union(inp, {"now": "2026-11-21t00:00:00z"}) with data.sluice.params as p
+}
