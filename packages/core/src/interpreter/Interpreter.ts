@@ -346,7 +346,24 @@ const runOf = (
           fatal ??= cause
           return Queue.failCause(queue, cause)
         })
-      const send = (event: MachineEvent) => Queue.offer(queue, event).pipe(Effect.asVoid)
+      // The ids of the last event queued when it is a TARGETS_HEALTHY the loop has not taken yet: a
+      // target healthy right after it joins that event. Events that arrive together are consumed
+      // together anyway (see coalesce), and a 10,000-target wave healthy at once no longer keeps
+      // 10,000 events alive until the loop takes them. Any other event closes it, so the order of
+      // events is the order they were sent in.
+      let healthy: string[] | undefined
+      const send = (event: MachineEvent) =>
+        Effect.sync(() => {
+          if (event.type !== "TARGETS_HEALTHY") {
+            healthy = undefined
+            Queue.offerUnsafe(queue, event)
+          } else if (healthy !== undefined) {
+            for (const id of event.targetIds) healthy.push(id)
+          } else {
+            healthy = [...event.targetIds]
+            Queue.offerUnsafe(queue, { type: "TARGETS_HEALTHY", targetIds: healthy })
+          }
+        })
       const journal = yield* makeJournal(store, rolloutId, entries.length, failRun, telemetry)
 
       const replayed = replay(header.machineInput, entries, from)
@@ -366,7 +383,7 @@ const runOf = (
         for (const id of replayed.deadlineTimers) timerDue.set(id, deadlineAt(timerDue.get(id)!) + away)
         lastProgressAt = undefined
       }
-      // The replay's own map (nothing else keeps it): a resumed 100,000-target run holds one copy.
+      // The replay's own (nothing else keeps it): a resumed 100,000-target run holds one copy.
       const applied = replayed.applied
       const violations = [...replayed.violations]
       const targets = targetsById(header.plan.targets)
@@ -723,7 +740,11 @@ const runOf = (
       const snapshotEvery = config.operations.snapshotEvery ?? 512
       let eventsSinceSnapshot = 0
       while (snapshot.status !== "done") {
-        const taken = coalesce(yield* Queue.takeAll(queue))
+        // Closed before anything reads them: a target healthy from now on starts a new event.
+        const taken = yield* Effect.map(Queue.takeAll(queue), (events) => {
+          healthy = undefined
+          return coalesce(events)
+        })
         // Controls that arrived by now go first: no command is acted on before them.
         const commands = yield* consume([...(yield* inbox.drain), ...taken])
         yield* act(commands)

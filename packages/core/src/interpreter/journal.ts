@@ -3,6 +3,7 @@ import type { Revision } from "../domain/Target.js"
 import { restoreContext } from "../machine/progress.js"
 import { type RolloutSnapshot, rolloutMachine } from "../machine/rolloutMachine.js"
 import { makeStepper } from "../machine/stepper.js"
+import { indexOf, targetIdsOf } from "../machine/steps.js"
 import type { DeniedTarget, MachineEvent, MachineInput } from "../machine/types.js"
 import type {
   ControlRequest,
@@ -13,6 +14,7 @@ import type {
 } from "../store/RolloutStore.js"
 import type { RolloutMetricsShape } from "../telemetry/RolloutMetrics.js"
 import { type Outstanding, track } from "./outstanding.js"
+import { PerTarget } from "./perTarget.js"
 
 /**
  * Journals written before batched events (one target per event) are read as the batched form, so
@@ -68,7 +70,7 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
   // no process ran the rollout (see Interpreter's resume).
   let lastAliveAt: number | undefined
   let lastProgressAt: number | undefined
-  const applied = new Map<string, Revision>()
+  const applied = new PerTarget<Revision>(indexOf({ ids: targetIdsOf(input) }))
   const controls = new Map<string, ControlRequest>()
   const seenControls = new Set<string>()
   const violations: DeniedTarget[] = []

@@ -7,6 +7,7 @@ import { type AdapterCall, failureMessage } from "./adapterCall.js"
 import type { Emitter } from "./emitter.js"
 import type { Verdict } from "./health.js"
 import type { Journal } from "./journal.js"
+import type { PerTarget } from "./perTarget.js"
 import { disabledTracing, type RolloutTracing } from "../telemetry/RolloutTracing.js"
 
 /** Whether a target runs `previous`: the same image and, when the revision has one, the same configuration. */
@@ -29,7 +30,7 @@ export const makeTargetOps = (deps: {
   readonly verify: (wave: number, target: Target) => Effect.Effect<Verdict, AdapterError>
   readonly journal: Journal
   /** The revision each target's apply returned (rollback hands it to the adapter). */
-  readonly applied: Map<string, Revision>
+  readonly applied: PerTarget<Revision>
   readonly targets: ReadonlyMap<string, Target>
   readonly topologyOf: (id: string) => string | undefined
   readonly send: (event: MachineEvent) => Effect.Effect<void>
