@@ -61,6 +61,11 @@ export const makeGates = (deps: {
 }) => {
   const { config, adapter, policy, scans, call, events } = deps
   const evaluated = new Map<string, PolicyDecision>()
+  // The first decision the engine could not reach (see PolicyDecision.undecided): the gate denies
+  // with it, so the workloads after it get it too rather than another wait of the engine's limit
+  // each (a bundle that hangs on every input would otherwise hold a gate over 1,000 distinct
+  // containers for over an hour).
+  let undecided: PolicyDecision | undefined
   const gates = enabledPolicyGates(config.gates)
   const enabled: ReadonlySet<PolicyGate> = new Set(gates)
 
@@ -75,6 +80,7 @@ export const makeGates = (deps: {
     const key = sha256({ workload, scan: report === undefined ? null : report.image })
     const cached = evaluated.get(key)
     if (cached !== undefined) return cached
+    if (undecided !== undefined) return undecided
     const params = config.gates.params
     const raw = yield* engine.evaluate({
       targetId,
@@ -88,6 +94,7 @@ export const makeGates = (deps: {
     // the gate events: without the violations of a disabled gate.
     const decision = forGates(raw, enabled)
     evaluated.set(key, decision)
+    if (raw.undecided === true) undecided = decision
     yield* events.emit({
       type: "policyDecision",
       targetId,

@@ -25,7 +25,13 @@ export type Violation = typeof Violation.Type
 export const PolicyDecision = Schema.Struct({
   allow: Schema.Boolean,
   deny: Schema.Array(Violation),
-  warn: Schema.Array(Violation)
+  warn: Schema.Array(Violation),
+  /**
+   * Set by the engine when it could not reach a decision at all (it stopped an evaluation that ran
+   * past its time limit, or its evaluator crashed): the decision denies, and the gate gives it to
+   * the workloads it has not evaluated yet instead of waiting the limit out again for each.
+   */
+  undecided: Schema.optional(Schema.Boolean)
 })
 export type PolicyDecision = typeof PolicyDecision.Type
 

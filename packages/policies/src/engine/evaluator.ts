@@ -158,7 +158,11 @@ const decideBundle = (
 }
 
 /** The denial for an evaluation the worker did not answer. */
-const unanswered = (result: Exclude<CallResult, { _tag: "answered" }>, gates: ReadonlyArray<PolicyGate>) => {
+const unanswered = (
+  result: Exclude<CallResult, { _tag: "answered" }>,
+  gates: ReadonlyArray<PolicyGate>
+): EngineDecision => ({ ...unansweredDenial(result, gates), undecided: true })
+const unansweredDenial = (result: Exclude<CallResult, { _tag: "answered" }>, gates: ReadonlyArray<PolicyGate>) => {
   if (result._tag === "crashed") {
     return denyOnly(
       "sluice",
@@ -184,7 +188,8 @@ export const mergeDecisions = (decisions: ReadonlyArray<EngineDecision>): Engine
   return {
     allow: decisions.length > 0 && decisions.every((d) => d.allow),
     deny: decisions.flatMap((d) => d.deny),
-    warn: decisions.flatMap((d) => d.warn)
+    warn: decisions.flatMap((d) => d.warn),
+    ...(decisions.some((d) => d.undecided === true) ? { undecided: true } : {})
   }
 }
 

@@ -25,6 +25,9 @@ const named = (name: string, container: Record<string, unknown> = {}) => {
 /** A denial of every gate by the engine's time limit, naming the bundle and the limit. */
 const expectTimedOut = (d: PolicyDecision | EngineDecision, bundleName: string) => {
   expect(d.allow).toBe(false)
+  // Marked as a decision the engine could not reach, so a gate does not wait the limit out again
+  // for each of its other workloads.
+  expect(d.undecided).toBe(true)
   expect(d.deny.map((v) => v.gate)).toEqual(policyGates)
   for (const v of d.deny) {
     expect(v.rule).toBe(EngineRule.timeout)
