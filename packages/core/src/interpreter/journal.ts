@@ -3,7 +3,7 @@ import type { Revision } from "../domain/Target.js"
 import { restoreContext } from "../machine/progress.js"
 import { type RolloutSnapshot, rolloutMachine } from "../machine/rolloutMachine.js"
 import { makeStepper } from "../machine/stepper.js"
-import { indexOf, targetIdsOf } from "../machine/steps.js"
+import { targetIdsOf } from "../machine/steps.js"
 import type { DeniedTarget, MachineEvent, MachineInput } from "../machine/types.js"
 import type {
   ControlRequest,
@@ -13,7 +13,7 @@ import type {
   StoreError
 } from "../store/RolloutStore.js"
 import type { RolloutMetricsShape } from "../telemetry/RolloutMetrics.js"
-import { type Outstanding, track } from "./outstanding.js"
+import { noneOutstanding, type Outstanding, track } from "./outstanding.js"
 import { PerTarget } from "./perTarget.js"
 
 /**
@@ -53,13 +53,13 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
   const stepper = makeStepper(input)
   const [initial, initialCommands] = stepper.initial()
   let snapshot = initial
-  let outstanding: Outstanding = track(new Map(), undefined, initialCommands)
+  let outstanding: Outstanding = track(noneOutstanding(input), undefined, initialCommands)
   let start = 0
   if (from !== undefined && from.seq <= entries.length) {
     const restored = restore(input, from)
     if (restored !== undefined) {
       snapshot = restored
-      outstanding = track(new Map(), undefined, from.commands ?? [])
+      outstanding = track(noneOutstanding(input), undefined, from.commands ?? [])
       start = from.seq
     }
   }
@@ -70,7 +70,7 @@ export const replay = (input: MachineInput, entries: ReadonlyArray<JournalEntry>
   // no process ran the rollout (see Interpreter's resume).
   let lastAliveAt: number | undefined
   let lastProgressAt: number | undefined
-  const applied = new PerTarget<Revision>(indexOf({ ids: targetIdsOf(input) }))
+  const applied = new PerTarget<Revision>(targetIdsOf(input))
   const controls = new Map<string, ControlRequest>()
   const seenControls = new Set<string>()
   const violations: DeniedTarget[] = []

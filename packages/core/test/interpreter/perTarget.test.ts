@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest"
-import { indexOf } from "../../src/machine/steps.js"
 import { PerTarget } from "../../src/interpreter/perTarget.js"
 
 describe("PerTarget", () => {
-  const index = indexOf({ ids: ["a", "b", "c"] })
+  const ids = ["a", "b", "c"]
 
   it("keeps a value per known target, the last one set", () => {
-    const values = new PerTarget<{ readonly image: string }>(index)
+    const values = new PerTarget<{ readonly image: string }>(ids)
     expect(values.has("b")).toBe(false)
     expect(values.get("b")).toBeUndefined()
     values.set("b", { image: "v1" })
@@ -18,7 +17,7 @@ describe("PerTarget", () => {
   })
 
   it("keeps ids the machine does not know apart, without touching a known target's slot", () => {
-    const values = new PerTarget<string>(index)
+    const values = new PerTarget<string>(ids)
     values.set("zz", "other")
     expect(values.get("zz")).toBe("other")
     expect(values.has("zz")).toBe(true)

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { initialTransition, transition } from "xstate"
-import { track } from "../../src/interpreter/outstanding.js"
+import { noneOutstanding, type Outstanding, track } from "../../src/interpreter/outstanding.js"
 import { outcomeOf, type RolloutSnapshot, rolloutMachine } from "../../src/machine/rolloutMachine.js"
 import { persistContext, progressOf, restoreContext } from "../../src/machine/progress.js"
 import { makeStepper, type Stepper } from "../../src/machine/stepper.js"
@@ -60,7 +60,7 @@ const commandsOf = (actions: ReadonlyArray<{ type: string; params: unknown }>) =
   actions.filter((a) => a.type === "command").map((a) => a.params as Command)
 
 /** Every event that answers an outstanding command, good or bad, plus operator controls. */
-const candidateEvents = (outstanding: ReadonlyMap<string, Command>): MachineEvent[] => {
+const candidateEvents = (outstanding: Outstanding): MachineEvent[] => {
   const events: MachineEvent[] = [
     { type: "PAUSE" },
     { type: "RESUME" },
@@ -114,7 +114,7 @@ const candidateEvents = (outstanding: ReadonlyMap<string, Command>): MachineEven
 }
 
 /** The cooperative world: every command succeeds, the operator approves, resumes and promotes. */
-const friendlyEvent = (snapshot: RolloutSnapshot, outstanding: ReadonlyMap<string, Command>): MachineEvent => {
+const friendlyEvent = (snapshot: RolloutSnapshot, outstanding: Outstanding): MachineEvent => {
   // A paused wave waits for the operator; anything else outstanding is answered first (a pause
   // flag left over when the rollout is already finalizing changes nothing there).
   const paused = snapshot.context.userPaused && JSON.stringify(snapshot.value).includes("progressing")
@@ -146,7 +146,7 @@ const friendlyEvent = (snapshot: RolloutSnapshot, outstanding: ReadonlyMap<strin
 
 interface Walk {
   snapshot: RolloutSnapshot
-  outstanding: Map<string, Command>
+  outstanding: Outstanding
   updatesIssued: Command[]
   gatesPassed: boolean
 }
@@ -221,7 +221,7 @@ describe("rollout machine (pure)", () => {
         const [initial, actions] = initialTransition(rolloutMachine, input)
         const walk: Walk = {
           snapshot: initial as RolloutSnapshot,
-          outstanding: track(new Map(), undefined, commandsOf(actions)),
+          outstanding: track(noneOutstanding(input), undefined, commandsOf(actions)),
           updatesIssued: [],
           gatesPassed: false
         }
@@ -264,7 +264,7 @@ describe("rollout machine (pure)", () => {
         const [initial, actions] = initialTransition(rolloutMachine, input)
         const walk: Walk = {
           snapshot: initial as RolloutSnapshot,
-          outstanding: track(new Map(), undefined, commandsOf(actions)),
+          outstanding: track(noneOutstanding(input), undefined, commandsOf(actions)),
           updatesIssued: [],
           gatesPassed: false
         }
