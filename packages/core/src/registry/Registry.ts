@@ -317,25 +317,28 @@ const refusal = (
           message: `registry ${registry} answered ${res.status} for ${what}`
         })
 
+/** The whole body of `res`, `what` (a manifest, a blob); one cut off mid-way is a transient failure, as no answer is. */
+const bodyOf = (registry: string, res: HttpClientResponse.HttpClientResponse, what: string) =>
+  res.arrayBuffer.pipe(
+    Effect.map((buffer) => new Uint8Array(buffer)),
+    Effect.mapError(
+      (e) =>
+        new RegistryError({
+          reason: "unreachable",
+          registry,
+          message: `${what}: the body was cut off (${e.message})`,
+          cause: e
+        })
+    )
+  )
+
 /** A manifest's bytes, checked: they hash to the digest the registry states and, when asked by digest, to that one. */
 const readManifest = (reader: RepositoryReader, reference: string, hasCredentials: boolean) =>
   Effect.gen(function* () {
     const what = `manifest ${reader.repository}:${reference}`.replace(/:sha256:/, "@sha256:")
     const res = yield* reader.get(`manifests/${reference}`, MANIFEST_ACCEPT)
     if (res.status !== 200) return yield* refusal(reader.registry, res, what, hasCredentials)
-    const bytes = new Uint8Array(
-      yield* res.arrayBuffer.pipe(
-        Effect.mapError(
-          (e) =>
-            new RegistryError({
-              reason: "unreachable",
-              registry: reader.registry,
-              message: `${what}: the body was cut off (${e.message})`,
-              cause: e
-            })
-        )
-      )
-    )
+    const bytes = yield* bodyOf(reader.registry, res, what)
     const digest = `sha256:${sha256Hex(bytes)}`
     const stated = res.headers["docker-content-digest"]
     const invalid = (message: string) =>
@@ -430,19 +433,7 @@ export const imageConfig = Effect.fn("Registry.imageConfig")(function* (
     return yield* invalid(`${name}: the manifest names no sha256 config (schema 1 manifests are not supported)`)
   const res = yield* reader.get(`blobs/${configDigest}`)
   if (res.status !== 200) return yield* refusal(image.registry, res, `config blob ${configDigest}`, hasCredentials)
-  const bytes = new Uint8Array(
-    yield* res.arrayBuffer.pipe(
-      Effect.mapError(
-        (e) =>
-          new RegistryError({
-            reason: "unreachable",
-            registry: image.registry,
-            message: `config blob ${configDigest}: the body was cut off (${e.message})`,
-            cause: e
-          })
-      )
-    )
-  )
+  const bytes = yield* bodyOf(image.registry, res, `config blob ${configDigest}`)
   if (`sha256:${sha256Hex(bytes)}` !== configDigest)
     return yield* invalid(`${name}: the registry served other bytes for config blob ${configDigest}`)
   let config: unknown

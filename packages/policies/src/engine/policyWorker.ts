@@ -164,38 +164,53 @@ export class PolicyWorker {
       _tag: "timeout",
       phase,
       bundle: phase === "call" ? this.bundles[index]?.name : undefined,
-      limitMs: phase === "start" ? this.limits.startTimeoutMs : this.limits.timeoutMs
+      limitMs: this.limitOf(phase)
     })
   }
 
+  private limitOf(phase: "start" | "call"): number {
+    return phase === "start" ? this.limits.startTimeoutMs : this.limits.timeoutMs
+  }
+
+  /**
+   * One look at the worker for both waits: its answer, its end, or the limit passed; else what to
+   * wait on (the replies counter as read before looking, so a reply in between wakes the wait).
+   */
+  private look(
+    running: Running,
+    id: number,
+    phase: "start" | "call",
+    deadline: number
+  ): CallResult | { readonly _tag: "wait"; readonly before: number; readonly left: number } {
+    const before = Atomics.load(running.signal, WorkerSignal.replies)
+    const reply = this.take(running, id)
+    if (reply !== undefined) return { _tag: "answered", reply }
+    // A worker that dies is not seen by the synchronous wait (its exit event needs the event loop): it times out there.
+    if (running.endedWith !== undefined) return this.stop(running, running.endedWith)
+    const left = deadline - performance.now()
+    if (left <= 0) return this.timedOut(running, phase)
+    return { _tag: "wait", before, left }
+  }
+
   private waitSync(running: Running, id: number, phase: "start" | "call"): CallResult {
-    const deadline = performance.now() + (phase === "start" ? this.limits.startTimeoutMs : this.limits.timeoutMs)
+    const deadline = performance.now() + this.limitOf(phase)
     for (;;) {
-      const before = Atomics.load(running.signal, WorkerSignal.replies)
-      const reply = this.take(running, id)
-      if (reply !== undefined) return { _tag: "answered", reply }
-      // A worker that dies is not seen from here (its exit event needs the event loop): it times out.
-      if (running.endedWith !== undefined) return this.stop(running, running.endedWith)
-      const left = deadline - performance.now()
-      if (left <= 0) return this.timedOut(running, phase)
-      Atomics.wait(running.signal, WorkerSignal.replies, before, left)
+      const looked = this.look(running, id, phase, deadline)
+      if (looked._tag !== "wait") return looked
+      Atomics.wait(running.signal, WorkerSignal.replies, looked.before, looked.left)
     }
   }
 
   private async waitAsync(running: Running, id: number, phase: "start" | "call"): Promise<CallResult> {
-    const deadline = performance.now() + (phase === "start" ? this.limits.startTimeoutMs : this.limits.timeoutMs)
+    const deadline = performance.now() + this.limitOf(phase)
     for (;;) {
-      const before = Atomics.load(running.signal, WorkerSignal.replies)
-      const reply = this.take(running, id)
-      if (reply !== undefined) return { _tag: "answered", reply }
-      if (running.endedWith !== undefined) return this.stop(running, running.endedWith)
-      const left = deadline - performance.now()
-      if (left <= 0) return this.timedOut(running, phase)
-      const waited = waitAsync(running.signal, WorkerSignal.replies, before)
+      const looked = this.look(running, id, phase, deadline)
+      if (looked._tag !== "wait") return looked
+      const waited = waitAsync(running.signal, WorkerSignal.replies, looked.before)
       if (!waited.async) continue
       // The timer is what keeps the process alive while the worker evaluates (a parked waitAsync
       // does not); `ended` answers a crash at once instead of at the limit.
-      const timer = sleep(left)
+      const timer = sleep(looked.left)
       await Promise.race([waited.value, timer.promise, running.ended])
       timer.cancel()
     }
