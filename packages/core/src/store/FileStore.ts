@@ -40,6 +40,134 @@ const isTag = (e: unknown, tag: string) =>
   typeof e === "object" && e !== null && (e as { reason?: { _tag?: string } }).reason?._tag === tag
 
 /**
+ * The text JSON.stringify makes of `value`, in pieces: the first levels (a header, its plan) are
+ * opened up entry by entry, and so are the large arrays and objects a little deeper (the plan's
+ * targets, the previous revisions); everything else is stringified whole. A 100,000-target header
+ * is 20 MB of JSON: as one string it stayed in the old generation to the end of the rollout once a
+ * collection had promoted it during the write.
+ */
+export const jsonPieces = (value: unknown): Generator<string> => piecesOf(resolved(value, ""), 0)
+
+/** What JSON.stringify writes for a value under `key`: what its `toJSON`, if any, returns. */
+const resolved = (value: unknown, key: string): unknown =>
+  value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function"
+    ? (value as { toJSON: (key: string) => unknown }).toJSON(key)
+    : value
+
+function* piecesOf(v: unknown, depth: number): Generator<string> {
+  const container =
+    v !== null &&
+    typeof v === "object" &&
+    (Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)
+  const keys = container && !Array.isArray(v) ? Object.keys(v as object) : undefined
+  const size = keys === undefined ? (v as ReadonlyArray<unknown>)?.length : keys.length
+  if (!container || depth >= 4 || (depth >= 2 && size < 64)) {
+    yield JSON.stringify(v) ?? "null"
+    return
+  }
+  if (keys === undefined) {
+    const list = v as ReadonlyArray<unknown>
+    yield "["
+    for (let i = 0; i < list.length; i++) {
+      if (i > 0) yield ","
+      yield* piecesOf(resolved(list[i], String(i)), depth + 1)
+    }
+    yield "]"
+    return
+  }
+  yield "{"
+  let first = true
+  for (const k of keys) {
+    const entry = resolved((v as Record<string, unknown>)[k], k)
+    // What JSON.stringify leaves out of an object.
+    if (entry === undefined || typeof entry === "function" || typeof entry === "symbol") continue
+    yield `${first ? "" : ","}${JSON.stringify(k)}:`
+    first = false
+    yield* piecesOf(entry, depth + 1)
+  }
+  yield "}"
+}
+
+/** Pieces of text joined into strings of at least 64 K characters: fewer, larger encodes. */
+function* chunked(pieces: Iterable<string>): Generator<string> {
+  let text = ""
+  for (const piece of pieces) {
+    text += piece
+    if (text.length >= 65_536) {
+      yield text
+      text = ""
+    }
+  }
+  if (text !== "") yield text
+}
+
+/** One value as a JSON line, in pieces. */
+function* jsonLine(value: unknown): Generator<string> {
+  yield* jsonPieces(value)
+  yield "\n"
+}
+
+/** Journal entries as JSON lines, each stringified whole (the largest names a wave's targets). */
+function* entryLines(entries: ReadonlyArray<unknown>): Generator<string> {
+  for (const e of entries) yield `${JSON.stringify(e)}\n`
+}
+
+/** Bytes per write of {@link writeText}. */
+const WRITE_BUFFER = 1 << 20
+let spareBuffer: Uint8Array | undefined
+
+/**
+ * Writes text given in pieces through a reused buffer, a buffer at a time. Encoding a whole file's
+ * text at once made an ArrayBuffer as large as the text outside the heap, freed only when a full
+ * collection found its wrapper, by then promoted: at 100,000 targets the header's 20 MB and every
+ * journal batch stayed allocated to the end of the rollout. A write that finds the buffer in use
+ * (another write in flight) makes its own.
+ */
+const writeText = (file: FileSystem.File, pieces: Iterable<string>) =>
+  Effect.suspend(() => {
+    const buffer = spareBuffer ?? new Uint8Array(WRITE_BUFFER)
+    spareBuffer = undefined
+    const it = pieces[Symbol.iterator]()
+    let piece = ""
+    let done = false
+    /** Fills the buffer from the pieces; the number of bytes to write. */
+    const fill = () => {
+      let used = 0
+      while (!done) {
+        if (piece === "") {
+          const next = it.next()
+          if (next.done === true) {
+            done = true
+            break
+          }
+          piece = next.value
+          continue
+        }
+        // encodeInto never splits a surrogate pair; `read` counts UTF-16 units.
+        const { read, written } = encoder.encodeInto(piece, buffer.subarray(used))
+        used += written
+        piece = read === piece.length ? "" : piece.slice(read)
+        if (piece !== "") break
+      }
+      return used
+    }
+    return Effect.whileLoop({
+      while: () => !done || piece !== "",
+      body: () => {
+        const used = fill()
+        return used === 0 ? Effect.void : file.writeAll(buffer.subarray(0, used))
+      },
+      step: () => {}
+    }).pipe(
+      Effect.ensuring(
+        Effect.sync(() => {
+          spareBuffer = buffer
+        })
+      )
+    )
+  })
+
+/**
  * The embedded default, on Effect's `FileSystem` and `Path`. One directory per rollout:
  *
  * - `header.json`: what a resume needs (written atomically: temp file, fsync, rename, fsync the
@@ -93,13 +221,13 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
   const fsyncDir = (d: string) => Effect.scoped(Effect.flatMap(fs.open(d, { flag: "r" }), (f) => f.sync))
 
   /** Temp file, fsync, rename, fsync the directory: the file is either old or new, never torn. */
-  const writeAtomic = (file: string, data: string) =>
+  const writeAtomic = (file: string, value: unknown) =>
     Effect.gen(function* () {
       const tmp = `${file}.${process.pid}.${(yield* Clock.currentTimeMillis).toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`
       yield* Effect.scoped(
         Effect.gen(function* () {
           const f = yield* fs.open(tmp, { flag: "wx", mode: 0o600 })
-          yield* f.writeAll(encoder.encode(data))
+          yield* writeText(f, chunked(jsonLine(value)))
           yield* f.sync
         })
       )
@@ -206,16 +334,13 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
       const tornDir = fileOf(rolloutId, "torn")
       yield* fs.makeDirectory(tornDir).pipe(orElse("AlreadyExists", undefined))
       const record = path.join(tornDir, `${torn.offset}.json`)
-      yield* writeAtomic(
-        record,
-        `${JSON.stringify({
-          journal: "journal.ndjson",
-          offset: torn.offset,
-          length: torn.bytes.length,
-          cutAt: yield* Clock.currentTimeMillis,
-          base64: Base64.encode(torn.bytes)
-        })}\n`
-      )
+      yield* writeAtomic(record, {
+        journal: "journal.ndjson",
+        offset: torn.offset,
+        length: torn.bytes.length,
+        cutAt: yield* Clock.currentTimeMillis,
+        base64: Base64.encode(torn.bytes)
+      })
       yield* fs.truncate(file, torn.offset)
       yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r+" }), (f) => f.sync))
       yield* warn(
@@ -319,7 +444,7 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
           yield* fs.makeDirectory(path.join(dir(id), "locks"))
           yield* fs.writeFileString(fileOf(id, "journal.ndjson"), "", { flag: "wx" })
           // One line: a 100,000-target header is parsed in half the time without indentation.
-          yield* writeAtomic(fileOf(id, "header.json"), `${JSON.stringify(header)}\n`)
+          yield* writeAtomic(fileOf(id, "header.json"), header)
           yield* fsyncDir(root)
         }).pipe(io(id, "create", `cannot write rollout ${id} in ${dir(id)}`, dir(id)))
         wholeTail.add(id)
@@ -334,13 +459,11 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
           yield* repairTail(rolloutId)
           wholeTail.add(rolloutId)
         }
-        let text = ""
-        for (const e of entries) text += `${JSON.stringify(e)}\n`
         const file = fileOf(rolloutId, "journal.ndjson")
         yield* Effect.scoped(
           Effect.gen(function* () {
             const f = yield* fs.open(file, { flag: "a" })
-            yield* f.writeAll(encoder.encode(text))
+            yield* writeText(f, chunked(entryLines(entries)))
             yield* f.sync
           })
         ).pipe(
@@ -393,7 +516,7 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
     writeSnapshot: (rolloutId: string, snapshot: JournalSnapshot) =>
       fence(rolloutId, "writeSnapshot").pipe(
         Effect.andThen(
-          writeAtomic(fileOf(rolloutId, "snapshot.json"), `${JSON.stringify(snapshot)}\n`).pipe(
+          writeAtomic(fileOf(rolloutId, "snapshot.json"), snapshot).pipe(
             io(rolloutId, "writeSnapshot", `cannot write ${fileOf(rolloutId, "snapshot.json")}`)
           )
         )
@@ -479,9 +602,7 @@ export const make = Effect.fnUntraced(function* (root: string, options: FileStor
         if (Result.isFailure(checked))
           return yield* error(rolloutId, "sendControl", `invalid control request: ${checked.failure}`)
         const file = path.join(inboxOf(rolloutId), controlName(request))
-        yield* writeAtomic(file, `${JSON.stringify(request)}\n`).pipe(
-          io(rolloutId, "sendControl", `cannot write ${file}`, file)
-        )
+        yield* writeAtomic(file, request).pipe(io(rolloutId, "sendControl", `cannot write ${file}`, file))
       }),
 
     pendingControls: (rolloutId: string) => inbox(rolloutId).pipe(Effect.map(pendingInOrder)),
