@@ -5,7 +5,7 @@ import { MetricsProvider } from "../adapter/MetricsProvider.js"
 import { type AdapterError, TargetAdapter } from "../adapter/TargetAdapter.js"
 import type { Revision, Target } from "../domain/Target.js"
 import { EventSink } from "../events/RolloutEvent.js"
-import { countsOf, persistContext, progressOf } from "../machine/progress.js"
+import { countsOf, persistContext, progressOf, touchedOf } from "../machine/progress.js"
 import { type RolloutSnapshot, outcomeOf } from "../machine/rolloutMachine.js"
 import { Flag } from "../machine/status.js"
 import { indexOf } from "../machine/steps.js"
@@ -220,6 +220,18 @@ const targetsById = (targets: ReadonlyArray<Target>): Map<string, Target> => {
   const byId = new Map<string, Target>()
   for (let i = 0; i < targets.length; i++) byId.set(targets[i]!.id, targets[i]!)
   return byId
+}
+
+/** The targets of `ids` that `byId` knows, in order (index loops, one array of the right size). */
+const targetsOf = (byId: ReadonlyMap<string, Target>, ids: ReadonlyArray<string>): Target[] => {
+  const out = new Array<Target>(ids.length)
+  let at = 0
+  for (let i = 0; i < ids.length; i++) {
+    const t = byId.get(ids[i]!)
+    if (t !== undefined) out[at++] = t
+  }
+  out.length = at
+  return out
 }
 
 /** Continues a rollout from its journal, e.g. after the process running it crashed. */
@@ -497,10 +509,7 @@ const runOf = (
             tracing.inWave(wave, "sluice.analysis", { "sluice.analysis.names": names.join(",") })
           ),
         finalize: Effect.fn("Interpreter.finalize")(function* () {
-          const touched = progressOf(snapshot.context).touched.flatMap((id) => {
-            const t = targets.get(id)
-            return t === undefined ? [] : [t]
-          })
+          const touched = targetsOf(targets, touchedOf(snapshot.context))
           yield* call("finalize", undefined, adapter.finalize(touched)).pipe(
             Effect.catch((e) =>
               events.emit({

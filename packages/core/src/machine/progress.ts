@@ -20,26 +20,47 @@ export const progressOf = (ctx: RolloutContext): RolloutProgress => {
   const order = dispatchOrder(ctx)
   const rollbackOrder = ctx.rollbackOrder
   const settled = Math.min(ctx.rollbackCursor, rollbackOrder.length)
-  // Index loops over a range, not for-of over slices: at 100,000 targets a rollout's result
-  // (taken when the heap is fullest) would otherwise build an iterator result per target per list.
-  const ids = (indices: ReadonlyArray<number>, from: number, to: number, flag?: number) => {
-    const out: string[] = []
-    for (let k = from; k < to; k++) {
-      const i = indices[k]!
-      if (flag === undefined || ctx.status.has(i, flag)) out.push(ctx.ids[i]!)
-    }
-    return out
-  }
   return {
-    touched: ids(order, 0, order.length),
-    updated: ids(order, 0, order.length, Flag.updated),
-    inFlight: ids(order, 0, order.length, Flag.inFlight),
-    rollbackPending: ids(rollbackOrder, settled, rollbackOrder.length),
-    rollbackInFlight: ids(rollbackOrder, 0, settled, Flag.rollbackInFlight),
-    rolledBack: ids(rollbackOrder, 0, settled, Flag.rolledBack),
-    rollbackFailed: ids(rollbackOrder, 0, settled, Flag.rollbackFailed),
-    failedWithinBudget: ids(order, 0, order.length, Flag.failedWithinBudget)
+    touched: idsAt(ctx, order, 0, order.length),
+    updated: idsAt(ctx, order, 0, order.length, Flag.updated),
+    inFlight: idsAt(ctx, order, 0, order.length, Flag.inFlight),
+    rollbackPending: idsAt(ctx, rollbackOrder, settled, rollbackOrder.length),
+    rollbackInFlight: idsAt(ctx, rollbackOrder, 0, settled, Flag.rollbackInFlight),
+    rolledBack: idsAt(ctx, rollbackOrder, 0, settled, Flag.rolledBack),
+    rollbackFailed: idsAt(ctx, rollbackOrder, 0, settled, Flag.rollbackFailed),
+    failedWithinBudget: idsAt(ctx, order, 0, order.length, Flag.failedWithinBudget)
   }
+}
+
+/** Every target an update was dispatched for, in dispatch order (`progressOf(ctx).touched`). */
+export const touchedOf = (ctx: RolloutContext): ReadonlyArray<string> => {
+  const order = dispatchOrder(ctx)
+  return idsAt(ctx, order, 0, order.length)
+}
+
+/**
+ * The ids of `indices[from..to)` (those with `flag`, when given), counted first and written into
+ * an array of that size: a rollout's results are taken when the heap is fullest, and an array
+ * pushed to 100,000 ids leaves twice its size of outgrown copies in the old generation. Index
+ * loops, not for-of over slices, which build an iterator result per target.
+ */
+const idsAt = (
+  ctx: RolloutContext,
+  indices: ReadonlyArray<number>,
+  from: number,
+  to: number,
+  flag?: number
+): string[] => {
+  let n = 0
+  if (flag === undefined) n = Math.max(0, to - from)
+  else for (let k = from; k < to; k++) if (ctx.status.has(indices[k]!, flag)) n++
+  const out = new Array<string>(n)
+  let at = 0
+  for (let k = from; k < to; k++) {
+    const i = indices[k]!
+    if (flag === undefined || ctx.status.has(i, flag)) out[at++] = ctx.ids[i]!
+  }
+  return out
 }
 
 /** Counts only: O(1). */
