@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freePort } from "../../../packages/core/test/support/net.js"
 import {
   eventually,
-  freePort,
   prometheusBinary,
   type RunningPrometheus,
   startPrometheus

@@ -5,7 +5,8 @@ import { FetchHttpClient, type HttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MetricsProvider } from "../../src/adapter/MetricsProvider.js"
 import { PrometheusMetrics, queryPrometheus } from "../../src/adapter/PrometheusMetrics.js"
-import { freePort, prometheusBinary, type RunningPrometheus, startPrometheus } from "../support/prometheus.js"
+import { freePort } from "../support/net.js"
+import { prometheusBinary, type RunningPrometheus, startPrometheus } from "../support/prometheus.js"
 
 /** Queries go through Effect's HttpClient; the tests use the fetch-backed one against real Prometheus. */
 const viaHttp = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>) =>

@@ -5,7 +5,6 @@
  * stop on — no credentials, refused credentials, an unknown tag, nobody listening — each a typed
  * RegistryError with its reason.
  */
-import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Redacted, Result } from "effect"
 import { FetchHttpClient } from "effect/http"
@@ -16,6 +15,7 @@ import {
   type RegistryCredentials,
   RegistryError
 } from "../../src/index.js"
+import { freePort } from "../support/net.js"
 import { OCI_INDEX, pushImage, pushManifest, REGISTRY, registryPassword, registryReady } from "../support/registry.js"
 
 const REPO = `sluice/core-reader-${process.pid}`
@@ -41,17 +41,6 @@ const successOf = <A>(exit: Exit.Exit<A, RegistryError>): A => {
   if (Exit.isFailure(exit)) throw new Error(`expected success: ${String(exit.cause)}`)
   return exit.value
 }
-
-/** A loopback port nothing listens on: bound, then closed. */
-const closedPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 describe.skipIf(!registryReady)("the registry reader against the real local registry", () => {
   it("resolves a tag to the digest the registry gave the pushed manifest, with its config digest; a moved tag to the new one", async () => {
@@ -135,7 +124,7 @@ describe.skipIf(!registryReady)("the registry reader against the real local regi
   })
 
   it("nobody listening: unreachable after http and https were both tried", async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const f = failureOf(
       await run(
         manifestDigest(ref({ tag: "x" }, `127.0.0.1:${port}`), { credentials: credentials(), timeoutMs: 5_000 })

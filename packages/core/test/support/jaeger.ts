@@ -3,7 +3,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { eventually, freePort } from "./prometheus.js"
+import { freePort } from "./net.js"
+import { eventually } from "./prometheus.js"
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
 const version = /github\.com\/jaegertracing\/jaeger (v\S+)/.exec(

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freePort } from "./net.js"
 
 /** Debian's `prometheus`, when installed; under CI=true a missing one is an error, never a skip. */
 export const prometheusBinary = (suite: string): string | undefined => {
@@ -14,14 +13,6 @@ export const prometheusBinary = (suite: string): string | undefined => {
   console.warn(`\n!!! SKIPPING ${suite}: ${message}\n`)
   return undefined
 }
-
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = http.createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 export interface RunningPrometheus {
   readonly address: string

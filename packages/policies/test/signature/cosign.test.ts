@@ -5,27 +5,16 @@
  * registry: packages/adapters-docker/test/suites/signature.suite.ts.
  */
 import { generateKeyPairSync } from "node:crypto"
-import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { type SignatureRequest, SignatureVerifier } from "@sluice/core"
 import { Effect, Exit, Layer } from "effect"
 import { FetchHttpClient } from "effect/http"
+import { freePort } from "../../../core/test/support/net.js"
 import { CosignSignatureVerifier, keyFingerprint } from "../../src/index.js"
 
 const DIGEST = `sha256:${"c".repeat(64)}`
 const { publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
 const PEM = publicKey.export({ type: "spki", format: "pem" }).toString()
-
-/** A loopback port nothing listens on: bound, then closed. */
-const closedPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const verify = (request: SignatureRequest) =>
   Effect.runPromiseExit(
@@ -43,7 +32,7 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
 
 describe("CosignSignatureVerifier fails closed", () => {
   it("an unreachable registry: reason unreachable, naming the digest", async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const f = failureOf(
       await verify({
         image: `127.0.0.1:${port}/agents/agent:2`,
