@@ -14,7 +14,6 @@
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -22,8 +21,16 @@ import { loadAllYaml, RbacAuthorizationV1Api, type V1DaemonSet } from "@kubernet
 import type { RolloutEvent } from "@sluice/core"
 import { Effect } from "effect"
 import { afterAll, expect, it } from "vitest"
+import { freePort } from "../../../core/test/support/net.js"
+import { trivy, trivyScan } from "../../../core/test/support/trivy.js"
 import { pushImage, REGISTRY, registryPassword, registryReady } from "../../../core/test/support/registry.js"
-import { clusterInfo, describeWithCluster, kube, useTestNamespace } from "../support/cluster.js"
+import {
+  clusterInfo,
+  describeWithCluster,
+  kube,
+  serviceAccountKubeconfig,
+  useTestNamespace
+} from "../support/cluster.js"
 import { useKwokNodes } from "../support/nodes.js"
 import { notYet, waitFor } from "../support/wait.js"
 import { agentTemplate, podImages } from "./support/daemonset.js"
@@ -37,10 +44,6 @@ const REPO = `${REGISTRY}/sluice/k8s-digest-${process.pid}`
 const stateDir = process.env.SLUICE_DOCKER_STATE ?? "/var/tmp/sluice-docker"
 /** registry.sh's private Docker client config, logged in to the local registry. */
 const dockerConfig = path.join(stateDir, "registry", "docker-config")
-const trivy = [
-  path.join(repoRoot, ".tools/bin/trivy"),
-  path.join(process.env.SLUICE_TOOLS_CACHE ?? path.join(os.homedir(), ".cache/sluice-tools"), "trivy-v0.74.0/trivy")
-].find((p) => fs.existsSync(p))
 const dockerWorks = (() => {
   try {
     execFileSync("docker", ["image", "inspect", "sluice-test/agent:v2", "sluice-test/agent:v4"], { stdio: "ignore" })
@@ -67,17 +70,6 @@ const refusal = (run: Promise<{ result: { outcome: string } }>): Promise<string>
   )
 
 const credentials = () => ({ [REGISTRY]: { username: "sluice", password: registryPassword ?? "" } })
-
-/** A loopback port nothing listens on: bound, then closed. */
-const closedPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 /** `pushImage` in a child process, for an event callback that must not return before the push is done. */
 const pushSync = (repository: string, tag: string, marker: string): string => {
@@ -272,26 +264,8 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
       const scanned = dockerPush("sluice-test/agent:v2", "scan")
       const reports = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-k8s-scans-"))
       const report = path.join(reports, "k8s-digest-scan.json")
-      execFileSync(
-        trivy as string,
-        [
-          "image",
-          "--image-src",
-          "docker",
-          "--scanners",
-          "secret",
-          "--format",
-          "json",
-          "--output",
-          report,
-          "--cache-dir",
-          path.join(reports, "cache"),
-          "--quiet",
-          `${REPO}:scan`
-        ],
-        { stdio: ["ignore", "inherit", "inherit"] }
-      )
-      expect(JSON.parse(fs.readFileSync(report, "utf8")).Metadata.RepoDigests).toContain(`${REPO}@${scanned}`)
+      const scan = trivyScan({ image: `${REPO}:scan`, output: report, cacheDir: path.join(reports, "cache") })
+      expect(scan.Metadata.RepoDigests).toContain(`${REPO}@${scanned}`)
       fs.rmSync(path.join(reports, "cache"), { recursive: true, force: true })
       // The tag moves after the scan: another image under the same name.
       const moved = dockerPush("sluice-test/agent:v4", "scan")
@@ -476,7 +450,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
   it("a registry nobody answers at, or a tag it does not know: the rollout fails before any gate, nothing touched", async () => {
     const name = "unreachable"
     const before = await createDaemonSet(name, `${REPO}:v1`)
-    const port = await closedPort()
+    const port = await freePort()
     const events: RolloutEvent[] = []
     const nobody = await refusal(
       runRollout({
@@ -538,30 +512,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     created.pullRole = `${role}-pull`
     await rbac().createClusterRole({ body: { metadata: { name: created.pullRole }, rules: pull.rules as never } })
     created.roles.push(created.pullRole)
-    const token = (
-      await kube().core.createNamespacedServiceAccountToken({
-        name,
-        namespace: ns,
-        body: { spec: { audiences: [], expirationSeconds: 3600 } }
-      })
-    ).status?.token
-    const cluster = kube().config.getCurrentCluster()
-    const file = path.join(work, `${name}.kubeconfig`)
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          { name: "test", cluster: { server: cluster?.server, "certificate-authority-data": cluster?.caData } }
-        ],
-        users: [{ name, user: { token } }],
-        contexts: [{ name: "sa", context: { cluster: "test", user: name } }],
-        "current-context": "sa"
-      }),
-      { mode: 0o600 }
-    )
-    return file
+    return serviceAccountKubeconfig(work, ns, name)
   }
   afterAll(async () => {
     for (const b of created.bindings)

@@ -14,7 +14,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { loadAllYaml, RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { describeWithCluster, kube, uniqueSuffix, useTestNamespace } from "../support/cluster.js"
+import {
+  describeWithCluster,
+  kube,
+  serviceAccountKubeconfig,
+  uniqueSuffix,
+  useTestNamespace
+} from "../support/cluster.js"
 import { useKwokNodes, ZONE_LABEL } from "../support/nodes.js"
 import { tagsAsWritten } from "../support/tags.js"
 import { notYet, waitFor } from "../support/wait.js"
@@ -120,29 +126,7 @@ describeWithCluster("RBAC: examples/k8s/rbac.yaml (kubernetes adapter through th
       })
       created.push(() => rbac().deleteClusterRoleBinding({ name: nodesOnly }))
     }
-    const minted = await core.createNamespacedServiceAccountToken({
-      name,
-      namespace: ns,
-      body: { spec: { audiences: [], expirationSeconds: 3600 } }
-    })
-    const token = minted.status?.token
-    if (token === undefined || token === "") throw new Error("the TokenRequest returned no token")
-    const admin = kube().config.getCurrentCluster()
-    if (admin === null) throw new Error("the admin kubeconfig has no cluster")
-    const file = path.join(work, `${name}.kubeconfig`)
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "test", cluster: { server: admin.server, "certificate-authority-data": admin.caData } }],
-        users: [{ name, user: { token } }],
-        contexts: [{ name: "sa", context: { cluster: "test", user: name } }],
-        "current-context": "sa"
-      }),
-      { mode: 0o600 }
-    )
-    return file
+    return serviceAccountKubeconfig(work, ns, name)
   }
 
   const spec = (image: string) => `

@@ -29,7 +29,7 @@ import { TargetAdapter } from "@sluice/core"
 import { Effect, Exit, Result, Schema } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { KubernetesAdapter, KubernetesAdapterConfig, KubernetesSelector } from "../../src/index.js"
-import { describeWithCluster, kube } from "../support/cluster.js"
+import { describeWithCluster, kube, writeKubeconfig } from "../support/cluster.js"
 import { useKwokNodes, ZONE_LABEL } from "../support/nodes.js"
 import { tagsAsWritten } from "../support/tags.js"
 import { notYet, waitFor } from "../support/wait.js"
@@ -352,30 +352,13 @@ describeWithCluster("the READMEs' Kubernetes examples, as written", () => {
       )
     // The kubeconfig + context form, with the kubeconfig at a path of the test's.
     const byFile = layerCalls.find((c) => c.kubeconfig !== undefined) ?? {}
-    const file = path.join(work, "sluice.kubeconfig")
-    const cluster = kube().config.getCurrentCluster()
     const user = kube().config.getCurrentUser()
-    const context = String(byFile.context)
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          { name: "test", cluster: { server: cluster?.server, "certificate-authority-data": cluster?.caData } }
-        ],
-        users: [
-          {
-            name: "admin",
-            user: { "client-certificate-data": user?.certData, "client-key-data": user?.keyData }
-          }
-        ],
-        // Only the context the README names leads to the cluster: the current one does not exist.
-        contexts: [{ name: context, context: { cluster: "test", user: "admin" } }],
-        "current-context": "none"
-      }),
-      { mode: 0o600 }
-    )
+    const file = writeKubeconfig(path.join(work, "sluice.kubeconfig"), {
+      user: { name: "admin", user: { "client-certificate-data": user?.certData, "client-key-data": user?.keyData } },
+      context: String(byFile.context),
+      // Only the context the README names leads to the cluster: the current one does not exist.
+      currentContext: "none"
+    })
     const found = await discover({ ...byFile, kubeconfig: file })
     expect(Exit.isSuccess(found), String(found)).toBe(true)
     if (Exit.isSuccess(found))

@@ -14,7 +14,14 @@ import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { KubernetesStore } from "../../src/store/KubernetesStore.js"
-import { describeWithCluster, kube, mergePatch, uniqueSuffix, useTestNamespace } from "../support/cluster.js"
+import {
+  describeWithCluster,
+  kube,
+  mergePatch,
+  serviceAccountKubeconfig,
+  uniqueSuffix,
+  useTestNamespace
+} from "../support/cluster.js"
 import { event, failure, header, kubeconfigPath, openStore, run, tmpDir } from "./support/store.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -374,26 +381,7 @@ describeWithCluster("Kubernetes RolloutStore", () => {
             }
           })
         }
-        const minted = await core.createNamespacedServiceAccountToken({
-          name,
-          namespace: ns,
-          body: { spec: { audiences: [], expirationSeconds: 3600 } }
-        })
-        const admin = kube().config.getCurrentCluster()!
-        const file = path.join(work, `${name}.kubeconfig`)
-        fs.writeFileSync(
-          file,
-          JSON.stringify({
-            apiVersion: "v1",
-            kind: "Config",
-            clusters: [{ name: "test", cluster: { server: admin.server, "certificate-authority-data": admin.caData } }],
-            users: [{ name, user: { token: minted.status!.token! } }],
-            contexts: [{ name: "sa", context: { cluster: "test", user: name } }],
-            "current-context": "sa"
-          }),
-          { mode: 0o600 }
-        )
-        return file
+        return serviceAccountKubeconfig(work, ns, name)
       }
       let noRole = ""
       let withRole = ""

@@ -7,6 +7,8 @@
  *   })
  */
 import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, VersionApi, setHeaderOptions } from "@kubernetes/client-node"
 import { afterAll, beforeAll, describe, inject, it } from "vitest"
 import type { KubeClusterInfo } from "./types.js"
@@ -69,6 +71,52 @@ export function kube(): KubeClients {
     version: config.makeApiClient(VersionApi)
   }
   return clients
+}
+
+/**
+ * Writes a kubeconfig for the test cluster (the admin kubeconfig's server and CA) with one `user`
+ * and a context `context` for it to `file`, mode 0600 (it holds credentials); `currentContext`
+ * defaults to that context. Returns `file`.
+ */
+export const writeKubeconfig = (
+  file: string,
+  o: {
+    readonly user: { readonly name: string; readonly user: object }
+    readonly context: string
+    readonly currentContext?: string
+  }
+): string => {
+  const cluster = kube().config.getCurrentCluster()
+  if (cluster === null) throw new Error("the admin kubeconfig has no cluster")
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "test", cluster: { server: cluster.server, "certificate-authority-data": cluster.caData } }],
+      users: [o.user],
+      contexts: [{ name: o.context, context: { cluster: "test", user: o.user.name } }],
+      "current-context": o.currentContext ?? o.context
+    }),
+    { mode: 0o600 }
+  )
+  return file
+}
+
+/**
+ * A kubeconfig (context `sa`) at `<dir>/<name>.kubeconfig` holding a token minted with the
+ * TokenRequest API (an hour) for the ServiceAccount `name` in `namespace`: the cluster as that
+ * account sees it, with whatever roles it was bound to. Returns its path.
+ */
+export const serviceAccountKubeconfig = async (dir: string, namespace: string, name: string): Promise<string> => {
+  const minted = await kube().core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } }
+  })
+  const token = minted.status?.token
+  if (token === undefined || token === "") throw new Error("the TokenRequest returned no token")
+  return writeKubeconfig(path.join(dir, `${name}.kubeconfig`), { user: { name, user: { token } }, context: "sa" })
 }
 
 /** Options for merge-patch calls: `apps.patchNamespacedDeployment({ … body }, mergePatch)`. */
