@@ -12,31 +12,25 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { type Issued, makeCa } from "../../../policies/test/signature/pki.js"
 import {
-  engineReady,
-  inspect,
-  type Json,
-  registryPassword,
-  removeSuiteContainers,
-  writeLocalAdapterConfig
-} from "../support/engine.js"
-import { createAgent, tempDir } from "../support/fleet.js"
-import {
-  buildCli,
-  copySignatures,
-  cosign,
-  cosignRun,
-  cosignVerifies,
-  dropSignatures,
+  expectDenied as expectDeniedBy,
   journalEvent,
   pushImage,
   REGISTRY,
+  useCliSuite,
+  writeRolloutSpec
+} from "../support/cli.js"
+import { inspect, type Json } from "../support/engine.js"
+import {
+  copySignatures,
+  cosignRun,
+  cosignVerifies,
+  dropSignatures,
   signatureDecision,
-  sigTag,
-  sluiceRunner,
-  writeDockerConfig
+  signingReady,
+  sigTag
 } from "../support/signing.js"
 
 const SUITE = "keyless"
@@ -44,21 +38,10 @@ const REPO = `${REGISTRY}/sluice/keyless-agent`
 const NAME = "kl-a0"
 const ISSUER = "https://token.ci.example.com"
 const SUBJECT = "release@example.com"
-const ready = engineReady && registryPassword !== undefined && cosign !== undefined
-if (engineReady && !ready) {
-  const message =
-    "the keyless signature suite needs the local registry (bash scripts/docker/registry.sh) and cosign (bash scripts/docker/build-cosign.sh; both are steps of scripts/setup.sh)"
-  // A CI run must not pass by skipping.
-  if (process.env.CI === "true") throw new Error(`CI=true and ${message}`)
-  console.warn(`\n!!! SKIPPING: ${message}\n`)
-}
+const ready = signingReady("the keyless signature suite")
 
 describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real cosign, openssl CA)", () => {
-  let dir: string
-  let store: string
-  let adapterFile: string
-  let dockerConfig: string
-  let sluice: ReturnType<typeof sluiceRunner>
+  const suite = useCliSuite({ suite: SUITE, name: NAME, prefix: "sluice-keyless-", dockerConfig: true })
   let ca: ReturnType<typeof makeCa>
   let other: ReturnType<typeof makeCa>
   let leaves: Record<"good" | "expired" | "stranger", Issued>
@@ -71,12 +54,12 @@ describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real
   }
   /** cosign signs with the leaf's key (imported into cosign's key format) and attaches leaf and chain. */
   const signWith = (leaf: Issued, chain: string, digest: string) => {
-    const prefix = path.join(dir, `cosign-${path.basename(leaf.key, ".key")}`)
+    const prefix = path.join(suite.dir, `cosign-${path.basename(leaf.key, ".key")}`)
     if (!fs.existsSync(`${prefix}.key`)) {
-      cosignRun(dockerConfig, ["import-key-pair", "--key", leaf.key, "--output-key-prefix", prefix], dir)
+      cosignRun(suite.dockerConfig, ["import-key-pair", "--key", leaf.key, "--output-key-prefix", prefix], suite.dir)
     }
     cosignRun(
-      dockerConfig,
+      suite.dockerConfig,
       [
         "sign",
         "--key",
@@ -89,13 +72,13 @@ describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real
         "--yes",
         `${REPO}@${digest}`
       ],
-      dir
+      suite.dir
     )
   }
   /** What cosign itself says of the digest for an identity and the trusted root (no log, no SCT here). */
   const cosignAccepts = (digest: string, identity = { issuer: ISSUER, subject: SUBJECT }) =>
     cosignVerifies(
-      dockerConfig,
+      suite.dockerConfig,
       [
         "--certificate-identity",
         identity.subject,
@@ -107,61 +90,29 @@ describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real
         "--insecure-ignore-sct=true",
         `${REPO}@${digest}`
       ],
-      dir
+      suite.dir
     )
   const keyless = (over: { issuer?: string; subject?: string } = {}) => ({
     issuer: over.issuer ?? ISSUER,
     subject: over.subject ?? SUBJECT,
     roots: ca.root.pem
   })
-  const spec = (id: string, tag: string, signature?: Json) => {
-    const f = path.join(dir, `${id}.json`)
-    fs.writeFileSync(
-      f,
-      JSON.stringify({
-        apiVersion: "sluice.dev/v1alpha1",
-        kind: "Rollout",
-        metadata: { name: "keyless-agent" },
-        spec: {
-          target: { adapter: "docker", selector: { labels: { "io.sluice.test.suite": SUITE } } },
-          artifact: { image: `${REPO}:${tag}` },
-          strategy: { rolling: { batchSize: 1 } },
-          health: { progressDeadline: "60s" },
-          gates: {
-            policy: { enabled: false },
-            scan: { enabled: false },
-            ...(signature === undefined ? {} : { signature })
-          }
-        }
-      })
-    )
-    return f
-  }
+  const spec = (id: string, tag: string, signature?: Json) =>
+    writeRolloutSpec({
+      dir: suite.dir,
+      id,
+      name: "keyless-agent",
+      suite: SUITE,
+      image: `${REPO}:${tag}`,
+      gates: { policy: { enabled: false }, scan: { enabled: false }, ...(signature === undefined ? {} : { signature }) }
+    })
   /** Applies and expects a denial by the signature gate naming the digest; nothing touched, the denial journaled. */
-  const expectDenied = async (id: string, tag: string, digest: string, signature: Json, rule: string) => {
-    const before = await inspect(NAME)
-    const denied = sluice("apply", "-f", spec(id, tag, signature), "--id", id, "--plain")
-    expect(denied.status, denied.out).toBe(2)
-    expect(denied.out).toContain(rule)
-    expect(denied.out).toContain(digest)
-    const now = await inspect(NAME)
-    expect(now.Id).toBe(before.Id)
-    expect(now.Config.Image).toBe("sluice-test/agent:v1")
-    const event = journalEvent(store, id, "GATES_DENIED")
-    expect(event.violations[0]).toMatchObject({ rule })
-    expect(event.violations[0].message).toContain(digest)
-    return event.violations[0].message as string
-  }
+  const expectDenied = (id: string, tag: string, digest: string, signature: Json, rule: string) =>
+    expectDeniedBy(suite, { name: NAME, spec: spec(id, tag, signature), id, rule, digest })
 
-  beforeAll(async () => {
-    buildCli()
-    dir = tempDir("sluice-keyless-")
-    store = path.join(dir, "store")
-    adapterFile = writeLocalAdapterConfig(dir, REGISTRY)
-    dockerConfig = writeDockerConfig(dir)
-    sluice = sluiceRunner({ dir, store, adapterFile, dockerConfig })
-    ca = makeCa(path.join(dir, "ca"), "Sluice Test")
-    other = makeCa(path.join(dir, "other-ca"), "Other")
+  beforeAll(() => {
+    ca = makeCa(path.join(suite.dir, "ca"), "Sluice Test")
+    other = makeCa(path.join(suite.dir, "other-ca"), "Other")
     leaves = {
       good: ca.leaf("good", { san: `email:${SUBJECT}`, issuer: ISSUER }),
       expired: ca.leaf("expired", {
@@ -172,11 +123,6 @@ describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real
       }),
       stranger: other.leaf("stranger", { san: `email:${SUBJECT}`, issuer: ISSUER })
     }
-    await removeSuiteContainers(SUITE)
-    await createAgent({ suite: SUITE, name: NAME, group: "a", image: "sluice-test/agent:v1", rich: false })
-  }, 300_000)
-  afterAll(async () => {
-    await removeSuiteContainers(SUITE)
   }, 60_000)
 
   it("a certificate for another subject or another issuer is denied, naming what it carries", async () => {
@@ -234,13 +180,13 @@ describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real
 
   it("a signature by a bare key, where only a certificate identity is trusted, is denied", async () => {
     const digest = await push("sluice-test/agent:v4", "bare-key")
-    const keys = path.join(dir, "bare")
+    const keys = path.join(suite.dir, "bare")
     fs.mkdirSync(keys, { recursive: true })
-    cosignRun(dockerConfig, ["generate-key-pair"], keys)
+    cosignRun(suite.dockerConfig, ["generate-key-pair"], keys)
     cosignRun(
-      dockerConfig,
+      suite.dockerConfig,
       ["sign", "--key", path.join(keys, "cosign.key"), "--tlog-upload=false", "--yes", `${REPO}@${digest}`],
-      dir
+      suite.dir
     )
     const message = await expectDenied(
       "kl-bare-key",
@@ -275,9 +221,9 @@ describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real
     const digest = await push("sluice-test/agent:v2", "signed")
     signWith(leaves.good, ca.chain, digest)
     // The trust from an operator's values overlay, as the key's can be: the spec itself names none.
-    const values = path.join(dir, "signing.json")
+    const values = path.join(suite.dir, "signing.json")
     fs.writeFileSync(values, JSON.stringify({ spec: { gates: { signature: { enabled: true, keyless: keyless() } } } }))
-    const applied = sluice(
+    const applied = suite.sluice(
       "apply",
       "-f",
       spec("kl-signed", "signed"),
@@ -300,8 +246,8 @@ describe.skipIf(!ready)("the signature gate's keyless trust (real registry, real
     const decided = signatureDecision(applied.stdout)
     expect(decided, applied.out).toMatchObject({ allow: true, violations: [], signature: verdict })
     expect(decided.signature.signer.certificate).toMatch(/^sha256:[a-f0-9]{64}$/)
-    expect(journalEvent(store, "kl-signed", "GATES_PASSED").signature).toEqual(decided.signature)
-    const header = JSON.parse(fs.readFileSync(path.join(store, "kl-signed", "header.json"), "utf8"))
+    expect(journalEvent(suite.store, "kl-signed", "GATES_PASSED").signature).toEqual(decided.signature)
+    const header = JSON.parse(fs.readFileSync(path.join(suite.store, "kl-signed", "header.json"), "utf8"))
     expect(header.config.gates.signature).toEqual({ keyless: keyless() })
   }, 300_000)
 })
