@@ -33,6 +33,7 @@ import {
 } from "../support/cluster.js"
 import { useKwokNodes } from "../support/nodes.js"
 import { notYet, waitFor } from "../support/wait.js"
+import { asWritten } from "../support/workloads.js"
 import { agentTemplate, podImages } from "./support/daemonset.js"
 import { createWebDeployment, podImagesOf, waitRolledOut } from "./support/deployment.js"
 import { runRollout } from "./support/rollout.js"
@@ -213,7 +214,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     })
     expect(again.result.outcome).toBe("completed")
     expect(again.result.updated).toEqual([])
-    expect((await read(name)).metadata?.resourceVersion).toBe(ds.metadata?.resourceVersion)
+    expect(asWritten(await read(name))).toEqual(asWritten(ds))
   }, 180_000)
 
   it("a StatefulSet and a Deployment carry the digest in their templates too; the same tag again touches neither", async () => {
@@ -285,7 +286,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
       expect(messages).toContain(scanned)
       expect(messages).toContain(moved)
       const after = await read(name)
-      expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+      expect(asWritten(after)).toEqual(asWritten(before))
       expect(after.spec?.template.spec?.containers[0]?.image).toBe(`${REPO}:v1`)
     },
     240_000
@@ -358,7 +359,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     )
     expect(none).toMatch(/cannot resolve the digest of .*:pulls/)
     expect(none).toContain(`no credentials for ${REGISTRY}`)
-    expect((await read(name)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    expect(asWritten(await read(name))).toEqual(asWritten(before))
 
     const secret = (password: string) => ({
       metadata: { name: "regcred" },
@@ -383,7 +384,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     expect(refused).toContain("the credentials were refused")
     expect(refused).toContain(`credentials tried: imagePullSecret ${namespace()}/regcred`)
     expect(refused).not.toContain(wrong)
-    expect((await read(name)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    expect(asWritten(await read(name))).toEqual(asWritten(before))
 
     await kube().core.replaceNamespacedSecret({
       name: "regcred",
@@ -414,7 +415,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     expect(forbidden).toContain(
       `forbidden: cannot get secrets regcred in namespace ${namespace()} (RBAC: the role needs "get" on "secrets")`
     )
-    expect((await read(name)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    expect(asWritten(await read(name))).toEqual(asWritten(before))
 
     // The file's pull-secret role, bound in the namespace, is what lets it through.
     const pullRole = pullSecretRole()
@@ -473,7 +474,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     )
     expect(unknown).toMatch(/cannot resolve the digest of .*:never-pushed .*has no manifest .*:never-pushed/)
     expect(events.filter((e) => e.type === "gateDecided")).toEqual([])
-    expect((await read(name)).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    expect(asWritten(await read(name))).toEqual(asWritten(before))
   }, 120_000)
 
   // --- RBAC helpers: a ServiceAccount bound to exactly examples/k8s/rbac.yaml's main ClusterRole.

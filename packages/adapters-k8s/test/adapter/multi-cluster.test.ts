@@ -21,6 +21,7 @@ import { useSecondCluster } from "../support/second-cluster.js"
 import { agentTemplate, IMAGE } from "./support/daemonset.js"
 import { runRollout } from "./support/rollout.js"
 import { notYet, waitFor } from "../support/wait.js"
+import { asWritten } from "../support/workloads.js"
 
 const CLI = fileURLToPath(new URL("../../../../examples/cli/dist/main.js", import.meta.url))
 
@@ -290,7 +291,7 @@ describeWithCluster("many clusters in one rollout (kubernetes adapter, two contr
     )
     expect(failure).toMatch(/cluster gone is unreachable \(https:\/\/127\.0\.0\.1:1\)/)
     const after = await sides[0]!.apps.readNamespacedDaemonSet({ name, namespace })
-    expect(after.metadata?.resourceVersion).toBe(ds.metadata?.resourceVersion)
+    expect(asWritten(after)).toEqual(asWritten(ds))
   }, 300_000)
 
   it("the sluice CLI with --adapter-config clusters: plan shows the clusters, kill -9 in west's first wave, resume finishes both, no pod deleted twice", async () => {
@@ -416,7 +417,7 @@ describeWithCluster("many clusters in one rollout (kubernetes adapter, two contr
         return notYet(String(e))
       }
     })
-    expect(westAfter.metadata?.resourceVersion).toBe(westBefore.metadata?.resourceVersion)
+    expect(asWritten(westAfter)).toEqual(asWritten(westBefore))
     const westPodsAfter = (await sides[1]!.core.listNamespacedPod({ namespace, labelSelector: `app=${name}` })).items
     expect(westPodsAfter.map((p) => p.metadata?.uid).sort()).toEqual([...westPods].sort())
   }, 300_000)

@@ -24,6 +24,7 @@ import {
 import { useKwokNodes, ZONE_LABEL } from "../support/nodes.js"
 import { tagsAsWritten } from "../support/tags.js"
 import { notYet, waitFor } from "../support/wait.js"
+import { asWritten } from "../support/workloads.js"
 
 const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
 const CLI = path.join(repoRoot, "examples", "cli", "dist", "main.js")
@@ -306,7 +307,7 @@ spec:
     // Blocked at the pre-flight gate (exit 2): the DaemonSet and its pods are as they were.
     expect(apply.code).toBe(2)
     const after = await kube().apps.readNamespacedDaemonSet({ name: "agent", namespace: namespace() })
-    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion)
+    expect(asWritten(after)).toEqual(asWritten(before))
     const running = await pods()
     expect(running).toHaveLength(NODES)
     expect(running.every((p) => p.image === IMAGE("2.0.0") && p.ready)).toBe(true)

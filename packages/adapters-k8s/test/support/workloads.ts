@@ -71,3 +71,23 @@ export const deploymentSummary = (d: V1Deployment) => ({
   unavailable: d.status?.unavailableReplicas,
   conditions: d.status?.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)
 })
+
+/**
+ * What a rollout writes on a workload: its spec (generation follows it), labels and annotations.
+ * "Nothing touched" compares these, not the resourceVersion, which the controllers' status writes
+ * move at any time (a DaemonSet's status changes while its pods settle).
+ */
+export const asWritten = (obj: {
+  readonly metadata?: V1ObjectMeta
+  readonly spec?: unknown
+}): {
+  generation: number | undefined
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  spec: unknown
+} => ({
+  generation: obj.metadata?.generation,
+  labels: obj.metadata?.labels ?? {},
+  annotations: obj.metadata?.annotations ?? {},
+  spec: obj.spec
+})
