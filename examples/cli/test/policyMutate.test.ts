@@ -246,7 +246,8 @@ deny contains {"rule": "upper/e", "message": "an upper-case E in the name"} if {
     const mutation = JSON.parse(r.stdout).mutation as MutationJson
     expect(mutation.mutants.find((m) => m.line === 4 && m.original === '"E"')).toMatchObject({
       status: "error",
-      detail: "a name with an E is denied: its evaluation did not finish within 3 s on this mutant (it hangs the engine)"
+      detail:
+        "a name with an E is denied: its evaluation did not finish within 3 s on this mutant (it hangs the engine)"
     })
     expect(mutation).toMatchObject({ run: 5, errors: 1 })
     expect(mutation.score).toBe(40)
