@@ -45,8 +45,9 @@ interface MutationJson {
 
 /**
  * The built-in policies' own cases: their samples (samples/*.json: an input and its expected
- * decision) as a cases file. Samples that replace the parameters (`params`) need data per case,
- * which a cases file cannot give, so they are left out; so is the one without a workload.
+ * decision) as a cases file. A sample's `params` replace the data's; a case passes them as
+ * `input.params`, which the policies read first, key by key (every such sample sets every key
+ * the data does, so the decision is the same). The one sample without a workload is left out.
  */
 const builtinCases = (dir: string) => {
   const cases: Array<unknown> = []
@@ -63,8 +64,9 @@ const builtinCases = (dir: string) => {
         }
       >
       const sample = Object.values(doc)[0]!
-      if (sample.params !== undefined || sample.input.workload === undefined) continue
-      cases.push({ name: `${policy}/${file}`, input: sample.input, expect: sample.expected })
+      if (sample.input.workload === undefined) continue
+      const input = sample.params === undefined ? sample.input : { ...sample.input, params: sample.params }
+      cases.push({ name: `${policy}/${file}`, input, expect: sample.expected })
     }
   }
   const file = path.join(dir, "builtin-cases.json")
@@ -283,7 +285,7 @@ deny contains {"rule": "upper/e", "message": "an upper-case E in the name"} if {
     expect(m.run).toBe(40)
     expect(m.generated).toBeGreaterThan(1000)
     expect(m.errors).toBe(0)
-    expect(m.score).toBeGreaterThanOrEqual(60)
+    expect(m.score).toBeGreaterThanOrEqual(90)
   }, 300_000)
 })
 
