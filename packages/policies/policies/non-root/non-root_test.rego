@@ -177,6 +177,10 @@ test_docker_container_user_wins_over_image_user if {
 	count(non_root.deny) == 0 with input as inp
 }
 
+test_docker_ignores_kubernetes_run_as_user_zero if {
+	count(non_root.deny) == 0 with input as fx.docker_with_container({"securityContext": {"runAsUser": 0}})
+}
+
 test_docker_ignores_kubernetes_run_as_non_root_false if {
 	count(non_root.deny) == 0 with input as fx.docker_with_container({"securityContext": {"runAsNonRoot": false}})
 }

@@ -385,3 +385,39 @@ test_namespace_name_falls_back_to_the_object_then_empty if {
 	}}
 	startswith(denies(none, {})["pod-security/runAsNonRoot"], "namespace \"\" (pod-security.kubernetes.io/enforce=restricted): ")
 }
+
+# A list field of the wrong type reads as empty, as if the pod did not set it: iterating an
+# object's values instead would check entries the pod does not have (the apiserver rejects
+# such a pod anyway).
+test_list_fields_given_as_objects_read_as_empty if {
+	containers := pod({"containers": {"a": {"name": "a", "securityContext": {"privileged": true}}}})
+	denies(containers, baseline) == {}
+	ports := pod({"containers": [{"name": "a", "ports": {"http": {"containerPort": 80, "hostPort": 8080}}}]})
+	denies(ports, baseline) == {}
+	caps := one({"capabilities": {"add": {"a": "SYS_ADMIN"}}})
+	denies(caps, baseline) == {}
+	sysctls := pod({"securityContext": {"sysctls": {"a": {"name": "kernel.msgmax", "value": "1"}}}, "containers": [{"name": "a"}]})
+	denies(sysctls, baseline) == {}
+}
+
+# Defaulting hostPort to containerPort needs a ports list; an object is not turned into one.
+test_host_network_leaves_ports_given_as_an_object_alone if {
+	inp := pod({"hostNetwork": true, "containers": [{"name": "a", "ports": {"http": {"containerPort": 80}}}]})
+	denies(inp, baseline) == {"pod-security/hostNamespaces": "host namespaces (hostNetwork=true)"}
+}
+
+test_a_host_port_that_is_not_a_number_is_no_host_port if {
+	inp := pod({"containers": [{"name": "a", "ports": [{"containerPort": 80, "hostPort": "8080"}]}]})
+	denies(inp, baseline) == {}
+}
+
+test_two_forbidden_apparmor_annotations_are_named_in_the_plural if {
+	inp := pod_meta(
+		{"annotations": {
+			"container.apparmor.security.beta.kubernetes.io/a": "unconfined",
+			"container.apparmor.security.beta.kubernetes.io/b": "unconfined",
+		}},
+		{"containers": [{"name": "a"}, {"name": "b"}]},
+	)
+	denies(inp, baseline)["pod-security/appArmorProfile"] == "forbidden AppArmor profiles (containers \"a\", \"b\" and annotations must not set AppArmor profile type to \"Unconfined\", \"container.apparmor.security.beta.kubernetes.io/a=\"unconfined\"\", \"container.apparmor.security.beta.kubernetes.io/b=\"unconfined\"\")"
+}

@@ -88,6 +88,10 @@ test_non_string_capability_denies if {
 test_malformed_capabilities_add_is_ignored if {
 	inp := fx.with_container({"securityContext": {"capabilities": {"add": "SYS_ADMIN"}}})
 	count(p.deny) == 0 with input as inp with data.sluice.params as params
+
+	# an object's values are not a list of added capabilities either
+	obj := fx.with_container({"securityContext": {"capabilities": {"add": {"a": "SYS_ADMIN"}}}})
+	count(p.deny) == 0 with input as obj with data.sluice.params as params
 }
 
 test_host_namespaces_deny if {
@@ -262,4 +266,25 @@ test_malformed_privilege_parameters_are_invalid if {
 	}
 	msg := "volume \"etc\" mounts host path \"/etc\" which is not on the allowed host paths (none)"
 	fx.messages(p.deny, "privileges/host-path") == {msg} with input as host_path_input([{"name": "etc", "hostPath": {"path": "/etc"}}], []) with data.sluice.params as {"privileges": {"allowedHostPaths": [{"path": 5}]}}
+}
+
+# The volume is not read-only, so each mount of it must be; a writable mount of another volume
+# in the same container is not a use of the host path.
+test_only_mounts_of_the_host_path_volume_must_be_read_only if {
+	inp := host_path_input(
+		[{"name": "logs", "hostPath": {"path": "/var/log"}}, {"name": "scratch", "emptyDir": {}}],
+		[{"name": "logs", "mountPath": "/l", "readOnly": true}, {"name": "scratch", "mountPath": "/tmp", "readOnly": false}],
+	)
+	count(p.deny) == 0 with input as inp with data.sluice.params as params
+}
+
+# volumeMounts that is not a list reads as no mounts: an object's values are not mounts.
+test_volume_mounts_given_as_an_object_are_no_mounts if {
+	inp := host_path_input([{"name": "logs", "hostPath": {"path": "/var/log"}}], {"l": {"name": "logs", "mountPath": "/l", "readOnly": false}})
+	count(p.deny) == 0 with input as inp with data.sluice.params as params
+}
+
+test_the_root_allows_every_absolute_path_below_it if {
+	count(p.deny) == 0 with input as read_only_volume("/var/log") with data.sluice.params as only({"path": "/", "readOnly": true})
+	fx.rules(p.deny) == {"privileges/host-path"} with input as read_only_volume("var/log") with data.sluice.params as only({"path": "/", "readOnly": true})
 }
