@@ -14,7 +14,7 @@ import { request, workload } from "./requests.js"
 
 // Two ways a policy never answers, both compiled by the real opa (scripts/build-test-bundles.sh):
 // hang.rego calls replace(name, "", "e"), which loops for good in opa's Wasm, for a workload named
-// hang…; slow.rego searches input.n × input.n pairs, hours for n = 1,000,000.
+// hang…; slow.rego searches input.n × input.n pairs without allocating, hours for n = 1,000,000.
 const LIMIT_MS = 1_000
 
 const named = (name: string, container: Record<string, unknown> = {}) => {
