@@ -154,8 +154,21 @@ const child = async (args) => {
   process.stdout.write(`${JSON.stringify({ ms, rssMiB: process.resourceUsage().maxRSS / 1024 })}\n`)
 }
 
-const spawnCase = (...args) => {
-  const r = spawnSync(process.execPath, [self, "--case", ...args.map(String)], {
+/**
+ * The V8 setting the engine process runs with, as the `sluice` CLI sets it for itself at startup
+ * (`examples/cli/src/main.ts`). With V8's defaults, about one run in two decides, at a mark-compact
+ * that overlaps the first wave, that Effect's fiber stacks (`FiberImpl._stack = []`) are long-lived:
+ * from then on every fiber's stack is allocated in the old generation and keeps what it refers to
+ * alive through scavenges, and the old generation fills with ~240 MiB of garbage before the next
+ * mark-compact (100,000 targets: ~340 MiB or ~580 MiB peak RSS, at random). `BENCH_V8_DEFAULTS=1`
+ * measures with V8's defaults; the largest size's in-memory rollout is also measured that way below.
+ */
+const ENGINE_FLAGS = process.env.BENCH_V8_DEFAULTS === "1" ? [] : ["--no-allocation-site-pretenuring"]
+
+const spawnCase = (...args) => spawnCaseWith(ENGINE_FLAGS, ...args)
+
+const spawnCaseWith = (flags, ...args) => {
+  const r = spawnSync(process.execPath, [...flags, self, "--case", ...args.map(String)], {
     encoding: "utf8",
     env: process.env,
     maxBuffer: 1 << 24
@@ -200,6 +213,13 @@ if (process.argv[2] === "--case") {
     }
   }
   const largest = Math.max(...SIZES)
+  // The same rollout with V8's default flags, a few times: its peak RSS is bimodal (see ENGINE_FLAGS).
+  const defaultsRss = Array.from({ length: Number(process.env.BENCH_DEFAULTS_RUNS ?? 5) }, () =>
+    Math.round(spawnCaseWith([], "once-memory", largest).rssMiB)
+  )
+  console.log(
+    `${String(largest).padStart(7)}  sluice, in-memory journal, V8 defaults: peak RSS of ${defaultsRss.length} runs ${defaultsRss.join(", ")} MiB`
+  )
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-bench-resume-"))
   spawnCase("crash", largest, dir)
   const journalMiB = fs.statSync(path.join(dir, "crashed", "journal.ndjson")).size / 2 ** 20
@@ -218,7 +238,9 @@ if (process.argv[2] === "--case") {
   }
   writeResult("core-interpreter", {
     reps: REPS,
+    engineFlags: ENGINE_FLAGS,
     baseline: "naive loop of the same size",
+    v8DefaultsInMemoryPeakRssMiB: { targets: largest, runs: defaultsRss },
     rows,
     resume: { targets: largest, ms: resumed.ms, journalMiB, peakRssMiB: resumed.rssMiB },
     scaling
