@@ -130,13 +130,39 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
   const discover = (selector: KubernetesSelector) =>
     Effect.gen(function* () {
       const op = "discover" as const
-      const found = yield* findWorkloads(workloadApi, selector)
-      const nodes = yield* kube.synced(op, undefined, kube.nodes())
+      // The node list does not wait for the DaemonSets, and each DaemonSet's pods and the cache
+      // `inspect` reads next are listed together: one round trip less before the first wave.
+      const [found, nodes] = yield* Effect.all(
+        [findWorkloads(workloadApi, selector), kube.synced(op, undefined, kube.nodes())],
+        { concurrency: 2 }
+      )
+      const podCaches = yield* Effect.forEach(
+        found,
+        (ds) =>
+          Effect.map(
+            Effect.all(
+              [
+                podsCache(op, undefined, ds),
+                cachedDaemonSet(op, undefined, {
+                  v: 1,
+                  kind: "DaemonSet",
+                  namespace: ds.metadata?.namespace ?? "",
+                  name: ds.metadata?.name ?? ""
+                })
+              ],
+              {
+                concurrency: 2
+              }
+            ),
+            ([pods]) => pods
+          ),
+        { concurrency: "unbounded" }
+      )
       const targets: Array<Target> = []
-      for (const ds of found) {
+      for (const [i, ds] of found.entries()) {
         const namespace = ds.metadata?.namespace ?? ""
         const name = ds.metadata?.name ?? ""
-        const pods = yield* podsCache(op, undefined, ds)
+        const pods = podCaches[i]!
         const nodeNames = new Set(
           ownedBy(pods.list(namespace), ds.metadata?.uid ?? "")
             .filter((p) => !isTerminating(p) && p.spec?.nodeName !== undefined)
