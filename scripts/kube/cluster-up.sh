@@ -243,6 +243,8 @@ stages=()
 stages_dir="${SLUICE_KUBE_STAGES:-$script_dir/stages}"
 for f in "$stages_dir"/*.yaml; do stages+=("--config=$f"); done
 [[ ${#stages[@]} -gt 0 ]] || fail "no kwok stage files in $stages_dir"
+# kwok's own options (how many pods move through a stage at once): see the file.
+stages+=("--config=$script_dir/kwok-configuration.yaml")
 # KWOK_WORKDIR: keep a ~/.kwok/kwok.yaml of the user from being merged into this configuration.
 start kwok env KWOK_WORKDIR="$dir/kwok" "$bin/kwok" \
   --kubeconfig="$kubeconfig" \
