@@ -2,7 +2,9 @@
 // controller, the scheduler, kwok): Sluice's node waves of 10% against the native DaemonSet
 // RollingUpdate with maxUnavailable 10%, on the same cluster in the same run, alternating A B A B.
 // Reports the wall-time ratio, Sluice's API requests per node (counted on the apiserver side, from
-// its audit log, for Sluice's own service account) and the Sluice process's peak RSS.
+// its audit log, for Sluice's own service account) and the Sluice process's peak RSS. The cluster is
+// scripts/kube's, whose kwok moves 32 pods through a stage at once (scripts/kube/kwok-configuration.yaml:
+// with kwok's default of 4, each wave of 100 pods queued in kwok, a queue real kubelets do not form).
 // Env: BENCH_NODES (default 1000), BENCH_ROUNDS (default 2), BENCH_TRACE=1 (where the time goes: a
 // pod watch times every node's pipeline — old pod deleted, gone, new pod created, scheduled, Ready —
 // for both controllers, and per Sluice wave, plus the CPU each control-plane process used; see
