@@ -147,7 +147,8 @@ export const KubernetesAdapterConfig = Schema.Struct({
   /**
    * Credentials per registry host (`registry.example.com`, `localhost:5000`, `docker.io`), as the
    * Docker adapter takes them, for resolving the artifact's tag to the digest the rollout deploys
-   * by. Tried first; then `dockerConfig`, then the `imagePullSecrets` of the selected workloads.
+   * by. Tried first; then `dockerConfig`, then the `imagePullSecrets` of the selected workloads (or of
+   * their ServiceAccounts, for a workload that names none).
    */
   registries: Schema.optionalKey(Schema.Record(Schema.String, RegistryCredentials)),
   /**

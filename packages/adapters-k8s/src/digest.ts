@@ -4,13 +4,14 @@
  * bytes that were gated (`repo:tag@sha256:…`) even if the tag moves during the rollout.
  *
  * Credentials, in order: the adapter configuration's `registries`, its `dockerConfig` file, then the
- * `imagePullSecrets` of the workloads the spec selects (what the kubelet will pull with), each read
- * with the API (`get secrets`). When the registry refuses one set, the next is tried; a registry
+ * `imagePullSecrets` of the workloads the spec selects, or of their ServiceAccounts when a workload
+ * names none (what the kubelet will pull with), each read with the API (`get secrets`, and
+ * `get serviceaccounts`). When the registry refuses one set, the next is tried; a registry
  * that cannot be reached, refuses all of them, or does not know the tag fails the rollout before
  * anything is touched.
  */
 import * as fs from "node:fs"
-import type { V1Secret } from "@kubernetes/client-node"
+import type { V1PodSpec, V1Secret } from "@kubernetes/client-node"
 import {
   type AdapterError,
   credentialsFromDockerConfig,
@@ -102,7 +103,36 @@ export const makeDigestResolver = (config: KubernetesAdapterConfig, clusters: Re
         : ({ credentials: found.success, from: `dockerConfig ${file}` } as Source)
     })
 
-  /** The pull Secrets the selected workloads name, in one cluster, that hold credentials for `registry`. */
+  /**
+   * The pull Secrets a pod of this template pulls with: the template's own `imagePullSecrets`, or,
+   * when it names none, its ServiceAccount's (the ServiceAccount admission plugin copies them into
+   * every pod it admits without any). A ServiceAccount that does not exist gives none: no pod of the
+   * template can be admitted then anyway.
+   */
+  const pullSecretsOf = (
+    cluster: DigestCluster,
+    namespace: string,
+    pod: V1PodSpec | undefined
+  ): Effect.Effect<ReadonlyArray<{ readonly name: string | undefined; readonly via: string }>, AdapterError> => {
+    const own = pod?.imagePullSecrets ?? []
+    if (own.length > 0) return Effect.succeed(own.map(({ name }) => ({ name, via: "" })))
+    const account = pod?.serviceAccountName || pod?.serviceAccount || "default"
+    return Effect.map(
+      kubeCallOptional(op, undefined, { verb: "get", resource: "serviceaccounts", namespace, name: account }, () =>
+        cluster.kube.clients.core.readNamespacedServiceAccount({ name: account, namespace })
+      ),
+      (sa) =>
+        (sa?.imagePullSecrets ?? []).map(({ name }) => ({
+          name,
+          via: ` (of ServiceAccount ${namespace}/${account})`
+        }))
+    )
+  }
+
+  /**
+   * The pull Secrets the selected workloads pull with (their own, or their ServiceAccounts'), in one
+   * cluster, that hold credentials for `registry`.
+   */
   const fromPullSecrets = (cluster: DigestCluster, selector: KubernetesSelector, registry: string) =>
     Effect.gen(function* () {
       const workloads = yield* cluster.drivers[selector.kind].workloads(selector)
@@ -111,7 +141,7 @@ export const makeDigestResolver = (config: KubernetesAdapterConfig, clusters: Re
       const where = cluster.name === undefined ? "" : ` in cluster ${cluster.name}`
       for (const w of workloads) {
         const namespace = w.metadata?.namespace ?? "default"
-        for (const { name } of w.spec?.template.spec?.imagePullSecrets ?? []) {
+        for (const { name, via } of yield* pullSecretsOf(cluster, namespace, w.spec?.template.spec)) {
           if (name === undefined || name === "" || seen.has(`${namespace}/${name}`)) continue
           seen.add(`${namespace}/${name}`)
           const secret = yield* kubeCallOptional(
@@ -122,7 +152,7 @@ export const makeDigestResolver = (config: KubernetesAdapterConfig, clusters: Re
           )
           // The kubelet pulls without a pull secret that does not exist, and so does this.
           if (secret === undefined) continue
-          const what = `imagePullSecret ${namespace}/${name}${where}`
+          const what = `imagePullSecret ${namespace}/${name}${via}${where}`
           const document = secretDocument(secret)
           if (Result.isFailure(document)) return yield* permanent(op, undefined, `${what} ${document.failure}`)
           const credentials = credentialsFromDockerConfig(document.success, registry)
@@ -177,7 +207,7 @@ export const makeDigestResolver = (config: KubernetesAdapterConfig, clusters: Re
           ? ""
           : refused.length > 0
             ? ` (credentials tried: ${refused.join(", ")})`
-            : ` (no credentials for ${image.registry}: none in the adapter configuration's registries${config.dockerConfig === undefined ? "" : " or dockerConfig"}, nor in the selected workloads' imagePullSecrets)`
+            : ` (no credentials for ${image.registry}: none in the adapter configuration's registries${config.dockerConfig === undefined ? "" : " or dockerConfig"}, nor in the imagePullSecrets of the selected workloads or of their ServiceAccounts)`
       // Core says whose digest could not be resolved ("cannot resolve the digest of <image> …").
       const message = `${error.message}${credentials}`
       return yield* error.reason === "unreachable"

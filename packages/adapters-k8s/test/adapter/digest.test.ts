@@ -28,6 +28,7 @@ import {
   clusterInfo,
   describeWithCluster,
   kube,
+  mergePatch,
   serviceAccountKubeconfig,
   useTestNamespace
 } from "../support/cluster.js"
@@ -129,8 +130,16 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
   }
   const nodes = useKwokNodes(NODES, { zones: ["zone-a", "zone-b", "zone-c"] })
   const namespace = useTestNamespace("sluice-digest")
-  /** A DaemonSet on the test nodes running `image`, optionally pulling with `pullSecret`; once Ready everywhere. */
-  const createDaemonSet = async (name: string, image: string, pullSecret?: string): Promise<V1DaemonSet> => {
+  /**
+   * A DaemonSet on the test nodes running `image`, optionally pulling with `pullSecret` or running as
+   * `serviceAccount`; once Ready everywhere.
+   */
+  const createDaemonSet = async (
+    name: string,
+    image: string,
+    pullSecret?: string,
+    serviceAccount?: string
+  ): Promise<V1DaemonSet> => {
     const labels = { app: name }
     const template = agentTemplate({ labels, image, pool: nodes().pools[0] ?? "" })
     await kube().apps.createNamespacedDaemonSet({
@@ -143,7 +152,8 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
             ...template,
             spec: {
               ...template.spec,
-              ...(pullSecret === undefined ? {} : { imagePullSecrets: [{ name: pullSecret }] })
+              ...(pullSecret === undefined ? {} : { imagePullSecrets: [{ name: pullSecret }] }),
+              ...(serviceAccount === undefined ? {} : { serviceAccountName: serviceAccount })
             }
           }
         }
@@ -343,6 +353,17 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     )
   }, 180_000)
 
+  /** A `kubernetes.io/dockerconfigjson` Secret with the user `sluice` and `password` for the test registry. */
+  const pullSecret = (name: string, password: string) => ({
+    metadata: { name },
+    type: "kubernetes.io/dockerconfigjson",
+    data: {
+      ".dockerconfigjson": Buffer.from(
+        JSON.stringify({ auths: { [REGISTRY]: { auth: Buffer.from(`sluice:${password}`).toString("base64") } } })
+      ).toString("base64")
+    }
+  })
+
   it("credentials from the workload's imagePullSecret; none, or refused ones, stop the rollout naming where they came from", async () => {
     const name = "pulls"
     const before = await createDaemonSet(name, `${REPO}:v1`, "regcred")
@@ -361,17 +382,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     expect(none).toContain(`no credentials for ${REGISTRY}`)
     expect(asWritten(await read(name))).toEqual(asWritten(before))
 
-    const secret = (password: string) => ({
-      metadata: { name: "regcred" },
-      type: "kubernetes.io/dockerconfigjson",
-      data: {
-        ".dockerconfigjson": Buffer.from(
-          JSON.stringify({
-            auths: { [REGISTRY]: { auth: Buffer.from(`sluice:${password}`).toString("base64") } }
-          })
-        ).toString("base64")
-      }
-    })
+    const secret = (password: string) => pullSecret("regcred", password)
     const wrong = `wrong-${Date.now()}`
     await kube().core.createNamespacedSecret({ namespace: namespace(), body: secret(wrong) })
     const refused = await refusal(
@@ -396,6 +407,45 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
       rolloutId: "digest-pulls",
       adapter: adapterWith()
     })
+    expect(run.result.outcome, run.result.reason).toBe("completed")
+    expect((await read(name)).spec?.template.spec?.containers[0]?.image).toBe(`${image}@${pushed.digest}`)
+  }, 180_000)
+
+  it("a workload that names no imagePullSecrets pulls with its ServiceAccount's: those credentials resolve the digest, and are named when refused", async () => {
+    const name = "sa-pulls"
+    // The ServiceAccount must exist before the DaemonSet's pods can be admitted; no pull secret yet.
+    await kube().core.createNamespacedServiceAccount({ namespace: namespace(), body: { metadata: { name: "puller" } } })
+    const before = await createDaemonSet(name, `${REPO}:v1`, undefined, "puller")
+    const pushed = await pushImage(REPO.slice(REGISTRY.length + 1), "sa-pulls", `sa-pulls-${Date.now()}`)
+    const image = `${REPO}:sa-pulls`
+    const rollout = (rolloutId: string) =>
+      runRollout({ spec: spec({ namespace: namespace(), name, image }), rolloutId, adapter: adapterWith() })
+
+    const none = await refusal(rollout("digest-sa-none"))
+    expect(none).toContain(`no credentials for ${REGISTRY}`)
+    expect(none).toContain("imagePullSecrets of the selected workloads or of their ServiceAccounts")
+    expect(asWritten(await read(name))).toEqual(asWritten(before))
+
+    // The ServiceAccount names a Secret with a wrong password: refused, and named with its ServiceAccount.
+    const wrong = `wrong-${Date.now()}`
+    await kube().core.createNamespacedSecret({ namespace: namespace(), body: pullSecret("sa-regcred", wrong) })
+    await kube().core.patchNamespacedServiceAccount(
+      { name: "puller", namespace: namespace(), body: { imagePullSecrets: [{ name: "sa-regcred" }] } },
+      mergePatch
+    )
+    const refused = await refusal(rollout("digest-sa-refused"))
+    expect(refused).toContain(
+      `credentials tried: imagePullSecret ${namespace()}/sa-regcred (of ServiceAccount ${namespace()}/puller)`
+    )
+    expect(refused).not.toContain(wrong)
+    expect(asWritten(await read(name))).toEqual(asWritten(before))
+
+    await kube().core.replaceNamespacedSecret({
+      name: "sa-regcred",
+      namespace: namespace(),
+      body: pullSecret("sa-regcred", registryPassword ?? "")
+    })
+    const run = await rollout("digest-sa")
     expect(run.result.outcome, run.result.reason).toBe("completed")
     expect((await read(name)).spec?.template.spec?.containers[0]?.image).toBe(`${image}@${pushed.digest}`)
   }, 180_000)
