@@ -130,34 +130,14 @@ export const makeDaemonSetDriver = (kube: Kube): Driver => {
   const discover = (selector: KubernetesSelector) =>
     Effect.gen(function* () {
       const op = "discover" as const
-      // The node list does not wait for the DaemonSets, and each DaemonSet's pods and the cache
-      // `inspect` reads next are listed together: one round trip less before the first wave.
+      // The node list does not wait for the DaemonSets, nor one DaemonSet's pod list for another's.
       const [found, nodes] = yield* Effect.all(
         [findWorkloads(workloadApi, selector), kube.synced(op, undefined, kube.nodes())],
         { concurrency: 2 }
       )
-      const podCaches = yield* Effect.forEach(
-        found,
-        (ds) =>
-          Effect.map(
-            Effect.all(
-              [
-                podsCache(op, undefined, ds),
-                cachedDaemonSet(op, undefined, {
-                  v: 1,
-                  kind: "DaemonSet",
-                  namespace: ds.metadata?.namespace ?? "",
-                  name: ds.metadata?.name ?? ""
-                })
-              ],
-              {
-                concurrency: 2
-              }
-            ),
-            ([pods]) => pods
-          ),
-        { concurrency: "unbounded" }
-      )
+      const podCaches = yield* Effect.forEach(found, (ds) => podsCache(op, undefined, ds), {
+        concurrency: "unbounded"
+      })
       const targets: Array<Target> = []
       for (const [i, ds] of found.entries()) {
         const namespace = ds.metadata?.namespace ?? ""
