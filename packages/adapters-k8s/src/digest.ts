@@ -37,6 +37,12 @@ interface Source {
   readonly from: string
 }
 
+/** A pull Secret's name, and through which ServiceAccount the pod gets it (empty: the template's own). */
+interface PullSecretName {
+  readonly name: string | undefined
+  readonly via: string
+}
+
 /** One cluster's connection as the resolver needs it. */
 export interface DigestCluster {
   readonly name: string | undefined
@@ -112,20 +118,27 @@ export const makeDigestResolver = (config: KubernetesAdapterConfig, clusters: Re
   const pullSecretsOf = (
     cluster: DigestCluster,
     namespace: string,
-    pod: V1PodSpec | undefined
-  ): Effect.Effect<ReadonlyArray<{ readonly name: string | undefined; readonly via: string }>, AdapterError> => {
+    pod: V1PodSpec | undefined,
+    accounts: Map<string, ReadonlyArray<PullSecretName>>
+  ): Effect.Effect<ReadonlyArray<PullSecretName>, AdapterError> => {
     const own = pod?.imagePullSecrets ?? []
     if (own.length > 0) return Effect.succeed(own.map(({ name }) => ({ name, via: "" })))
     const account = pod?.serviceAccountName || pod?.serviceAccount || "default"
+    // Many workloads of a namespace share its ServiceAccount: read it once per resolution.
+    const known = accounts.get(`${namespace}/${account}`)
+    if (known !== undefined) return Effect.succeed(known)
     return Effect.map(
       kubeCallOptional(op, undefined, { verb: "get", resource: "serviceaccounts", namespace, name: account }, () =>
         cluster.kube.clients.core.readNamespacedServiceAccount({ name: account, namespace })
       ),
-      (sa) =>
-        (sa?.imagePullSecrets ?? []).map(({ name }) => ({
+      (sa) => {
+        const names = (sa?.imagePullSecrets ?? []).map(({ name }) => ({
           name,
           via: ` (of ServiceAccount ${namespace}/${account})`
         }))
+        accounts.set(`${namespace}/${account}`, names)
+        return names
+      }
     )
   }
 
@@ -137,11 +150,12 @@ export const makeDigestResolver = (config: KubernetesAdapterConfig, clusters: Re
     Effect.gen(function* () {
       const workloads = yield* cluster.drivers[selector.kind].workloads(selector)
       const seen = new Set<string>()
+      const accounts = new Map<string, ReadonlyArray<PullSecretName>>()
       const found: Array<Source> = []
       const where = cluster.name === undefined ? "" : ` in cluster ${cluster.name}`
       for (const w of workloads) {
         const namespace = w.metadata?.namespace ?? "default"
-        for (const { name, via } of yield* pullSecretsOf(cluster, namespace, w.spec?.template.spec)) {
+        for (const { name, via } of yield* pullSecretsOf(cluster, namespace, w.spec?.template.spec, accounts)) {
           if (name === undefined || name === "" || seen.has(`${namespace}/${name}`)) continue
           seen.add(`${namespace}/${name}`)
           const secret = yield* kubeCallOptional(

@@ -382,9 +382,8 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     expect(none).toContain(`no credentials for ${REGISTRY}`)
     expect(asWritten(await read(name))).toEqual(asWritten(before))
 
-    const secret = (password: string) => pullSecret("regcred", password)
     const wrong = `wrong-${Date.now()}`
-    await kube().core.createNamespacedSecret({ namespace: namespace(), body: secret(wrong) })
+    await kube().core.createNamespacedSecret({ namespace: namespace(), body: pullSecret("regcred", wrong) })
     const refused = await refusal(
       runRollout({
         spec: spec({ namespace: namespace(), name, image }),
@@ -400,7 +399,7 @@ describeWithCluster("deploying by digest (kubernetes adapter, real registry)", (
     await kube().core.replaceNamespacedSecret({
       name: "regcred",
       namespace: namespace(),
-      body: secret(registryPassword ?? "")
+      body: pullSecret("regcred", registryPassword ?? "")
     })
     const run = await runRollout({
       spec: spec({ namespace: namespace(), name, image }),
